@@ -1,0 +1,1 @@
+"""The siji HTTP service (FastAPI): jurisdiction lookups, units and generations."""

@@ -1,0 +1,141 @@
+"""Units of a boundary generation: search, detail, children, GeoJSON."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Annotated, Any
+
+import shapely
+from fastapi import APIRouter, Path, Query
+from fastapi.responses import JSONResponse
+from pyproj import Geod
+
+from api.deps import BoundariesDep
+from api.schemas.common import ERROR_RESPONSES
+from api.schemas.units import GenerationList, GenerationOut, LineageLink, UnitDetail, UnitList, UnitSummary
+from boundaries.service import generation_ref
+from store import units as unit_store
+from store.generations import lineage, list_generations
+
+router = APIRouter(prefix="/v1", tags=["units"])
+_GEOD = Geod(ellps="WGS84")  # geodesic areas: exact on the ellipsoid, no projection needed
+
+AtQuery = Annotated[dt.date | None, Query(description="Use the boundaries valid on this date (YYYY-MM-DD).")]
+CodePath = Annotated[str, Path(min_length=1, max_length=32, pattern=r"^[0-9A-Za-z_-]+$")]
+
+
+def _summary(row: unit_store.UnitRow) -> UnitSummary:
+    return UnitSummary(code=row.code, name=row.name, level=row.level, parent_code=row.parent_code)  # type: ignore[arg-type]
+
+
+@router.get("/units", response_model=UnitList, responses=ERROR_RESPONSES, summary="Search units")
+def search_units(
+    boundaries: BoundariesDep,
+    level: Annotated[str | None, Query(description="city, district, subdistrict or community.")] = None,
+    q: Annotated[str | None, Query(max_length=100, description="Name prefix, e.g. 泰山.")] = None,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+    offset: Annotated[int, Query(ge=0, le=1_000_000)] = 0,
+    at: AtQuery = None,
+) -> UnitList:
+    generation = boundaries.generation(at)
+    total, rows = unit_store.find_units(
+        boundaries.engine, generation.id, level=level, name_prefix=q, limit=limit, offset=offset
+    )
+    return UnitList(
+        generation=generation_ref(generation),  # type: ignore[arg-type]
+        total=total,
+        limit=limit,
+        offset=offset,
+        units=[_summary(r) for r in rows],
+    )
+
+
+@router.get("/units/{code}.geojson", responses=ERROR_RESPONSES, summary="A unit as a GeoJSON Feature")
+def unit_geojson(
+    boundaries: BoundariesDep,
+    code: CodePath,
+    simplify: Annotated[float, Query(ge=0, le=0.1, description="Simplify tolerance in degrees.")] = 0.0,
+    at: AtQuery = None,
+) -> JSONResponse:
+    generation = boundaries.generation(at)
+    row = unit_store.get_unit(boundaries.engine, generation.id, code)
+    geometry = _geometry(boundaries, generation.id, code, simplify)
+    feature = {
+        "type": "Feature",
+        "id": row.code,
+        "properties": {
+            "code": row.code,
+            "name": row.name,
+            "level": row.level,
+            "parent_code": row.parent_code,
+        },
+        "geometry": geometry,
+    }
+    return JSONResponse(feature, media_type="application/geo+json")
+
+
+@router.get("/units/{code}", response_model=UnitDetail, responses=ERROR_RESPONSES, summary="One unit")
+def unit_detail(
+    boundaries: BoundariesDep,
+    code: CodePath,
+    geometry: Annotated[bool, Query(description="Include the GeoJSON geometry.")] = False,
+    simplify: Annotated[float, Query(ge=0, le=0.1, description="Simplify tolerance in degrees.")] = 0.0,
+    at: AtQuery = None,
+) -> UnitDetail:
+    generation = boundaries.generation(at)
+    engine = boundaries.engine
+    row = unit_store.get_unit(engine, generation.id, code)
+    polygon = unit_store.unit_geometry(engine, generation.id, code)
+    return UnitDetail(
+        code=row.code,
+        name=row.name,
+        level=row.level,  # type: ignore[arg-type]
+        parent_code=row.parent_code,
+        generation=generation_ref(generation),  # type: ignore[arg-type]
+        parents=[_summary(p) for p in unit_store.parent_chain(engine, generation.id, row)],
+        children_count=unit_store.children_count(engine, generation.id, code),
+        synthetic=bool(row.properties.get("synthetic", False)),
+        area_km2=round(abs(_GEOD.geometry_area_perimeter(polygon)[0]) / 1e6, 4),
+        lineage=[LineageLink(**link) for link in lineage(engine, code)],
+        geometry=_geometry(boundaries, generation.id, code, simplify) if geometry else None,
+    )
+
+
+@router.get(
+    "/units/{code}/children", response_model=UnitList, responses=ERROR_RESPONSES, summary="Direct children"
+)
+def unit_children(boundaries: BoundariesDep, code: CodePath, at: AtQuery = None) -> UnitList:
+    generation = boundaries.generation(at)
+    rows = unit_store.children(boundaries.engine, generation.id, code)
+    return UnitList(
+        generation=generation_ref(generation),  # type: ignore[arg-type]
+        total=len(rows),
+        limit=len(rows),
+        offset=0,
+        units=[_summary(r) for r in rows],
+    )
+
+
+@router.get("/generations", response_model=GenerationList, summary="Boundary generations, oldest first")
+def generations(boundaries: BoundariesDep) -> GenerationList:
+    return GenerationList(
+        generations=[
+            GenerationOut(
+                id=g.id,
+                name=g.name,
+                valid_from=g.valid_from,
+                valid_to=g.valid_to,
+                source=g.source,
+                unit_count=g.unit_count,
+                active=g.active,
+            )
+            for g in list_generations(boundaries.engine)
+        ]
+    )
+
+
+def _geometry(boundaries: Any, generation_id: int, code: str, simplify: float) -> dict[str, Any]:
+    polygon = unit_store.unit_geometry(boundaries.engine, generation_id, code)
+    if simplify > 0:
+        polygon = shapely.simplify(polygon, simplify, preserve_topology=True)
+    return shapely.geometry.mapping(polygon)  # type: ignore[no-any-return]

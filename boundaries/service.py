@@ -1,0 +1,96 @@
+"""Boundary sets as a running service sees them: stored generations, each with its
+lookup index built on first use and kept in a small cache.
+
+The command line and the HTTP app both go through :class:`BoundaryService`, so they
+answer from the same generation with the same index.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import threading
+from collections import OrderedDict
+from typing import TYPE_CHECKING, Any
+
+from boundaries.bundled import TAIAN_NAME, TAIAN_VALID_FROM, index_from_frame, load_taian
+from geo.locate import locate, locate_point
+from store.generations import GenerationInfo, generation_at, import_generation, list_generations, load_frame
+
+if TYPE_CHECKING:
+    from numpy.typing import ArrayLike
+    from sqlalchemy import Engine
+
+    from geo.index import JurisdictionIndex, LookupResult
+
+
+class BoundaryService:
+    """Generations in a database and their lookup indexes.
+
+    Parameters
+    ----------
+    engine : sqlalchemy.Engine
+        A migrated database (see ``store.engine.upgrade``).
+    snap_distance_m : float
+        Snap tolerance of every index built here.
+    cache_size : int
+        How many generations keep their index in memory.
+    """
+
+    def __init__(self, engine: Engine, snap_distance_m: float = 50.0, cache_size: int = 4) -> None:
+        self.engine = engine
+        self.snap_distance_m = snap_distance_m
+        self.cache_size = cache_size
+        self._indexes: OrderedDict[int, JurisdictionIndex] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def ensure_bundled(self) -> GenerationInfo | None:
+        """Import the bundled Tai'an set when the database has no generation yet."""
+        if list_generations(self.engine):
+            return None
+        return import_generation(
+            self.engine,
+            load_taian(),
+            name=TAIAN_NAME,
+            valid_from=dt.date.fromisoformat(TAIAN_VALID_FROM),
+            source="bundled: Tianditu outlines, NBS 2023 codes, synthetic polygons below district level",
+        )
+
+    def generation(self, at: dt.date | None = None) -> GenerationInfo:
+        """The generation valid on ``at`` (default today)."""
+        return generation_at(self.engine, at)
+
+    def index(self, at: dt.date | None = None) -> tuple[GenerationInfo, JurisdictionIndex]:
+        """The generation valid on ``at`` and its index (built once, then cached)."""
+        generation = self.generation(at)
+        with self._lock:
+            cached = self._indexes.get(generation.id)
+            if cached is not None:
+                self._indexes.move_to_end(generation.id)
+                return generation, cached
+        index = index_from_frame(load_frame(self.engine, generation.id), snap_distance_m=self.snap_distance_m)
+        with self._lock:
+            self._indexes[generation.id] = index
+            while len(self._indexes) > self.cache_size:
+                self._indexes.popitem(last=False)
+        return generation, index
+
+    def lookup_point(
+        self, x: float, y: float, crs: str | None = None, at: dt.date | None = None
+    ) -> dict[str, Any]:
+        """One point's answer, with the generation it came from."""
+        generation, index = self.index(at)
+        answer = locate_point(index, x, y, crs)
+        answer["generation"] = generation_ref(generation)
+        return answer
+
+    def lookup(
+        self, x: ArrayLike, y: ArrayLike, crs: str | None = None, at: dt.date | None = None
+    ) -> tuple[GenerationInfo, LookupResult]:
+        """A batch of points."""
+        generation, index = self.index(at)
+        return generation, locate(index, x, y, crs)
+
+
+def generation_ref(generation: GenerationInfo) -> dict[str, Any]:
+    """The short form of a generation inside a lookup answer."""
+    return {"id": generation.id, "name": generation.name, "valid_from": generation.valid_from.isoformat()}

@@ -1,0 +1,1 @@
+"""Report routing data: the category catalog and the working-time calendar for deadlines."""

@@ -1,0 +1,121 @@
+"""The ``siji`` command line."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from siji.boundaries_cli import app as boundaries_app
+from siji.console import byte_progress, domain_errors, err, out, print_json
+
+app = typer.Typer(
+    help="siji (四级): which city, district, subdistrict and community own a point.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+)
+app.add_typer(boundaries_app, name="boundaries")
+
+CrsOpt = Annotated[
+    str, typer.Option("--crs", help="CRS of the input: wgs84, cgcs2000, gcj02, bd09 or EPSG:<code>.")
+]
+SnapOpt = Annotated[
+    float | None,
+    typer.Option("--snap-m", help="Snap points this many metres outside the set (default 50).", min=0),
+]
+
+
+def _service(snap_m: float | None = None):  # type: ignore[no-untyped-def]
+    from siji.sources import boundary_service
+
+    return boundary_service(snap_distance_m=snap_m)
+
+
+AtOpt = Annotated[
+    datetime | None, typer.Option("--at", formats=["%Y-%m-%d"], help="Use the boundaries valid on this date.")
+]
+
+
+@app.command()
+def lookup(
+    lon: Annotated[float, typer.Argument(help="Longitude (or x in a projected CRS).")],
+    lat: Annotated[float, typer.Argument(help="Latitude (or y in a projected CRS).")],
+    crs: CrsOpt = "wgs84",
+    snap_m: SnapOpt = None,
+    at: AtOpt = None,
+) -> None:
+    """Look up one point and print the four levels as JSON."""
+    with domain_errors():
+        print_json(_service(snap_m).lookup_point(lon, lat, crs, at.date() if at else None))
+
+
+@app.command("lookup-batch")
+def lookup_batch(
+    input_path: Annotated[
+        Path, typer.Argument(metavar="INPUT", help="CSV, GeoJSON, GeoPackage or GeoParquet.")
+    ],
+    output_path: Annotated[
+        Path, typer.Argument(metavar="OUTPUT", help="Output file; format from extension.")
+    ],
+    x_col: Annotated[str | None, typer.Option("--x-col", help="Column holding longitude/x.")] = None,
+    y_col: Annotated[str | None, typer.Option("--y-col", help="Column holding latitude/y.")] = None,
+    crs: Annotated[
+        str | None,
+        typer.Option("--crs", help="CRS of the points (default: the file's, else wgs84)."),
+    ] = None,
+    snap_m: SnapOpt = None,
+    chunk_rows: Annotated[int, typer.Option("--chunk-rows", min=1, help="Rows per chunk.")] = 200_000,
+    at: AtOpt = None,
+) -> None:
+    """Add city/district/subdistrict/community codes and names to every row of a file."""
+    from batch.run import lookup_file
+
+    with domain_errors():
+        _, index = _service(snap_m).index(at.date() if at else None)
+        with byte_progress(f"lookup {input_path.name}") as progress:
+            summary = lookup_file(
+                index,
+                input_path,
+                output_path,
+                x_col=x_col,
+                y_col=y_col,
+                crs=crs,
+                chunk_rows=chunk_rows,
+                progress=progress,
+            )
+    counts = ", ".join(f"{n:,} {status}" for status, n in summary.counts_by_status.items() if n)
+    rate = summary.rows / summary.seconds if summary.seconds else float("inf")
+    out.print(
+        f"{summary.rows:,} rows → {output_path} ({counts}) in {summary.seconds:.1f} s, {rate:,.0f} rows/s"
+    )
+    for row, reason in summary.invalid_rows[:20]:
+        err.print(f"row {row}: {reason}", highlight=False)
+    if len(summary.invalid_rows) > 20:
+        err.print(f"... {len(summary.invalid_rows) - 20} more invalid rows, see the 'error' column")
+
+
+@app.command()
+def serve(
+    host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port.", min=1, max=65535)] = 8000,
+    workers: Annotated[
+        int, typer.Option(help="Worker processes (one SO_REUSEPORT listener each).", min=1)
+    ] = 1,
+    log_level: Annotated[str, typer.Option(help="uvicorn log level.")] = "info",
+) -> None:
+    """Start the HTTP service (SQLite in the working directory unless SIJI_DATABASE_URL is set)."""
+    from siji.serve import serve as run
+
+    with domain_errors():
+        run(host=host, port=port, workers=workers, log_level=log_level)
+
+
+def main() -> None:
+    """Entry point of the ``siji`` console script."""
+    app()
+
+
+if __name__ == "__main__":
+    main()

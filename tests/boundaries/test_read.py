@@ -1,0 +1,199 @@
+"""Reading boundary layers in every supported format and CRS."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import geopandas as gpd
+import numpy as np
+import pytest
+import shapely
+from shapely import box
+
+from boundaries.read import FieldMapping, read_boundaries
+from geo.crs import from_wgs84
+from geo.errors import BoundaryDataError, CRSMismatchError
+
+CITY = box(117.0, 36.0, 117.2, 36.1)
+WEST = box(117.0, 36.0, 117.1, 36.1)
+EAST = box(117.1, 36.0, 117.2, 36.1)
+
+
+def _frame() -> gpd.GeoDataFrame:
+    return gpd.GeoDataFrame(
+        {
+            "adcode": [370900, 370902, 370911],
+            "mc": ["泰安市", "泰山区", "岱岳区"],
+            "sj": [None, 370900, 370900],
+            "jb": ["city", "district", "district"],
+            "population": [5_600_000, 800_000, 1_000_000],
+        },
+        geometry=[CITY, WEST, EAST],
+        crs=4326,
+    )
+
+
+FIELDS = FieldMapping(code="adcode", name="mc", parent_code="sj", level="jb")
+
+
+def _write(frame: gpd.GeoDataFrame, path: Path) -> Path:
+    if path.suffix == ".parquet":
+        frame.to_parquet(path)
+    else:
+        frame.to_file(path)
+    return path
+
+
+@pytest.mark.parametrize("suffix", [".geojson", ".gpkg", ".shp", ".parquet"])
+def test_every_format_reads_to_the_same_normalized_frame(tmp_path: Path, suffix: str) -> None:
+    path = _write(_frame(), tmp_path / f"units{suffix}")
+    frame = read_boundaries(path, fields=FIELDS)
+    assert list(frame.columns[:4]) == ["code", "name", "level", "parent_code"]
+    assert frame["code"].tolist() == ["370900", "370902", "370911"]
+    assert frame["parent_code"].tolist() == [None, "370900", "370900"]
+    assert frame["name"].tolist() == ["泰安市", "泰山区", "岱岳区"]
+    assert frame.crs.to_epsg() == 4326
+    assert "population" in frame.columns
+    assert shapely.equals(frame.geometry.values, np.array([CITY, WEST, EAST])).all()
+
+
+@pytest.mark.parametrize("crs", ["gcj02", "bd09"])
+def test_obfuscated_sources_are_converted_to_wgs84(tmp_path: Path, crs: str) -> None:
+    frame = _frame()
+    shifted = shapely.transform(
+        frame.geometry.values, lambda xy: np.column_stack(from_wgs84(xy[:, 0], xy[:, 1], crs))
+    )
+    frame = frame.set_geometry(shifted)
+    path = _write(frame, tmp_path / "units.geojson")  # GeoJSON claims WGS84 whatever the truth
+    read = read_boundaries(path, fields=FIELDS, crs=crs)
+    assert (
+        np.abs(
+            shapely.get_coordinates(read.geometry.values) - shapely.get_coordinates(_frame().geometry.values)
+        ).max()
+        < 1e-8
+    )
+
+
+def test_projected_source_is_reprojected(tmp_path: Path) -> None:
+    path = _write(_frame().to_crs(32650), tmp_path / "units.gpkg")
+    read = read_boundaries(path, fields=FIELDS)
+    assert read.crs.to_epsg() == 4326
+    assert np.abs(read.total_bounds - CITY.bounds).max() < 1e-7
+
+
+def test_cgcs2000_counts_as_wgs84(tmp_path: Path) -> None:
+    path = _write(_frame().set_crs(4490, allow_override=True), tmp_path / "units.gpkg")
+    read = read_boundaries(path, fields=FIELDS)
+    assert read.crs.to_epsg() == 4326
+    assert np.array_equal(read.total_bounds, np.array(CITY.bounds))
+
+
+def test_declared_crs_contradicting_the_file_is_loud(tmp_path: Path) -> None:
+    path = _write(_frame().to_crs(32650), tmp_path / "units.gpkg")
+    with pytest.raises(CRSMismatchError, match=r"EPSG:32650.*wgs84"):
+        read_boundaries(path, fields=FIELDS, crs="wgs84")
+
+
+def test_missing_crs_asks_for_one(tmp_path: Path) -> None:
+    path = tmp_path / "units.parquet"
+    _frame().set_crs(None, allow_override=True).to_parquet(path)
+    with pytest.raises(BoundaryDataError, match="declares no CRS"):
+        read_boundaries(path, fields=FIELDS)
+
+
+def test_missing_field_names_the_field_and_the_available_ones(tmp_path: Path) -> None:
+    path = _write(_frame(), tmp_path / "units.geojson")
+    with pytest.raises(BoundaryDataError, match=r"code field 'code'.*available fields: \['adcode'"):
+        read_boundaries(path)
+
+
+def test_single_level_file_with_a_constant_level(tmp_path: Path) -> None:
+    frame = _frame().drop(columns=["jb", "sj"]).iloc[1:]
+    path = _write(frame, tmp_path / "districts.geojson")
+    read = read_boundaries(
+        path, fields=FieldMapping(code="adcode", name="mc", parent_code=None, level=None), level="county"
+    )
+    assert read["level"].tolist() == ["district", "district"]
+    assert read["parent_code"].tolist() == [None, None]
+
+
+def test_unknown_level_names_the_unit_and_the_allowed_levels(tmp_path: Path) -> None:
+    frame = _frame()
+    frame.loc[1, "jb"] = "province"
+    path = _write(frame, tmp_path / "units.geojson")
+    with pytest.raises(
+        BoundaryDataError, match=r"unit '370902'.*'province'.*city, district, subdistrict, community"
+    ):
+        read_boundaries(path, fields=FIELDS)
+
+
+@pytest.mark.parametrize(
+    ("geometry", "message"),
+    [
+        (shapely.Point(117.05, 36.05), "are Point; only Polygon and MultiPolygon"),
+        (shapely.LineString([(117, 36), (117.1, 36.1)]), "are LineString"),
+        (shapely.Polygon(), "empty geometry"),
+    ],
+)
+def test_non_polygon_geometries_are_refused(tmp_path: Path, geometry: shapely.Geometry, message: str) -> None:
+    frame = _frame()
+    geoms = frame.geometry.values.copy()
+    geoms[2] = geometry
+    frame = frame.set_geometry(geoms)
+    path = tmp_path / "units.parquet"
+    frame.to_parquet(path)
+    with pytest.raises(BoundaryDataError, match=message):
+        read_boundaries(path, fields=FIELDS)
+
+
+def test_3d_coordinates_are_flattened(tmp_path: Path) -> None:
+    frame = _frame().set_geometry(shapely.force_3d(_frame().geometry.values, 100.0))
+    path = _write(frame, tmp_path / "units.gpkg")
+    read = read_boundaries(path, fields=FIELDS)
+    assert not shapely.has_z(read.geometry.values).any()
+
+
+@pytest.mark.parametrize(
+    ("name", "content", "message"),
+    [
+        (
+            "broken.geojson",
+            b'{"type": "FeatureCollection", "features": [',
+            "cannot read 'broken.geojson' as GeoJSON",
+        ),
+        ("notparquet.parquet", b"PAR1 but not really", "cannot read 'notparquet.parquet' as GeoParquet"),
+        ("units.txt", b"hello", "unknown format '.txt'"),
+    ],
+)
+def test_broken_files_get_a_clear_error(tmp_path: Path, name: str, content: bytes, message: str) -> None:
+    path = tmp_path / name
+    path.write_bytes(content)
+    with pytest.raises(BoundaryDataError, match=message):
+        read_boundaries(path, fields=FIELDS)
+
+
+def test_missing_file(tmp_path: Path) -> None:
+    with pytest.raises(BoundaryDataError, match="file not found"):
+        read_boundaries(tmp_path / "nope.geojson")
+
+
+def test_deeply_nested_geojson_is_refused_not_crashing(tmp_path: Path) -> None:
+    path = tmp_path / "deep.geojson"
+    path.write_text('{"type": "FeatureCollection", "features": [' + "[" * 10_000 + "]" * 10_000 + "]}")
+    with pytest.raises(BoundaryDataError):
+        read_boundaries(path, fields=FIELDS)
+
+
+def test_codes_from_numbers_keep_every_digit(tmp_path: Path) -> None:
+    path = tmp_path / "units.geojson"
+    features = [
+        {
+            "type": "Feature",
+            "properties": {"code": 370902001000, "name": "x", "level": "subdistrict"},
+            "geometry": shapely.geometry.mapping(WEST),
+        }
+    ]
+    path.write_text(json.dumps({"type": "FeatureCollection", "features": features}))
+    read = read_boundaries(path, fields=FieldMapping(parent_code=None))
+    assert read["code"].tolist() == ["370902001000"]

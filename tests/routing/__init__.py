@@ -1,0 +1,1 @@
+"""Tests of the routing data: category catalog and working-time calendar."""
