@@ -40,7 +40,7 @@ from batch.io import (
 from batch.points import point_wkb
 from geo.crs import CRS, parse_crs
 from geo.errors import InvalidInputError
-from geo.index import INVALID, STATUSES, JurisdictionIndex, LookupResult
+from geo.index import INVALID, STATUSES, Locator, LookupResult
 from geo.levels import LEVEL_KEYS
 from geo.locate import locate
 
@@ -110,7 +110,7 @@ class BatchSummary:
 
 
 def lookup_file(
-    index: JurisdictionIndex,
+    index: Locator,
     input_path: str | os.PathLike[str],
     output_path: str | os.PathLike[str],
     *,
@@ -127,7 +127,7 @@ def lookup_file(
 
     Parameters
     ----------
-    index : JurisdictionIndex
+    index : JurisdictionIndex or another Locator (e.g. store.postgis_lookup.PostGISIndex)
     input_path, output_path : path-like
         CSV, GeoJSON, GeoPackage or GeoParquet, by extension (any to any).
     x_col, y_col : str, optional
@@ -162,6 +162,7 @@ def lookup_file(
     --------
     >>> import tempfile, pathlib
     >>> from shapely import box
+    >>> from geo.index import JurisdictionIndex
     >>> index = JurisdictionIndex.from_arrays(["C"], ["Tai'an"], ["city"], [None], [box(117, 36, 118, 37)])
     >>> folder = pathlib.Path(tempfile.mkdtemp())
     >>> _ = (folder / "in.csv").write_text("id,lon,lat\\n007,117.5,36.5\\n008,abc,36.5\\n")
@@ -206,7 +207,7 @@ def lookup_file(
 
 
 def lookup_chunk(
-    index: JurisdictionIndex,
+    index: Locator,
     chunk: PointChunk,
     crs: str | int | CRS | None = None,
     *,
@@ -228,6 +229,7 @@ def lookup_chunk(
     >>> from shapely import box
     >>> from batch.io import PointChunk
     >>> from batch.points import coordinates_from_columns
+    >>> from geo.index import JurisdictionIndex
     >>> index = JurisdictionIndex.from_arrays(["C"], ["c"], ["city"], [None], [box(117, 36, 118, 37)])
     >>> t = pa.table({"lon": ["117.5"], "lat": ["36.5"]})
     >>> chunk = PointChunk(t, coordinates_from_columns(t, "lon", "lat"), geometry=None, start=0)
@@ -262,6 +264,7 @@ def result_columns(result: LookupResult, errors: NDArray[np.object_] | None = No
     Examples
     --------
     >>> from shapely import box
+    >>> from geo.index import JurisdictionIndex
     >>> index = JurisdictionIndex.from_arrays(["C"], ["c"], ["city"], [None], [box(117, 36, 118, 37)])
     >>> columns = result_columns(locate(index, [117.5, 120.0], [36.5, 36.5]))
     >>> columns["city_code"].to_pylist(), columns["status"].to_pylist()

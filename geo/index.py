@@ -31,7 +31,7 @@ import threading
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from functools import cached_property
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 import numpy as np
 import shapely
@@ -187,6 +187,14 @@ class LookupResult:
         if self.errors is not None and self.errors[i] is not None:
             answer["error"] = self.errors[i]
         return answer
+
+
+class Locator(Protocol):
+    """Anything that looks up WGS84 points like :class:`JurisdictionIndex` does."""
+
+    units: UnitTable
+
+    def lookup(self, lon: ArrayLike, lat: ArrayLike, *, threads: int | None = None) -> LookupResult: ...
 
 
 class JurisdictionIndex:

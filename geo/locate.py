@@ -14,14 +14,14 @@ import numpy as np
 from geo.coords import coordinate_problems, usable
 from geo.crs import CRS, parse_crs, to_wgs84
 from geo.errors import InvalidCoordinateError, SwappedAxesError
-from geo.index import BOUNDARY, GAP, INVALID, OK, OUTSIDE, JurisdictionIndex, LookupResult
+from geo.index import BOUNDARY, GAP, INVALID, OK, OUTSIDE, Locator, LookupResult
 
 if TYPE_CHECKING:
     from numpy.typing import ArrayLike, NDArray
 
 
 def locate(
-    index: JurisdictionIndex,
+    index: Locator,
     x: ArrayLike,
     y: ArrayLike,
     crs: str | int | CRS | None = None,
@@ -37,6 +37,7 @@ def locate(
     Examples
     --------
     >>> from shapely import box
+    >>> from geo.index import JurisdictionIndex
     >>> index = JurisdictionIndex.from_arrays(["C"], ["c"], ["city"], [None], [box(117, 36, 118, 37)])
     >>> locate(index, [117.5, 36.5, float("nan")], [36.5, 117.5, 1.0]).status_names().tolist()
     ['ok', 'invalid', 'invalid']
@@ -72,9 +73,7 @@ def locate(
     return result
 
 
-def locate_point(
-    index: JurisdictionIndex, x: float, y: float, crs: str | int | CRS | None = None
-) -> dict[str, Any]:
+def locate_point(index: Locator, x: float, y: float, crs: str | int | CRS | None = None) -> dict[str, Any]:
     """Look up one point and return the JSON-ready answer.
 
     Raises
@@ -93,9 +92,7 @@ def locate_point(
     return result.record(0)
 
 
-def _swapped(
-    index: JurisdictionIndex, x: NDArray[np.float64], y: NDArray[np.float64], crs: CRS
-) -> NDArray[np.bool_]:
+def _swapped(index: Locator, x: NDArray[np.float64], y: NDArray[np.float64], crs: CRS) -> NDArray[np.bool_]:
     """True where ``(y, x)`` is a valid point covered by the set."""
     if len(x) == 0 or not crs.is_geographic:
         return np.zeros(len(x), dtype=bool)

@@ -34,7 +34,7 @@ JsonOpt = Annotated[bool, typer.Option("--json", help="Print the report as JSON.
 
 def _read(
     path: Path, crs: str | None, code: str, name: str, parent: str, level_field: str, level: str | None
-):  # type: ignore[no-untyped-def]
+):
     fields = FieldMapping(code=code, name=name, parent_code=parent, level=level_field)
     return read_boundaries(path, fields=fields, crs=crs, level=level)
 
@@ -150,7 +150,7 @@ def import_command(
     )
 
 
-def _changes_against_active(service, frame) -> str:  # type: ignore[no-untyped-def]
+def _changes_against_active(service, frame) -> str:
     from geo.errors import NotFoundError
     from store.generations import load_frame
 
@@ -180,7 +180,7 @@ def export_command(
     err.print(f"wrote {n:,} units to {output}")
 
 
-def _active_frame():  # type: ignore[no-untyped-def]
+def _active_frame():
     from siji.sources import boundary_service
     from store.generations import load_frame
 

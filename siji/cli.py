@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 from datetime import datetime
+from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
 from siji.boundaries_cli import app as boundaries_app
-from siji.console import byte_progress, domain_errors, err, out, print_json
+from siji.console import byte_progress, domain_errors, err, fail, out, print_json
 
 app = typer.Typer(
     help="siji (四级): which city, district, subdistrict and community own a point.",
@@ -21,13 +22,22 @@ app.add_typer(boundaries_app, name="boundaries")
 CrsOpt = Annotated[
     str, typer.Option("--crs", help="CRS of the input: wgs84, cgcs2000, gcj02, bd09 or EPSG:<code>.")
 ]
+
+
+class Engine(StrEnum):
+    """Where the spatial join of ``lookup-batch`` runs."""
+
+    memory = "memory"
+    postgis = "postgis"
+
+
 SnapOpt = Annotated[
     float | None,
     typer.Option("--snap-m", help="Snap points this many metres outside the set (default 50).", min=0),
 ]
 
 
-def _service(snap_m: float | None = None):  # type: ignore[no-untyped-def]
+def _service(snap_m: float | None = None):
     from siji.sources import boundary_service
 
     return boundary_service(snap_distance_m=snap_m)
@@ -68,12 +78,19 @@ def lookup_batch(
     snap_m: SnapOpt = None,
     chunk_rows: Annotated[int, typer.Option("--chunk-rows", min=1, help="Rows per chunk.")] = 200_000,
     at: AtOpt = None,
+    engine: Annotated[
+        Engine,
+        typer.Option("--engine", help="memory: the in-process index; postgis: the join runs in PostGIS."),
+    ] = Engine.memory,
 ) -> None:
     """Add city/district/subdistrict/community codes and names to every row of a file."""
     from batch.run import lookup_file
 
     with domain_errors():
-        _, index = _service(snap_m).index(at.date() if at else None)
+        service = _service(snap_m)
+        generation, index = service.index(at.date() if at else None)
+        if engine is Engine.postgis:
+            index = _postgis_index(service, generation.id, index)
         with byte_progress(f"lookup {input_path.name}") as progress:
             summary = lookup_file(
                 index,
@@ -110,6 +127,18 @@ def serve(
 
     with domain_errors():
         run(host=host, port=port, workers=workers, log_level=log_level)
+
+
+def _postgis_index(service, generation_id: int, index):
+    from store.engine import is_postgis
+    from store.postgis_lookup import PostGISIndex
+
+    if not is_postgis(service.engine):
+        fail(
+            f"--engine postgis needs a PostGIS database; SIJI_DATABASE_URL is {service.engine.url!r}. "
+            "Set SIJI_DATABASE_URL=postgresql://user@host/db, or use --engine memory"
+        )
+    return PostGISIndex(service.engine, generation_id, index.units, index.snap_distance_m)
 
 
 def main() -> None:

@@ -231,6 +231,7 @@ def _info(engine: Engine, generation_id: int) -> GenerationInfo:
 def load_frame(session_or_engine: Session | Engine, generation_id: int) -> gpd.GeoDataFrame:
     """Read a generation back as a normalized boundary frame (EPSG:4326)."""
     import geopandas as gpd
+    import pandas as pd
 
     session = session_or_engine if isinstance(session_or_engine, Session) else Session(session_or_engine)
     try:
@@ -248,7 +249,8 @@ def load_frame(session_or_engine: Session | Engine, generation_id: int) -> gpd.G
             "code": [r.code for r in rows],
             "name": [r.name for r in rows],
             "level": [r.level for r in rows],
-            "parent_code": [r.parent_code for r in rows],
+            # object dtype keeps None for "no parent" (a string dtype would turn it into NaN)
+            "parent_code": pd.Series([r.parent_code for r in rows], dtype=object),
             "synthetic": [bool((r.properties or {}).get("synthetic", False)) for r in rows],
         },
         geometry=[r.geom for r in rows],

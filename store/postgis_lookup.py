@@ -34,7 +34,7 @@ from geo.index import (
 from geo.levels import LEVEL_KEYS
 
 if TYPE_CHECKING:
-    from numpy.typing import NDArray
+    from numpy.typing import ArrayLike, NDArray
 
 _LEVEL_JOIN = text(
     """
@@ -49,17 +49,23 @@ _LEVEL_JOIN = text(
 )
 _SNAP = text(
     """
-    SELECT p.id, n.code, n.distance
-    FROM siji_points p
-    CROSS JOIN LATERAL (
-        SELECT u.code, ST_Distance(g.geom::geography, p.geom::geography) AS distance
+    WITH leaves AS MATERIALIZED (
+        SELECT u.code, g.geom
         FROM units u JOIN unit_geometries g ON g.unit_id = u.id
         WHERE u.generation_id = :gid
           AND NOT EXISTS (
               SELECT 1 FROM units c WHERE c.generation_id = u.generation_id AND c.parent_code = u.code
           )
-          AND ST_DWithin(g.geom::geography, p.geom::geography, :snap)
-        ORDER BY distance, u.code
+    )
+    SELECT p.id, n.code, n.distance
+    FROM siji_points p
+    CROSS JOIN LATERAL (
+        SELECT l.code, ST_Distance(l.geom::geography, p.geom::geography) AS distance
+        FROM leaves l
+        -- the degree box is a generous index filter; the geodesic test decides
+        WHERE l.geom && ST_Expand(p.geom, :box_deg)
+          AND ST_DWithin(l.geom::geography, p.geom::geography, :snap)
+        ORDER BY distance, l.code
         LIMIT 1
     ) n
     WHERE p.done = false
@@ -119,9 +125,9 @@ def lookup_postgis(
                 {"ids": np.unique(found).tolist()},
             )
         if snap_distance_m > 0:
-            for point, code, dist in conn.execute(
-                _SNAP, {"gid": generation_id, "snap": snap_distance_m}
-            ).all():
+            # A degree of latitude is >= 110.5 km; of longitude at |lat| <= 60, >= 55 km.
+            snap_args = {"gid": generation_id, "snap": snap_distance_m, "box_deg": snap_distance_m / 55_000.0}
+            for point, code, dist in conn.execute(_SNAP, snap_args).all():
                 codes[point] = [code]
                 distance[point] = dist
                 snapped[point] = True
@@ -161,3 +167,36 @@ def to_result(answer: PostGISAnswer, units: UnitTable) -> LookupResult:
         n, [np.asarray(cand_point, dtype=np.intp)], [np.asarray(cand_row, dtype=np.int32)]
     )
     return LookupResult(units, units.unit_rows(resolved), status, answer.distance_m, offsets, candidate_rows)
+
+
+class PostGISIndex:
+    """A stand-in for :class:`geo.index.JurisdictionIndex` whose lookups run in PostGIS.
+
+    It satisfies :class:`geo.index.Locator`, so :func:`geo.locate.locate` and the
+    batch driver use it unchanged (CRS conversion and input checks stay in Python).
+    """
+
+    def __init__(self, engine: Engine, generation_id: int, units: UnitTable, snap_distance_m: float) -> None:
+        self.engine = engine
+        self.generation_id = generation_id
+        self.units = units
+        self.snap_distance_m = snap_distance_m
+
+    def lookup(self, lon: ArrayLike, lat: ArrayLike, *, threads: int | None = None) -> LookupResult:
+        """Look up WGS84 points (``threads`` is accepted for compatibility and ignored)."""
+        x = np.ascontiguousarray(lon, dtype=np.float64).ravel()
+        y = np.ascontiguousarray(lat, dtype=np.float64).ravel()
+        finite = np.isfinite(x) & np.isfinite(y)
+        # Non-finite rows never reach SQL; they stay "outside" here (locate marks them invalid).
+        answer = lookup_postgis(
+            self.engine,
+            self.generation_id,
+            np.where(finite, x, 0.0),
+            np.where(finite, y, 0.0),
+            self.snap_distance_m,
+        )
+        for i in np.flatnonzero(~finite):
+            answer.codes[i] = []
+            answer.snapped[i] = False
+            answer.distance_m[i] = np.nan
+        return to_result(answer, self.units)

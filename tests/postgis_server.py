@@ -44,19 +44,19 @@ class ThrowawayPostgres:
             raise RuntimeError(f"PostgreSQL binaries not found in {PG_BIN}; run scripts/system-deps.sh")
         if os.geteuid() == 0:
             shutil.chown(self.root, "postgres", "postgres")
-        self._as_postgres(str(PG_BIN / "initdb"), "-D", str(self.data), "-U", "postgres", "--auth=trust", "-E", "UTF8")
+        self._as_postgres(str(PG_BIN / "initdb"), "-D", str(self.data), "-U", "postgres", "--auth=trust")
         options = f"-p {self.port} -k {self.root} -c listen_addresses=127.0.0.1 -c fsync=on"
+        log = str(self.root / "log")
         self._as_postgres(
-            str(PG_BIN / "pg_ctl"), "-D", str(self.data), "-o", options, "-l", str(self.root / "log"), "-w", "start"
+            str(PG_BIN / "pg_ctl"), "-D", str(self.data), "-o", options, "-l", log, "-w", "start"
         )
-        self._as_postgres(
-            str(PG_BIN / "psql"), "-h", "127.0.0.1", "-p", str(self.port), "-U", "postgres", "-c", "CREATE DATABASE siji_test"
-        )
-        self._as_postgres(
-            str(PG_BIN / "psql"), "-h", "127.0.0.1", "-p", str(self.port), "-U", "postgres", "-d", "siji_test",
-            "-c", "CREATE EXTENSION postgis",
-        )  # fmt: skip
+        self._psql("postgres", "CREATE DATABASE siji_test")
+        self._psql("siji_test", "CREATE EXTENSION postgis")
         return self
+
+    def _psql(self, database: str, sql: str) -> None:
+        host = ("-h", "127.0.0.1", "-p", str(self.port), "-U", "postgres", "-d", database)
+        self._as_postgres(str(PG_BIN / "psql"), *host, "-v", "ON_ERROR_STOP=1", "-c", sql)
 
     def stop(self) -> None:
         try:

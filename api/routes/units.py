@@ -138,4 +138,4 @@ def _geometry(boundaries: Any, generation_id: int, code: str, simplify: float) -
     polygon = unit_store.unit_geometry(boundaries.engine, generation_id, code)
     if simplify > 0:
         polygon = shapely.simplify(polygon, simplify, preserve_topology=True)
-    return shapely.geometry.mapping(polygon)  # type: ignore[no-any-return]
+    return shapely.geometry.mapping(polygon)

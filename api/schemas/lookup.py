@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
@@ -43,28 +43,17 @@ class BatchLookupRequest(BaseModel):
     points: list[PointIn] = Field(min_length=1)
 
 
-class BatchRow(BaseModel):
-    """One row of a bulk answer: the same columns as ``siji lookup-batch``."""
-
-    id: str | int | None = None
-    lon: float | None
-    lat: float | None
-    city_code: str | None
-    city_name: str | None
-    district_code: str | None
-    district_name: str | None
-    subdistrict_code: str | None
-    subdistrict_name: str | None
-    community_code: str | None
-    community_name: str | None
-    status: Status
-    distance_m: float | None
-    candidates: str | None
-    error: str | None
+ADDED_COLUMNS_DOC = (
+    "city_code, city_name, district_code, district_name, subdistrict_code, subdistrict_name, "
+    "community_code, community_name, status, distance_m, candidates, error"
+)
 
 
 class BatchLookupResponse(BaseModel):
     generation: GenerationRef
     count: int
     counts_by_status: dict[str, int]
-    results: list[BatchRow]
+    results: list[dict[str, Any]] = Field(
+        description="One object per input row, in input order: the row's own columns (id, lon, lat for "
+        "JSON points; every column of an uploaded file) plus " + ADDED_COLUMNS_DOC + "."
+    )

@@ -37,9 +37,7 @@ assert tuple(POSITION) == LEAF_CODES
 GRID_PARAMS = [1 / 1024, 1 / 64, 1 / 4096, 1 / 256, 1 / 16]
 
 
-@pytest.fixture(
-    scope="module", params=GRID_PARAMS, ids=[f"cell=1/{round(1 / c)}" for c in GRID_PARAMS]
-)
+@pytest.fixture(scope="module", params=GRID_PARAMS, ids=[f"cell=1/{round(1 / c)}" for c in GRID_PARAMS])
 def grid(request) -> LevelGrid:
     return LevelGrid(GEOMS, finest_cell=request.param)
 

@@ -1,0 +1,31 @@
+"""Apps over the bundled Tai'an set, on SQLite and on PostGIS."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+from fastapi.testclient import TestClient
+
+from api.app import create_app
+from api.settings import Settings
+from tests.conftest import fresh_postgis_database
+
+
+def make_client(database_url: str, **overrides: object) -> Iterator[TestClient]:
+    settings = Settings(database_url=database_url, environment="test", **overrides)  # type: ignore[arg-type]
+    with TestClient(create_app(settings)) as client:
+        yield client
+
+
+@pytest.fixture(scope="session")
+def client(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TestClient]:
+    """The service on an embedded SQLite file, bundled set loaded on first start."""
+    path = tmp_path_factory.mktemp("api") / "siji.db"
+    yield from make_client(f"sqlite:///{path}")
+
+
+@pytest.fixture(scope="session")
+def postgis_client(postgis_server: str) -> Iterator[TestClient]:
+    """The same service on PostGIS."""
+    yield from make_client(fresh_postgis_database(postgis_server))

@@ -1,0 +1,263 @@
+"""GET/POST /v1/lookup over the bundled Tai'an set."""
+
+from __future__ import annotations
+
+import io
+import json
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import pytest
+import shapely
+from fastapi.testclient import TestClient
+from typer.testing import CliRunner
+
+from boundaries.bundled import load_taian
+from geo.crs import from_wgs84
+
+TAISHAN = (117.13, 36.19)  # 泰山区 财源街道 三里社区
+LEVELS = ("city", "district", "subdistrict", "community")
+
+
+def _edge_point() -> tuple[float, float]:
+    """A vertex shared by two communities of the bundled set."""
+    frame = load_taian()
+    communities = frame[frame["level"] == "community"]
+    a, b = communities.geometry.values[0], communities.geometry.values[1:]
+    touching = b[shapely.touches(b, a)]
+    shared = shapely.get_coordinates(shapely.intersection(a, touching[0]))[0]
+    return float(shared[0]), float(shared[1])
+
+
+def test_one_point_answers_all_four_levels(client: TestClient) -> None:
+    response = client.get("/v1/lookup", params={"lon": TAISHAN[0], "lat": TAISHAN[1]})
+    assert response.status_code == 200
+    body = response.json()
+    assert body["status"] == "ok"
+    assert [body[level]["code"] for level in LEVELS] == [
+        "370900000000",
+        "370902000000",
+        "370902002000",
+        "370902002001",
+    ]
+    assert body["community"]["name"] == "三里社区居委会"
+    assert body["generation"]["name"] == "taian-2023"
+    assert "candidates" not in body
+    assert "distance_m" not in body
+
+
+def test_the_cli_prints_the_same_json(client: TestClient, tmp_path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    from siji.cli import app
+
+    monkeypatch.setenv("SIJI_DATABASE_URL", f"sqlite:///{tmp_path}/cli.db")
+    printed = CliRunner().invoke(app, ["lookup", str(TAISHAN[0]), str(TAISHAN[1])])
+    assert printed.exit_code == 0, printed.output
+    served = client.get("/v1/lookup", params={"lon": TAISHAN[0], "lat": TAISHAN[1]}).json()
+    cli = json.loads(printed.stdout)
+    assert {k: v for k, v in cli.items() if k != "generation"} == {
+        k: v for k, v in served.items() if k != "generation"
+    }
+
+
+@pytest.mark.parametrize("crs", ["gcj02", "bd09", "cgcs2000", "EPSG:4548"])
+def test_every_crs_lands_in_the_same_community(client: TestClient, crs: str) -> None:
+    x, y = from_wgs84([TAISHAN[0]], [TAISHAN[1]], crs)
+    body = client.get("/v1/lookup", params={"lon": x[0], "lat": y[0], "crs": crs}).json()
+    assert body["community"]["code"] == "370902002001", body
+
+
+def test_gcj02_coordinates_read_as_wgs84_would_land_elsewhere(client: TestClient) -> None:
+    """Why the CRS matters: the phone's GCJ-02 point is ~500 m off."""
+    x, y = from_wgs84([TAISHAN[0]], [TAISHAN[1]], "gcj02")
+    naive = client.get("/v1/lookup", params={"lon": x[0], "lat": y[0]}).json()
+    assert naive["community"]["code"] != "370902002001"
+
+
+def test_shared_vertex_is_boundary_with_candidates(client: TestClient) -> None:
+    lon, lat = _edge_point()
+    body = client.get("/v1/lookup", params={"lon": lon, "lat": lat}).json()
+    assert body["status"] == "boundary"
+    codes = [c["code"] for c in body["candidates"]]
+    assert codes == sorted(codes)
+    assert len(codes) >= 2
+    assert body["community"]["code"] == codes[0]
+
+
+def test_outside_and_snapped(client: TestClient) -> None:
+    far = client.get("/v1/lookup", params={"lon": 120.0, "lat": 30.0}).json()
+    assert far["status"] == "outside"
+    assert all(far[level] is None for level in LEVELS)
+    # 20 m west of the city's westernmost vertex
+    frame = load_taian()
+    city = frame.loc[frame["level"] == "city", "geometry"].iloc[0]
+    coords = shapely.get_coordinates(city)
+    west = coords[np.argmin(coords[:, 0])]
+    near = client.get("/v1/lookup", params={"lon": west[0] - 20 / 90_000, "lat": west[1]}).json()
+    assert near["status"] == "snapped"
+    assert 15 < near["distance_m"] < 25
+    assert near["community"] is not None
+
+
+@pytest.mark.parametrize(
+    ("params", "code", "fragment"),
+    [
+        ({"lon": "nan", "lat": 36.19}, "invalid_coordinate", "lon=nan is not a finite number"),
+        ({"lon": 117.13, "lat": 95}, "invalid_coordinate", "lat=95.0 is out of range; allowed -90..90"),
+        ({"lon": 36.19, "lat": 117.13}, "swapped_axes", "look swapped"),
+        ({"lon": 117.13, "lat": 36.19, "crs": "mars2"}, "unknown_crs", "unknown CRS 'mars2'"),
+        ({"lon": "east", "lat": 36.19}, "invalid_request", "query.lon"),
+        ({"lat": 36.19}, "invalid_request", "query.lon"),
+        ({"lon": 117.13, "lat": 36.19, "at": "yesterday"}, "invalid_request", "query.at"),
+    ],
+)
+def test_bad_input_is_a_4xx_naming_the_value(
+    client: TestClient, params: dict, code: str, fragment: str
+) -> None:
+    response = client.get("/v1/lookup", params=params)
+    assert response.status_code == 422, response.text
+    error = response.json()["error"]
+    assert error["code"] == code
+    assert fragment in error["message"]
+
+
+def test_a_date_before_every_generation_is_404(client: TestClient) -> None:
+    response = client.get("/v1/lookup", params={"lon": TAISHAN[0], "lat": TAISHAN[1], "at": "2001-01-01"})
+    assert response.status_code == 404
+    assert "no boundary generation is valid on 2001-01-01" in response.json()["error"]["message"]
+
+
+# --- bulk ---------------------------------------------------------------------------------
+def test_bulk_json_points(client: TestClient) -> None:
+    points = [
+        {"id": "a", "lon": TAISHAN[0], "lat": TAISHAN[1]},
+        {"id": 2, "lon": 120.0, "lat": 30.0},
+        {"id": None, "lon": 36.19, "lat": 117.13},
+    ]
+    response = client.post("/v1/lookup", json={"points": points})
+    assert response.status_code == 200, response.text
+    body = response.json()
+    assert body["count"] == 3
+    assert [r["status"] for r in body["results"]] == ["ok", "outside", "invalid"]
+    assert body["results"][0]["community_code"] == "370902002001"
+    assert body["results"][0]["id"] == "a"
+    assert "swapped" in body["results"][2]["error"]
+    assert body["counts_by_status"] == {"ok": 1, "outside": 1, "invalid": 1}
+
+
+CSV = "id,name,lon,lat\n007,站点A,117.13,36.19\n008,bad,abc,36.19\n009,远处,120,30\n"
+
+
+def test_bulk_csv_upload_comes_back_as_csv_with_every_row_and_column(client: TestClient) -> None:
+    response = client.post(
+        "/v1/lookup", content=CSV.encode(), headers={"content-type": "text/csv"}, params={"format": "csv"}
+    )
+    assert response.status_code == 200, response.text
+    assert response.headers["content-type"].startswith("text/csv")
+    rows = pd.read_csv(io.StringIO(response.text), dtype=str, keep_default_na=False)
+    assert rows["id"].tolist() == ["007", "008", "009"]
+    assert rows["name"].tolist() == ["站点A", "bad", "远处"]
+    assert rows["status"].tolist() == ["ok", "invalid", "outside"]
+    assert rows.loc[0, "subdistrict_name"] == "财源街道"
+    assert "abc" in rows.loc[1, "error"]
+
+
+def test_bulk_multipart_geojson_to_geojson(client: TestClient) -> None:
+    frame = gpd.GeoDataFrame(
+        {"id": [1, 2]}, geometry=gpd.points_from_xy([TAISHAN[0], 120], [TAISHAN[1], 30]), crs=4326
+    )
+    upload = frame.to_json().encode()
+    response = client.post(
+        "/v1/lookup",
+        files={"file": ("points.geojson", upload, "application/geo+json")},
+        headers={"accept": "application/geo+json"},
+    )
+    assert response.status_code == 200, response.text
+    features = response.json()["features"]
+    assert [f["properties"]["status"] for f in features] == ["ok", "outside"]
+    assert features[0]["geometry"]["coordinates"] == [TAISHAN[0], TAISHAN[1]]
+
+
+def test_bulk_geoparquet_to_geoparquet(client: TestClient, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    rng = np.random.default_rng(0)
+    n = 5000
+    frame = gpd.GeoDataFrame(
+        {"n": np.arange(n)},
+        geometry=gpd.points_from_xy(rng.uniform(117.0, 117.2, n), rng.uniform(36.1, 36.25, n)),
+        crs=4326,
+    )
+    source = tmp_path / "in.parquet"
+    frame.to_parquet(source)
+    response = client.post(
+        "/v1/lookup",
+        content=source.read_bytes(),
+        headers={"content-type": "application/vnd.apache.parquet"},
+        params={"format": "parquet"},
+    )
+    assert response.status_code == 200, response.text
+    out = tmp_path / "out.parquet"
+    out.write_bytes(response.content)
+    result = gpd.read_parquet(out)
+    assert len(result) == n
+    assert result["n"].tolist() == list(range(n))
+    assert set(result["status"]) <= {"ok", "boundary", "outside", "snapped"}
+    assert response.headers["x-siji-rows"] == str(n)
+
+
+def test_bulk_file_as_json(client: TestClient) -> None:
+    response = client.post("/v1/lookup", content=CSV.encode(), headers={"content-type": "text/csv"})
+    assert response.status_code == 200
+    body = response.json()
+    assert [r["status"] for r in body["results"]] == ["ok", "invalid", "outside"]
+    assert body["results"][0]["id"] == "007"
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "status", "code"),
+    [
+        ({"content": b"x", "headers": {"content-type": "application/pdf"}}, 415, "unsupported_media_type"),
+        (
+            {"content": CSV.encode(), "headers": {"content-type": "text/csv"}, "params": {"format": "xlsx"}},
+            406,
+            "not_acceptable",
+        ),
+        ({"content": b"{not json", "headers": {"content-type": "application/json"}}, 422, "invalid_request"),
+        ({"json": {"points": []}}, 422, "invalid_request"),
+        ({"json": {"points": [{"lon": "x", "lat": 1}]}}, 422, "invalid_request"),
+        (
+            {"content": b"lon,lat\n", "headers": {"content-type": "text/csv"}, "params": {"x_col": "east"}},
+            422,
+            "invalid_input",
+        ),
+        (
+            {
+                "content": b"\xff\xfe\x00garbage",
+                "headers": {"content-type": "application/vnd.apache.parquet"},
+            },
+            422,
+            "invalid_input",
+        ),
+    ],
+)
+def test_bad_bulk_requests(client: TestClient, kwargs: dict, status: int, code: str) -> None:
+    response = client.post("/v1/lookup", **kwargs)
+    assert response.status_code == status, response.text
+    assert response.json()["error"]["code"] == code
+
+
+def test_oversized_upload_is_413(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    from tests.api.conftest import make_client
+
+    for small in make_client(f"sqlite:///{tmp_path}/s.db", max_upload_bytes=2048):
+        body = ("lon,lat\n" + "117.13,36.19\n" * 500).encode()
+        response = small.post("/v1/lookup", content=body, headers={"content-type": "text/csv"})
+        assert response.status_code == 413
+        assert "over the limit of 2,048 bytes" in response.json()["error"]["message"]
+
+        def chunks():  # type: ignore[no-untyped-def]
+            yield b"lon,lat\n"
+            for _ in range(500):
+                yield b"117.13,36.19\n"
+
+        streamed = small.post("/v1/lookup", content=chunks(), headers={"content-type": "text/csv"})
+        assert streamed.status_code == 413

@@ -1,0 +1,76 @@
+"""Fixtures shared by the whole suite: databases (SQLite and a real PostGIS) and apps.
+
+PostGIS tests never skip in CI (``CI`` set): a server that cannot start fails them.
+Outside CI they skip with the reason when PostgreSQL/PostGIS is not installed.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import itertools
+import os
+from collections.abc import Iterator
+
+import geopandas as gpd
+import pytest
+from sqlalchemy import text
+
+from tests.common import UNITS, Unit
+from tests.postgis_server import ThrowawayPostgres
+
+_counter = itertools.count()
+
+
+@pytest.fixture(scope="session")
+def postgis_server() -> Iterator[str]:
+    """URL of the template database of a throwaway PostGIS server (or SIJI_TEST_DATABASE_URL)."""
+    url = os.environ.get("SIJI_TEST_DATABASE_URL")
+    if url:
+        yield url
+        return
+    try:
+        server = ThrowawayPostgres().start()
+    except Exception as exc:
+        if os.environ.get("CI"):
+            pytest.fail(f"PostGIS could not start in CI: {exc}")
+        pytest.skip(f"PostGIS is not available here: {exc}")
+    yield server.url
+    server.stop()
+
+
+def fresh_postgis_database(template_url: str) -> str:
+    """A new, empty database (with PostGIS) on the test server."""
+    from store.engine import make_engine
+
+    name = f"siji_t{os.getpid()}_{next(_counter)}"
+    admin = make_engine(template_url.rsplit("/", 1)[0] + "/postgres", isolation_level="AUTOCOMMIT")
+    base = template_url.rsplit("/", 1)[1]
+    with admin.connect() as connection:
+        connection.execute(text(f'CREATE DATABASE "{name}" TEMPLATE "{base}"'))
+    admin.dispose()
+    return template_url.rsplit("/", 1)[0] + f"/{name}"
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgis", marks=pytest.mark.postgis)])
+def database_url(request: pytest.FixtureRequest, tmp_path) -> str:  # type: ignore[no-untyped-def]
+    """An empty database: SQLite in a temp dir, and the same on PostGIS."""
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path}/siji.db"
+    return fresh_postgis_database(request.getfixturevalue("postgis_server"))
+
+
+def units_frame(units: tuple[Unit, ...] | list[Unit] = UNITS) -> gpd.GeoDataFrame:
+    """A normalized boundary frame of the canonical test units."""
+    return gpd.GeoDataFrame(
+        {
+            "code": [u.code for u in units],
+            "name": [u.name for u in units],
+            "level": [u.level for u in units],
+            "parent_code": [u.parent for u in units],
+        },
+        geometry=[u.geometry for u in units],
+        crs=4326,
+    )
+
+
+TOY_VALID_FROM = dt.date(2024, 1, 1)
