@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager, suppress
 
@@ -10,12 +12,14 @@ from starlette.concurrency import run_in_threadpool
 
 from api import errors
 from api.limits import BodySizeLimit
-from api.routes import health, lookup, units
+from api.routes import health, lookup, reports, units
 from api.settings import Settings
 from boundaries.service import BoundaryService
 from geo.errors import SijiError
-from siji import __version__
+from routing.service import ReportService
 from store.engine import make_engine, upgrade
+
+logger = logging.getLogger("siji")
 
 UPLOAD_PATHS = ("/v1/lookup",)
 
@@ -44,14 +48,28 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             if settings.load_bundled:
                 await run_in_threadpool(service.ensure_bundled)
             app.state.boundaries = service
+            app.state.reports = ReportService(
+                engine,
+                service,
+                secret=settings.secret_key,
+                duplicate_distance_m=settings.duplicate_distance_m,
+                escalation_max_level=settings.escalation_max_level,
+            )
             await run_in_threadpool(_warm, service)
+            escalation = (
+                asyncio.create_task(_escalate_every(app.state.reports, settings.escalation_interval_s))
+                if settings.escalation_interval_s > 0
+                else None
+            )
             yield
+            if escalation is not None:
+                escalation.cancel()
         finally:
             engine.dispose()
 
     app = FastAPI(
         title="siji (四级) jurisdiction service",
-        version=__version__,
+        version=_version(),
         summary="Which city, district, subdistrict and community own a point, for Tai'an city management.",
         lifespan=lifespan,
     )
@@ -64,7 +82,18 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(health.router)
     app.include_router(lookup.router)
     app.include_router(units.router)
+    app.include_router(reports.router)
     return app
+
+
+async def _escalate_every(service: ReportService, seconds: float) -> None:
+    """The in-service schedule of escalation (the CLI's ``siji routing escalate`` does one run)."""
+    while True:
+        await asyncio.sleep(seconds)
+        try:
+            await run_in_threadpool(service.escalate_overdue)
+        except Exception:  # a failed run is logged and retried next time; the service stays up
+            logger.exception("escalation run failed")
 
 
 def _warm(service: BoundaryService) -> None:
@@ -72,3 +101,12 @@ def _warm(service: BoundaryService) -> None:
     # /readyz says why it is not ready.
     with suppress(SijiError):
         service.index()
+
+
+def _version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("siji")
+    except PackageNotFoundError:  # running from a source tree that is not installed
+        return "0+unknown"

@@ -38,6 +38,13 @@ class NotAcceptableError(InvalidInputError):
     code = "not_acceptable"
 
 
+def _specific() -> dict[type[SijiError], int]:
+    from routing.staff import UnauthenticatedError
+    from routing.workflow import ForbiddenError, IllegalTransitionError
+
+    return {UnauthenticatedError: 401, ForbiddenError: 403, IllegalTransitionError: 409}
+
+
 SPECIFIC_STATUS: dict[type[SijiError], int] = {
     PayloadTooLargeError: 413,
     UnsupportedMediaError: 415,
@@ -47,7 +54,7 @@ SPECIFIC_STATUS: dict[type[SijiError], int] = {
 
 def status_for(error: SijiError) -> int:
     """HTTP status of a domain error (500 only for an unexpected kind)."""
-    for kind, status in SPECIFIC_STATUS.items():
+    for kind, status in {**SPECIFIC_STATUS, **_specific()}.items():
         if isinstance(error, kind):
             return status
     for kind, status in STATUS_BY_ERROR:

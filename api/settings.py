@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import Field
+from pydantic import Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+DEVELOPMENT_SECRET = "siji-development-secret-do-not-use"
 
 
 class Settings(BaseSettings):
@@ -34,3 +36,24 @@ class Settings(BaseSettings):
     max_batch_points: int = Field(default=100_000, ge=1, description="Points in one JSON bulk request.")
     batch_chunk_rows: int = Field(default=200_000, ge=1)
     index_cache_size: int = Field(default=4, ge=1, description="Generations whose index stays in memory.")
+    secret_key: str = Field(
+        default=DEVELOPMENT_SECRET,
+        min_length=16,
+        description="Derives reporter tokens; must be changed outside development.",
+    )
+    duplicate_distance_m: float = Field(default=50.0, ge=0, le=5_000)
+    escalation_interval_s: float = Field(
+        default=300.0, ge=0, description="Seconds between escalation runs inside the service (0: never)."
+    )
+    escalation_max_level: int = Field(default=3, ge=0, le=3)
+    open311_api_keys: list[str] = Field(
+        default_factory=list, description="Keys that Open311 clients send as api_key to post requests."
+    )
+
+    @model_validator(mode="after")
+    def _no_default_secret_in_production(self) -> Settings:
+        if self.environment == "production" and self.secret_key == DEVELOPMENT_SECRET:
+            raise ValueError(
+                "SIJI_SECRET_KEY must be set to a new random value when SIJI_ENVIRONMENT=production"
+            )
+        return self

@@ -97,3 +97,92 @@ class UnitLineage(Base):
     successor_code: Mapped[str] = mapped_column(String(32), index=True)
     level: Mapped[str] = mapped_column(String(16))
     how: Mapped[str] = mapped_column(String(32))  # "declared" or "same-area"
+
+
+class Report(Base):
+    """A resident's or patrol's report, routed to the unit that owns its place.
+
+    The routed chain (``*_code``) and the generation it was routed under are kept:
+    a later boundary change never moves a report silently.
+    """
+
+    __tablename__ = "reports"
+    __table_args__ = (
+        Index("ix_reports_owner_state", "owner_key", "state"),
+        Index("ix_reports_category_state", "category_code", "state"),
+        Index("ix_reports_lon_lat", "lon", "lat"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), index=True)
+    category_code: Mapped[str] = mapped_column(String(16))
+    description: Mapped[str] = mapped_column(Text)
+    photo_urls: Mapped[list[str]] = mapped_column(JSON, default=list)
+    address: Mapped[str] = mapped_column(Text, default="")
+    reporter_contact: Mapped[str] = mapped_column(String(200), default="")
+    reporter_token_hash: Mapped[str] = mapped_column(String(64), index=True)
+    channel: Mapped[str] = mapped_column(String(16))
+    x: Mapped[float] = mapped_column()
+    y: Mapped[float] = mapped_column()
+    crs: Mapped[str] = mapped_column(String(32))
+    lon: Mapped[float] = mapped_column()
+    lat: Mapped[float] = mapped_column()
+    geom: Mapped[Any] = mapped_column(GeometryColumnType("POINT"), nullable=True)
+    generation_id: Mapped[int] = mapped_column(ForeignKey("generations.id"))
+    lookup_status: Mapped[str] = mapped_column(String(16))
+    lookup_candidates: Mapped[list[str]] = mapped_column(JSON, default=list)
+    distance_m: Mapped[float | None] = mapped_column(nullable=True)
+    city_code: Mapped[str | None] = mapped_column(String(32))
+    district_code: Mapped[str | None] = mapped_column(String(32))
+    subdistrict_code: Mapped[str | None] = mapped_column(String(32))
+    community_code: Mapped[str | None] = mapped_column(String(32))
+    owner_key: Mapped[str] = mapped_column(String(64))
+    owner_level: Mapped[str] = mapped_column(String(16))
+    owner_name: Mapped[str] = mapped_column(String(200))
+    state: Mapped[str] = mapped_column(String(16), index=True)
+    dispatched_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+    due_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True), index=True)
+    handled_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+    closed_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+    rework_count: Mapped[int] = mapped_column(Integer, default=0)
+    escalation_level: Mapped[int] = mapped_column(Integer, default=0)
+    supervised: Mapped[bool] = mapped_column(default=False)
+    duplicate_of: Mapped[int | None] = mapped_column(ForeignKey("reports.id"), nullable=True)
+    idempotency_key: Mapped[str | None] = mapped_column(String(128), unique=True, nullable=True)
+    version: Mapped[int] = mapped_column(Integer, default=1)
+
+
+class ReportEvent(Base):
+    """One step of a report's closed loop: who did what, when, from where, and why."""
+
+    __tablename__ = "report_events"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    report_id: Mapped[int] = mapped_column(ForeignKey("reports.id", ondelete="CASCADE"), index=True)
+    at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
+    action: Mapped[str] = mapped_column(String(32))
+    from_state: Mapped[str | None] = mapped_column(String(16))
+    to_state: Mapped[str] = mapped_column(String(16))
+    actor: Mapped[str] = mapped_column(String(200))
+    actor_role: Mapped[str] = mapped_column(String(32))
+    actor_unit: Mapped[str | None] = mapped_column(String(64))
+    note: Mapped[str] = mapped_column(Text, default="")
+    data: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+
+
+class StaffToken(Base):
+    """A staff member's API token, bound to one unit (or city department) and one role.
+
+    Only a SHA-256 hash of the token is stored.
+    """
+
+    __tablename__ = "staff_tokens"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    name: Mapped[str] = mapped_column(String(200))
+    unit_key: Mapped[str] = mapped_column(String(64))
+    role: Mapped[str] = mapped_column(String(32))
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
+    expires_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+    revoked_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))

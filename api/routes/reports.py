@@ -1,0 +1,125 @@
+"""Reports: intake, reading (scoped), the loop, escalation, categories."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Header, Path, Query, Request
+from fastapi.responses import JSONResponse
+from starlette.concurrency import run_in_threadpool
+
+from api.auth import PrincipalDep
+from api.schemas.common import ERROR_RESPONSES, ErrorResponse
+from api.schemas.reports import ActionRequest, Escalated, ReportCreate, ReportCreated, ReportList, ReportOut
+from routing.access import require_staff
+from routing.intake import ReportIn
+from routing.service import ReportService
+
+router = APIRouter(prefix="/v1", tags=["reports"])
+
+AUTH_RESPONSES: dict[int | str, dict[str, Any]] = {
+    **ERROR_RESPONSES,
+    401: {"model": ErrorResponse, "description": "Unknown, expired or revoked token."},
+    403: {"model": ErrorResponse, "description": "Not allowed; says nothing about the report."},
+    409: {"model": ErrorResponse, "description": "Illegal transition, naming the allowed actions."},
+}
+ReportId = Annotated[int, Path(ge=1, le=2**31 - 1)]
+
+
+def _service(request: Request) -> ReportService:
+    service: ReportService = request.app.state.reports
+    return service
+
+
+@router.get("/categories", summary="The category catalog (GB/T 30428.2 style)")
+def categories(request: Request) -> dict[str, Any]:
+    return _service(request).catalog.to_dict()
+
+
+@router.post(
+    "/reports",
+    response_model=ReportCreated,
+    status_code=201,
+    responses={**AUTH_RESPONSES, 200: {"model": ReportCreated, "description": "Idempotent replay."}},
+    summary="Submit a report; it is routed to the owning unit",
+)
+async def create_report(
+    request: Request,
+    body: ReportCreate,
+    idempotency_key: Annotated[str | None, Header(max_length=128)] = None,
+) -> Any:
+    report = ReportIn(
+        x=body.lon,
+        y=body.lat,
+        crs=body.crs,
+        category=body.category,
+        description=body.description,
+        channel=body.channel,
+        photo_urls=tuple(body.photo_urls),
+        address=body.address,
+        contact=body.contact,
+    )
+    submitted = await run_in_threadpool(_service(request).submit, report, idempotency_key)
+    payload = ReportCreated(
+        report=ReportOut(**submitted.report),
+        reporter_token=submitted.reporter_token,
+        created=submitted.created,
+    )
+    return JSONResponse(payload.model_dump(mode="json"), status_code=201 if submitted.created else 200)
+
+
+@router.get("/reports", response_model=ReportList, responses=AUTH_RESPONSES, summary="Reports in your units")
+async def list_reports(
+    request: Request,
+    principal: PrincipalDep,
+    state: Annotated[str | None, Query(max_length=16)] = None,
+    category: Annotated[str | None, Query(max_length=16)] = None,
+    overdue: bool = False,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+    offset: Annotated[int, Query(ge=0, le=10_000_000)] = 0,
+) -> ReportList:
+    total, rows = await run_in_threadpool(
+        lambda: _service(request).list_reports(
+            principal, state=state, category=category, overdue=overdue, limit=limit, offset=offset
+        )
+    )
+    return ReportList(total=total, limit=limit, offset=offset, reports=[ReportOut(**r) for r in rows])
+
+
+@router.get("/reports/{report_id}", response_model=ReportOut, responses=AUTH_RESPONSES, summary="One report")
+async def get_report(request: Request, principal: PrincipalDep, report_id: ReportId) -> ReportOut:
+    view = await run_in_threadpool(_service(request).get, report_id, principal)
+    return ReportOut(**view)
+
+
+@router.post(
+    "/reports/{report_id}/actions",
+    response_model=ReportOut,
+    responses=AUTH_RESPONSES,
+    summary="Take one step of the closed loop",
+)
+async def act(
+    request: Request, principal: PrincipalDep, report_id: ReportId, body: ActionRequest
+) -> ReportOut:
+    view = await run_in_threadpool(
+        lambda: _service(request).act(
+            report_id,
+            body.action,
+            principal,
+            note=body.note,
+            reroute_to=body.reroute_to,
+            expected_version=body.version,
+        )
+    )
+    return ReportOut(**view)
+
+
+@router.post(
+    "/escalations/run",
+    response_model=Escalated,
+    responses=AUTH_RESPONSES,
+    summary="Escalate overdue cases now",
+)
+async def run_escalation(request: Request, principal: PrincipalDep) -> Escalated:
+    require_staff(principal, frozenset({"supervisor"}))
+    return Escalated(escalated=await run_in_threadpool(_service(request).escalate_overdue))

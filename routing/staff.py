@@ -1,0 +1,97 @@
+"""Staff tokens: issue, resolve, revoke.  Only hashes are stored."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from sqlalchemy import Engine, select
+from sqlalchemy.orm import Session
+
+from geo.errors import InvalidInputError, NotFoundError, SijiError
+from routing.access import Principal, check_role, hash_token, new_token, same_hash
+from store.models import StaffToken
+
+
+class UnauthenticatedError(SijiError):
+    """A token that is unknown, expired or revoked (HTTP 401)."""
+
+    code = "unauthenticated"
+
+
+def issue(
+    engine: Engine,
+    *,
+    name: str,
+    unit_key: str,
+    role: str,
+    days: float | None = 365,
+    now: dt.datetime | None = None,
+) -> tuple[str, int]:
+    """Create a token; return it (shown once) and its id."""
+    check_role(role)
+    if not name.strip() or not unit_key.strip():
+        raise InvalidInputError("a staff token needs a name and a unit", field="name")
+    now = now or dt.datetime.now(dt.UTC)
+    token, digest = new_token()
+    with Session(engine) as session, session.begin():
+        row = StaffToken(
+            token_hash=digest,
+            name=name,
+            unit_key=unit_key,
+            role=role,
+            created_at=now,
+            expires_at=None if days is None else now + dt.timedelta(days=days),
+        )
+        session.add(row)
+        session.flush()
+        return token, row.id
+
+
+def resolve(engine: Engine, token: str, now: dt.datetime | None = None) -> Principal:
+    """The staff principal of a token.
+
+    Raises
+    ------
+    UnauthenticatedError
+        Unknown, expired or revoked; the message does not say which token exists.
+    """
+    now = now or dt.datetime.now(dt.UTC)
+    digest = hash_token(token)
+    with Session(engine) as session:
+        row = session.scalar(select(StaffToken).where(StaffToken.token_hash == digest))
+    if row is None or not same_hash(row.token_hash, digest):
+        raise UnauthenticatedError("the token is not valid (unknown, expired or revoked)")
+    if row.revoked_at is not None or (row.expires_at is not None and _aware(row.expires_at) <= now):
+        raise UnauthenticatedError("the token is not valid (unknown, expired or revoked)")
+    return Principal("staff", name=row.name, role=row.role, unit_key=row.unit_key, token_hash=digest)
+
+
+def revoke(engine: Engine, token_id: int, now: dt.datetime | None = None) -> None:
+    """Revoke a token by id."""
+    with Session(engine) as session, session.begin():
+        row = session.get(StaffToken, token_id)
+        if row is None:
+            raise NotFoundError(f"staff token {token_id} does not exist", token_id=token_id)
+        row.revoked_at = now or dt.datetime.now(dt.UTC)
+
+
+def list_tokens(engine: Engine) -> list[dict[str, Any]]:
+    """Every token's metadata (never the token)."""
+    with Session(engine) as session:
+        return [
+            {
+                "id": t.id,
+                "name": t.name,
+                "unit_key": t.unit_key,
+                "role": t.role,
+                "created_at": t.created_at,
+                "expires_at": t.expires_at,
+                "revoked_at": t.revoked_at,
+            }
+            for t in session.scalars(select(StaffToken).order_by(StaffToken.id))
+        ]
+
+
+def _aware(value: dt.datetime) -> dt.datetime:
+    return value if value.tzinfo is not None else value.replace(tzinfo=dt.UTC)

@@ -1,0 +1,147 @@
+"""``siji staff`` and ``siji routing``: tokens, escalation, unit performance."""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+from rich.table import Table
+
+from siji.console import domain_errors, err, out, print_json
+
+if TYPE_CHECKING:
+    from routing.service import ReportService
+
+staff_app = typer.Typer(help="Staff tokens bound to a unit and a role.", no_args_is_help=True)
+routing_app = typer.Typer(help="Escalation and unit performance.", no_args_is_help=True)
+
+
+def _report_service() -> ReportService:
+    from api.settings import Settings
+    from routing.service import ReportService
+    from siji.sources import boundary_service
+
+    settings = Settings()
+    boundaries = boundary_service(settings=settings)
+    return ReportService(
+        boundaries.engine,
+        boundaries,
+        secret=settings.secret_key,
+        duplicate_distance_m=settings.duplicate_distance_m,
+        escalation_max_level=settings.escalation_max_level,
+    )
+
+
+@staff_app.command("add")
+def staff_add(
+    name: Annotated[str, typer.Option(help="Who holds the token.")],
+    unit: Annotated[
+        str, typer.Option(help="Unit code (e.g. 370902002000) or city department (city:园林局).")
+    ],
+    role: Annotated[str, typer.Option(help="dispatcher, handler, supervisor or planner.")],
+    days: Annotated[float, typer.Option(help="Days until it expires.", min=0.01)] = 365,
+) -> None:
+    """Issue a token (printed once; only its hash is stored)."""
+    from routing.staff import issue
+
+    with domain_errors():
+        service = _report_service()
+        _check_unit(service, unit)
+        token, token_id = issue(service.engine, name=name, unit_key=unit, role=role, days=days)
+    err.print(f"token {token_id} for {name} ({role} of {unit}); keep it secret, it is not shown again:")
+    out.print(token, highlight=False)
+
+
+def _check_unit(service, unit: str) -> None:
+    from geo.errors import UnknownUnitError
+
+    if unit.startswith("city:"):
+        return
+    _, index = service.boundaries.index()
+    if unit not in index.units.row_of_code:
+        raise UnknownUnitError(f"unit code {unit!r} is not in the active boundary set", code=unit)
+
+
+@staff_app.command("list")
+def staff_list() -> None:
+    """Tokens and their state (never the tokens themselves)."""
+    from routing.staff import list_tokens
+
+    with domain_errors():
+        rows = list_tokens(_report_service().engine)
+    table = Table()
+    for column in ("id", "name", "unit", "role", "expires", "revoked"):
+        table.add_column(column)
+    for r in rows:
+        table.add_row(
+            str(r["id"]),
+            r["name"],
+            r["unit_key"],
+            r["role"],
+            str(r["expires_at"] or ""),
+            str(r["revoked_at"] or ""),
+        )
+    out.print(table)
+
+
+@staff_app.command("revoke")
+def staff_revoke(token_id: Annotated[int, typer.Argument(help="Token id from `siji staff list`.")]) -> None:
+    """Revoke a token at once."""
+    from routing.staff import revoke
+
+    with domain_errors():
+        revoke(_report_service().engine, token_id)
+    out.print(f"token {token_id} revoked")
+
+
+@routing_app.command("escalate")
+def escalate() -> None:
+    """Escalate every overdue case one level up (督办); the service also does this on a schedule."""
+    with domain_errors():
+        done = _report_service().escalate_overdue()
+    out.print(f"escalated {len(done)} overdue cases")
+    for item in done:
+        out.print(f"  report {item['id']} → supervised by {item['supervisor']} (level {item['level']})")
+
+
+@routing_app.command("metrics")
+def metrics(
+    start: Annotated[dt.datetime, typer.Option(formats=["%Y-%m-%d"], help="Period start (inclusive).")],
+    end: Annotated[dt.datetime, typer.Option(formats=["%Y-%m-%d"], help="Period end (exclusive).")],
+    by: Annotated[str, typer.Option(help="unit_key or team.")] = "unit_key",
+    csv: Annotated[Path | None, typer.Option(help="Also write the table as CSV (UTF-8 with BOM).")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")] = False,
+) -> None:
+    """结案率, 按期结案率, 按期处置率, 返工率, median handling time and ratings per unit."""
+    from routing import metrics as unit_metrics
+
+    with domain_errors():
+        service = _report_service()
+        zone = dt.timezone(dt.timedelta(hours=8))  # periods are calendar days in China Standard Time
+        table_data = unit_metrics.unit_metrics(
+            service.cases_frame(),
+            start.replace(tzinfo=zone),
+            end.replace(tzinfo=zone),
+            by=by,
+            calendar=service.calendar,
+        )
+        if csv is not None:
+            unit_metrics.to_csv(table_data, csv)
+    if as_json:
+        print_json(table_data.astype(object).where(table_data.notna(), None).to_dict("records"))
+        return
+    table = Table(title=f"unit performance {start:%Y-%m-%d} – {end:%Y-%m-%d}")
+    headers = unit_metrics.CHINESE_HEADERS
+    for column in table_data.columns:
+        table.add_column(headers.get(column, column))
+    for row in table_data.itertuples(index=False):
+        table.add_row(*[_cell(v) for v in row])
+    out.print(table)
+
+
+def _cell(value: object) -> str:
+    if isinstance(value, float):
+        return "" if value != value else f"{value:.3g}"
+    return str(value)
