@@ -379,17 +379,20 @@ class ReportService:
                 escalated.append({"id": row.id, "supervisor": supervisor, "level": row.escalation_level})
         return escalated
 
-    def cases_frame(self) -> Any:
-        """Every case as a DataFrame for metrics (one row per report)."""
+    def cases_frame(self, principal: Principal | None = None) -> Any:
+        """Cases as a DataFrame for metrics (one row per report); only those in the
+        principal's scope when one is given."""
         import pandas as pd
 
+        query = select(
+            Report.id, Report.owner_key, Report.owner_name, Report.created_at, Report.dispatched_at,
+            Report.due_at, Report.handled_at, Report.closed_at, Report.state, Report.rework_count,
+        )  # fmt: skip
+        if principal is not None:
+            require_staff(principal)
+            query = query.where(_scope(principal))
         with Session(self.engine) as session:
-            rows = session.execute(
-                select(
-                    Report.id, Report.owner_key, Report.owner_name, Report.created_at, Report.dispatched_at,
-                    Report.due_at, Report.handled_at, Report.closed_at, Report.state, Report.rework_count,
-                )
-            ).all()  # fmt: skip
+            rows = session.execute(query).all()
         frame = pd.DataFrame(
             rows,
             columns=[
@@ -399,7 +402,8 @@ class ReportService:
         )  # fmt: skip
         for column in ("created_at", "dispatched_at", "due_at", "handled_at", "closed_at"):
             frame[column] = pd.to_datetime(frame[column], utc=True)
-        return frame
+        # An empty result has object columns; the metrics check dtypes.
+        return frame.astype({"report_id": "int64", "rework_count": "int64"})
 
 
 def _supervisor_after(row: Report, level: int) -> str | None:
@@ -503,9 +507,7 @@ def _view(row: Report, catalog: Catalog, now: dt.datetime) -> dict[str, Any]:
         "due_at": _iso(row.due_at),
         "handled_at": _iso(row.handled_at),
         "closed_at": _iso(row.closed_at),
-        "overdue": bool(
-            row.due_at is not None and row.state in ESCALATABLE and _aware(row.due_at) < now
-        ),
+        "overdue": bool(row.due_at is not None and row.state in ESCALATABLE and _aware(row.due_at) < now),
         "rework_count": row.rework_count,
         "escalation_level": row.escalation_level,
         "supervised": row.supervised,
