@@ -132,16 +132,20 @@ def metrics(
     if as_json:
         print_json(table_data.astype(object).where(table_data.notna(), None).to_dict("records"))
         return
-    table = Table(title=f"unit performance {start:%Y-%m-%d} – {end:%Y-%m-%d}")
+    table = Table(title=f"unit performance {start:%Y-%m-%d} – {end:%Y-%m-%d} (all columns: --json or --csv)")
     headers = unit_metrics.CHINESE_HEADERS
-    for column in table_data.columns:
-        table.add_column(headers.get(column, column))
-    for row in table_data.itertuples(index=False):
-        table.add_row(*[_cell(v) for v in row])
+    name_column = "unit_name" if "unit_name" in table_data.columns else by
+    shown = [name_column, "due", *unit_metrics.RATE_COLUMNS, "median_handling_hours", "rating_zh"]
+    for column in shown:
+        table.add_column(headers.get(column, column), justify="left" if column == name_column else "right")
+    for row in table_data[shown].itertuples(index=False):
+        table.add_row(*[_cell(column, value) for column, value in zip(shown, row, strict=True)])
     out.print(table)
 
 
-def _cell(value: object) -> str:
+def _cell(column: str, value: object) -> str:
     if isinstance(value, float):
-        return "" if value != value else f"{value:.3g}"
+        if value != value:
+            return "–"
+        return f"{value:.0%}" if column.endswith("rate") else f"{value:.1f}"
     return str(value)

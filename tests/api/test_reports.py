@@ -161,7 +161,8 @@ def test_metrics_for_my_units_as_json_and_csv(client: TestClient) -> None:
     units = {u["unit_key"]: u for u in body["units"]}
     assert units[CAIYUAN]["due"] >= 1
     assert units[CAIYUAN]["rating"] == "unrated"  # fewer cases than the rating needs
-    sibling = client.get("/v1/metrics", params=params, headers=_token(client, "370902001000", "planner")).json()
+    other = _token(client, "370902001000", "planner")
+    sibling = client.get("/v1/metrics", params=params, headers=other).json()
     assert CAIYUAN not in {u["unit_key"] for u in sibling["units"]}  # other units' figures stay hidden
     csv = client.get("/v1/metrics", params={**params, "format": "csv"}, headers=dispatcher)
     assert csv.headers["content-type"].startswith("text/csv")
@@ -170,3 +171,32 @@ def test_metrics_for_my_units_as_json_and_csv(client: TestClient) -> None:
     assert client.get("/v1/metrics", params=params).status_code == 403
     bad = client.get("/v1/metrics", params={"start": "2025-02-01", "end": "2025-01-01"}, headers=dispatcher)
     assert bad.status_code == 422
+
+
+def test_the_service_escalates_on_its_own_schedule(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    import time
+
+    from sqlalchemy import update
+
+    from store.models import Report
+    from tests.api.conftest import make_client
+
+    for fast in make_client(f"sqlite:///{tmp_path}/esc.db", escalation_interval_s=0.2):
+        rid = _new(fast)["report"]["id"]
+        dispatcher = _token(fast, CAIYUAN, "dispatcher")
+        for action in ("verify", "file", "dispatch"):
+            fast.post(f"/v1/reports/{rid}/actions", json={"action": action}, headers=dispatcher)
+        engine = fast.app.state.boundaries.engine  # type: ignore[attr-defined]
+        with engine.begin() as connection:
+            connection.execute(
+                update(Report).where(Report.id == rid).values(due_at=dt.datetime(2020, 1, 1, tzinfo=dt.UTC))
+            )
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            view = fast.get(f"/v1/reports/{rid}", headers=dispatcher).json()
+            if view["escalation_level"]:
+                break
+            time.sleep(0.1)
+        assert view["escalation_level"] == 1
+        assert view["supervisor"] == "370902000000"
+        assert view["supervised"] is True
