@@ -16,6 +16,8 @@ from api.routes import health, lookup, metrics, reports, units
 from api.settings import Settings
 from boundaries.service import BoundaryService
 from geo.errors import SijiError
+from routing.calendar import WorkCalendar
+from routing.catalog import load_catalog
 from routing.service import ReportService
 from store.engine import make_engine, upgrade
 
@@ -51,6 +53,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             app.state.reports = ReportService(
                 engine,
                 service,
+                catalog=load_catalog(settings.catalog_path) if settings.catalog_path else None,
+                calendar=WorkCalendar.load(settings.calendar_path) if settings.calendar_path else None,
                 secret=settings.secret_key,
                 duplicate_distance_m=settings.duplicate_distance_m,
                 escalation_max_level=settings.escalation_max_level,

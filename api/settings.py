@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Literal
 
 from pydantic import Field, model_validator
@@ -46,6 +47,12 @@ class Settings(BaseSettings):
         default=300.0, ge=0, description="Seconds between escalation runs inside the service (0: never)."
     )
     escalation_max_level: int = Field(default=3, ge=0, le=3)
+    catalog_path: Path | None = Field(
+        default=None, description="A category catalog TOML to use instead of the packaged one."
+    )
+    calendar_path: Path | None = Field(
+        default=None, description="A working-time calendar TOML (holidays, make-up days, office hours)."
+    )
     open311_api_keys: list[str] = Field(
         default_factory=list, description="Keys that Open311 clients send as api_key to post requests."
     )

@@ -25,9 +25,14 @@ def _report_service() -> ReportService:
 
     settings = Settings()
     boundaries = boundary_service(settings=settings)
+    from routing.calendar import WorkCalendar
+    from routing.catalog import load_catalog
+
     return ReportService(
         boundaries.engine,
         boundaries,
+        catalog=load_catalog(settings.catalog_path) if settings.catalog_path else None,
+        calendar=WorkCalendar.load(settings.calendar_path) if settings.calendar_path else None,
         secret=settings.secret_key,
         duplicate_distance_m=settings.duplicate_distance_m,
         escalation_max_level=settings.escalation_max_level,

@@ -200,3 +200,15 @@ def test_the_service_escalates_on_its_own_schedule(tmp_path) -> None:  # type: i
         assert view["escalation_level"] == 1
         assert view["supervisor"] == "370902000000"
         assert view["supervised"] is True
+
+
+def test_a_broken_catalog_stops_the_start_with_a_clear_error(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    from api.app import create_app
+    from api.settings import Settings
+    from routing.errors import CatalogDataError
+
+    bad = tmp_path / "catalog.toml"
+    bad.write_text('schema = 1\nname = "x"\n[[category]]\ncode = "B-01-01"\nname_zh = "井盖"\n', encoding="utf-8")
+    settings = Settings(database_url=f"sqlite:///{tmp_path}/c.db", catalog_path=bad, environment="test")
+    with pytest.raises(CatalogDataError, match="catalog.toml"), TestClient(create_app(settings)):
+        pass
