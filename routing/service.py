@@ -406,6 +406,42 @@ class ReportService:
         return frame.astype({"report_id": "int64", "rework_count": "int64"})
 
 
+def reports_geoframe(service: ReportService, principal: Principal | None = None) -> Any:
+    """Reports as a GeoDataFrame of WGS84 points for maps (scoped to the principal when given).
+
+    Columns: ``id, category_code, category_name, channel, state, created_at, city_code,
+    district_code, subdistrict_code, community_code, owner_key, demand`` (a
+    green-space/fitness demand category), geometry.
+    """
+    import geopandas as gpd
+    import pandas as pd
+
+    query = select(
+        Report.id, Report.category_code, Report.channel, Report.state, Report.created_at, Report.city_code,
+        Report.district_code, Report.subdistrict_code, Report.community_code, Report.owner_key,
+        Report.lon, Report.lat,
+    )  # fmt: skip
+    if principal is not None:
+        require_staff(principal)
+        query = query.where(_scope(principal))
+    with Session(service.engine) as session:
+        rows = session.execute(query.order_by(Report.id)).all()
+    frame = pd.DataFrame(
+        rows,
+        columns=[
+            "id", "category_code", "channel", "state", "created_at", "city_code", "district_code",
+            "subdistrict_code", "community_code", "owner_key", "lon", "lat",
+        ],
+    )  # fmt: skip
+    frame["created_at"] = pd.to_datetime(frame["created_at"], utc=True)
+    names = {c.code: c.name_zh for c in service.catalog}
+    demand = {c.code for c in service.catalog.demand_categories()}
+    frame["category_name"] = frame["category_code"].map(names)
+    frame["demand"] = frame["category_code"].isin(demand)
+    geometry = gpd.points_from_xy(frame.pop("lon"), frame.pop("lat"))
+    return gpd.GeoDataFrame(frame, geometry=geometry, crs=4326)
+
+
 def _supervisor_after(row: Report, level: int) -> str | None:
     """The unit that supervises a case escalated ``level`` times: that many levels up."""
     if row.owner_key.startswith("city:"):
