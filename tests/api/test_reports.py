@@ -208,7 +208,9 @@ def test_a_broken_catalog_stops_the_start_with_a_clear_error(tmp_path) -> None: 
     from routing.errors import CatalogDataError
 
     bad = tmp_path / "catalog.toml"
-    bad.write_text('schema = 1\nname = "x"\n[[category]]\ncode = "B-01-01"\nname_zh = "井盖"\n', encoding="utf-8")
+    bad.write_text(
+        'schema = 1\nname = "x"\n[[category]]\ncode = "B-01-01"\nname_zh = "井盖"\n', encoding="utf-8"
+    )
     settings = Settings(database_url=f"sqlite:///{tmp_path}/c.db", catalog_path=bad, environment="test")
-    with pytest.raises(CatalogDataError, match="catalog.toml"), TestClient(create_app(settings)):
+    with pytest.raises(CatalogDataError, match=r"catalog\.toml"), TestClient(create_app(settings)):
         pass
