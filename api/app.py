@@ -12,7 +12,7 @@ from starlette.concurrency import run_in_threadpool
 
 from api import errors
 from api.limits import BodySizeLimit
-from api.routes import health, lookup, metrics, open311, reports, units
+from api.routes import health, lookup, maps, metrics, open311, reports, units
 from api.settings import Settings
 from boundaries.service import BoundaryService
 from geo.errors import SijiError
@@ -89,6 +89,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(reports.router)
     app.include_router(metrics.router)
     app.include_router(open311.router)
+    app.include_router(maps.router)
     return app
 
 

@@ -1,0 +1,394 @@
+"""Planner maps over HTTP: report density, Gi* hot spots, pocket-park sites, and their assets.
+
+Each map is an HTML page (Leaflet, every script and stylesheet served from
+``/maps/assets``, nothing from the internet) or, with ``format=geojson|csv``, the
+analysis behind it.
+
+Whose reports: the service's reports in the caller's scope, so report maps need a
+staff token (any role); a token of a unit sees its unit and the units below it, and
+the map shows only those units.  While the database has no report at all, the maps use
+generated demo reports (and demo parks) instead, need no token, and say so on the page
+(演示数据 demo data), so a new installation shows real maps on its first run.  Existing
+parks are not stored by the service yet: pocket-park plans use the demo parks and say so.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import threading
+from collections import OrderedDict
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Annotated, Any, Literal
+
+from fastapi import APIRouter, Path, Query, Request
+from fastapi.responses import FileResponse, HTMLResponse, Response
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+from starlette.concurrency import run_in_threadpool
+
+from api.auth import PrincipalDep
+from api.schemas.common import ErrorResponse
+from geo.errors import NotFoundError
+from maps.offline import asset_file, media_type
+from routing.access import Principal
+
+if TYPE_CHECKING:
+    import geopandas as gpd
+
+    from maps.render import Analysis
+
+router = APIRouter(prefix="/maps", tags=["maps"])
+
+ASSETS_URL = "/maps/assets"
+DEMO_NOTE = "演示数据 demo data：数据库中还没有报告，地图使用生成的演示报告和公园"
+DEMO_PARKS_NOTE = "现有公园为演示数据 existing parks: demo data"
+PAGE_CACHE_SIZE = 16  # demo pages of up to ~4 MB each
+
+MAP_CONTENT: dict[str, Any] = {
+    "text/html": {"schema": {"type": "string"}},
+    "application/geo+json": {"schema": {"type": "object", "description": "A GeoJSON FeatureCollection."}},
+    "text/csv": {"schema": {"type": "string"}},
+}
+MAP_RESPONSES: dict[int | str, dict[str, Any]] = {
+    200: {
+        "content": MAP_CONTENT,
+        "description": "The map page (format=html), or the analysis as GeoJSON or CSV (UTF-8 with a BOM).",
+    },
+    401: {"model": ErrorResponse, "description": "Unknown, expired or revoked token."},
+    403: {
+        "model": ErrorResponse,
+        "description": "Report maps need a staff token (unless there are no reports).",
+    },
+    422: {"model": ErrorResponse, "description": "Invalid parameter, naming it and what is allowed."},
+}
+ASSET_RESPONSES: dict[int | str, dict[str, Any]] = {
+    200: {
+        "content": {
+            "text/javascript": {"schema": {"type": "string"}},
+            "text/css": {"schema": {"type": "string"}},
+            "image/png": {"schema": {"type": "string", "format": "binary"}},
+            "font/woff2": {"schema": {"type": "string", "format": "binary"}},
+        },
+        "description": "A vendored script, stylesheet, font or image of the map pages.",
+    },
+    404: {"model": ErrorResponse, "description": "No such asset."},
+}
+
+Format = Literal["html", "geojson", "csv"]
+FormatQuery = Annotated[
+    Format, Query(description="html: the map; geojson or csv: the analysis result behind it.")
+]
+ListQuery = Annotated[
+    list[str] | None,
+    Query(max_length=400, description="Repeat the parameter or separate values with commas."),
+]
+
+
+# --- data: units, reports, parks ---------------------------------------------------------
+
+
+@dataclass
+class MapData:
+    """What one map request draws from."""
+
+    generation_id: int
+    units: gpd.GeoDataFrame  # every unit in the caller's scope (all levels)
+    all_units: gpd.GeoDataFrame
+    reports: gpd.GeoDataFrame
+    demo: bool
+    scope: str | None  # None: the whole city
+
+
+class MapCache:
+    """Units and demo data per generation, and demo pages, shared by the requests.
+
+    Each kind of value (the first item of its key) has its own least-recently-used
+    bound, so pages never push the units out.
+
+    Examples
+    --------
+    >>> cache = MapCache()
+    >>> cache.get(("units", 1), lambda: "frame"), cache.get(("units", 1), lambda: "other")
+    ('frame', 'frame')
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._key_locks: dict[Any, threading.Lock] = {}
+        self._values: dict[Any, OrderedDict[Any, Any]] = {}
+
+    def get(self, key: tuple[Any, ...], make: Callable[[], Any], limit: int = PAGE_CACHE_SIZE) -> Any:
+        """The cached value of ``key``, made once (concurrent requests wait for the first)."""
+        with self._lock:
+            values = self._values.setdefault(key[0], OrderedDict())
+            if key in values:
+                values.move_to_end(key)
+                return values[key]
+            key_lock = self._key_locks.setdefault(key, threading.Lock())
+        with key_lock:
+            with self._lock:
+                if key in values:
+                    return values[key]
+            value = make()
+            with self._lock:
+                values[key] = value
+                self._key_locks.pop(key, None)
+                while len(values) > limit:
+                    values.popitem(last=False)
+            return value
+
+    def cached(self) -> list[Any]:
+        """Every cached key."""
+        with self._lock:
+            return [key for values in self._values.values() for key in values]
+
+
+def _cache(request: Request) -> MapCache:
+    cache: MapCache | None = getattr(request.app.state, "maps_cache", None)
+    if cache is None:
+        cache = request.app.state.maps_cache = MapCache()
+    return cache
+
+
+def has_reports(engine: Any) -> bool:
+    """Whether the database holds any report (else the maps show demo data)."""
+    from store.models import Report
+
+    with Session(engine) as session:
+        return session.execute(select(Report.id).limit(1)).first() is not None
+
+
+def scoped_units(units: gpd.GeoDataFrame, unit_key: str | None) -> tuple[gpd.GeoDataFrame, str | None]:
+    """The units a staff token's unit sees: its own and every unit below it.
+
+    A city-wide key (the city's code or a city department ``city:...``) sees them all.
+
+    Examples
+    --------
+    >>> import geopandas as gpd
+    >>> units = gpd.GeoDataFrame(
+    ...     {"code": ["c", "d1", "d2", "s1"], "parent_code": [None, "c", "c", "d1"],
+    ...      "level": ["city", "district", "district", "subdistrict"]}, geometry=[None] * 4)
+    >>> scoped_units(units, "d1")[0]["code"].tolist()
+    ['d1', 's1']
+    """
+    if unit_key is None or unit_key.startswith("city:"):
+        return units, None
+    codes = set(units["code"])
+    if unit_key not in codes:
+        return units.iloc[:0], unit_key
+    if (units.loc[units["code"] == unit_key, "level"] == "city").all():
+        return units, None
+    keep = {unit_key}
+    parents = dict(zip(units["code"], units["parent_code"], strict=True))
+    changed = True
+    while changed:
+        added = {code for code, parent in parents.items() if parent in keep and code not in keep}
+        keep |= added
+        changed = bool(added)
+    return units[units["code"].isin(keep)], unit_key
+
+
+def load_map_data(request: Request, principal: Principal) -> MapData:
+    """Units of the active generation and the reports the caller may see (or demo reports).
+
+    Raises
+    ------
+    routing.workflow.ForbiddenError
+        The database has reports and the caller has no staff token.
+    """
+    from maps.demo import demo_reports
+    from routing.service import reports_geoframe
+    from store.generations import load_frame
+
+    boundaries = request.app.state.boundaries
+    service = request.app.state.reports
+    cache = _cache(request)
+    generation = boundaries.generation()
+    units = cache.get(("units", generation.id), lambda: load_frame(boundaries.engine, generation.id), limit=8)
+    if not has_reports(service.engine):
+        today = dt.date.today()
+        reports = cache.get(("demo_reports", generation.id, today), lambda: demo_reports(units), limit=8)
+        return MapData(generation.id, units, units, reports, demo=True, scope=None)
+    reports = reports_geoframe(service, principal)  # staff only: 403 for anyone else
+    scoped, scope = scoped_units(units, principal.unit_key)
+    return MapData(generation.id, scoped, units, reports, demo=False, scope=scope)
+
+
+def _demo_parks(request: Request, data: MapData) -> gpd.GeoDataFrame:
+    from maps.demo import demo_parks
+
+    parks = _cache(request).get(
+        ("demo_parks", data.generation_id), lambda: demo_parks(data.all_units), limit=8
+    )
+    if data.scope is None:
+        return parks
+    from shapely import union_all
+
+    area = union_all(data.units.geometry.values)
+    return parks[parks.intersects(area)]
+
+
+def _note(data: MapData) -> str | None:
+    return DEMO_NOTE if data.demo else None
+
+
+def _values(raw: list[str] | None) -> list[str] | None:
+    if raw is None:
+        return None
+    values = [part.strip() for item in raw for part in item.split(",") if part.strip()]
+    return values or None
+
+
+# --- answers ---------------------------------------------------------------------------
+
+
+def _answer(analysis: Analysis, fmt: Format, filename: str) -> Response:
+    from maps.render import result_csv, result_geojson, to_html
+
+    if fmt == "geojson":
+        body = json.dumps(
+            result_geojson(analysis.table, analysis=analysis.kind, summary=analysis.summary),
+            ensure_ascii=False,
+            separators=(",", ":"),
+        )
+        return Response(body, media_type="application/geo+json")
+    if fmt == "csv":
+        return Response(
+            result_csv(analysis.table),
+            media_type="text/csv; charset=utf-8",
+            headers={"Content-Disposition": f'attachment; filename="{filename}.csv"'},
+        )
+    return HTMLResponse(to_html(analysis.draw(None), ASSETS_URL))
+
+
+async def _respond(
+    request: Request, principal: Principal, key: tuple[Any, ...], fmt: Format, build: Callable[[MapData], Any]
+) -> Response:
+    """Run an analysis in a worker thread; demo answers are cached per generation and day."""
+
+    def compute() -> Response:
+        data = load_map_data(request, principal)
+        if data.demo:
+            cache_key = ("page", data.generation_id, dt.date.today(), *key, fmt)
+            body, media, headers = _cache(request).get(cache_key, lambda: _parts(build(data), fmt, key[0]))
+            return Response(body, media_type=media, headers=headers)
+        return _answer(build(data), fmt, key[0])
+
+    return await run_in_threadpool(compute)
+
+
+def _parts(analysis: Analysis, fmt: Format, filename: str) -> tuple[bytes, str, dict[str, str]]:
+    response = _answer(analysis, fmt, filename)
+    headers = {k: v for k, v in response.headers.items() if k.lower() == "content-disposition"}
+    return bytes(response.body), response.media_type or "text/html", headers
+
+
+# --- routes ----------------------------------------------------------------------------
+
+
+@router.get(
+    "/assets/{path:path}",
+    response_class=FileResponse,
+    responses=ASSET_RESPONSES,
+    summary="A vendored script, stylesheet, font or image of the map pages",
+)
+async def asset(path: Annotated[str, Path(max_length=200)]) -> FileResponse:
+    file = asset_file(path)
+    if file is None:
+        raise NotFoundError(f"no map asset {path!r}", path=path)
+    return FileResponse(file, media_type=media_type(file), headers={"Cache-Control": "public, max-age=86400"})
+
+
+@router.get(
+    "/density",
+    response_class=HTMLResponse,
+    responses=MAP_RESPONSES,
+    summary="Report density per unit: choropleth, heat map and H3 hexagons",
+)
+async def density(
+    request: Request,
+    principal: PrincipalDep,
+    level: Literal["community", "subdistrict", "district"] = "community",
+    metric: Annotated[
+        Literal["count", "per_km2", "per_1000"],
+        Query(description="What the choropleth colours; per_1000 needs resident population."),
+    ] = "count",
+    hex_resolution: Annotated[int, Query(ge=4, le=10, description="H3 resolution of the hexagons.")] = 8,
+    categories: ListQuery = None,
+    start: Annotated[dt.date | None, Query(description="First day (China Standard Time).")] = None,
+    end: Annotated[dt.date | None, Query(description="Day after the last (exclusive).")] = None,
+    channels: ListQuery = None,
+    states: ListQuery = None,
+    format: FormatQuery = "html",
+) -> Response:
+    from maps.render import density_analysis
+
+    wanted = {"categories": _values(categories), "channels": _values(channels), "states": _values(states)}
+
+    def build(data: MapData) -> Analysis:
+        return density_analysis(
+            data.reports, data.units, level=level, metric=metric, hex_resolution=hex_resolution,
+            start=start, end=end, note=_note(data), **wanted,
+        )  # fmt: skip
+
+    key = ("density", level, metric, hex_resolution, start, end, *(tuple(v or ()) for v in wanted.values()))
+    return await _respond(request, principal, key, format, build)
+
+
+@router.get(
+    "/hotspots",
+    response_class=HTMLResponse,
+    responses=MAP_RESPONSES,
+    summary="Getis-Ord Gi* hot and cold spots of reports (and local Moran clusters)",
+)
+async def hotspots(
+    request: Request,
+    principal: PrincipalDep,
+    on: Annotated[
+        Literal["community", "hex"], Query(description="Communities or H3 hexagons.")
+    ] = "community",
+    hex_resolution: Annotated[int, Query(ge=4, le=10, description="H3 resolution when on=hex.")] = 8,
+    permutations: Annotated[
+        int, Query(ge=99, le=9999, description="Conditional permutations of the pseudo p-values.")
+    ] = 999,
+    local_moran: Annotated[bool, Query(description="Also compute local Moran's I (a second layer).")] = False,
+    format: FormatQuery = "html",
+) -> Response:
+    from maps.render import hotspot_analysis
+
+    def build(data: MapData) -> Analysis:
+        return hotspot_analysis(
+            data.reports, data.units, on=on, hex_resolution=hex_resolution, permutations=permutations,
+            local_moran=local_moran, note=_note(data),
+        )  # fmt: skip
+
+    key = ("hotspots", on, hex_resolution, permutations, local_moran)
+    return await _respond(request, principal, key, format, build)
+
+
+@router.get(
+    "/pocket-parks",
+    response_class=HTMLResponse,
+    responses=MAP_RESPONSES,
+    summary="Pocket-park sites (MCLP) for the unmet green-space demand",
+)
+async def pocket_parks(
+    request: Request,
+    principal: PrincipalDep,
+    radius_m: Annotated[
+        float, Query(ge=50, le=2000, description="Service radius: 300 (300米见绿) or 500 (500米见园).")
+    ] = 300.0,
+    p: Annotated[int, Query(ge=1, le=50, description="How many sites to choose.")] = 5,
+    format: FormatQuery = "html",
+) -> Response:
+    from maps.render import pocket_park_analysis
+
+    def build(data: MapData) -> Analysis:
+        parks = _demo_parks(request, data)
+        note = _note(data) or DEMO_PARKS_NOTE
+        return pocket_park_analysis(data.reports, data.units, parks, radius_m=radius_m, p=p, note=note)
+
+    return await _respond(request, principal, ("pocket-parks", radius_m, p), format, build)

@@ -1,0 +1,1 @@
+"""Planner maps: analyses of reports over the boundary set, and their rendering, routes and CLI."""

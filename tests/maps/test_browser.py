@@ -1,0 +1,339 @@
+"""The three maps in a real headless Chromium, served by the real service on loopback.
+
+For each map: no JavaScript error in the console, no failed request and no request
+that leaves the machine, Leaflet drew the polygons and markers, and a screenshot has
+the map's colours.  The service runs with uvicorn in a thread on a free loopback port,
+over a new SQLite database (no reports: the maps show the demo data).
+
+Chromium and chromedriver come from Debian (``scripts/system-deps.sh``).  Without them
+the tests skip, except in CI (``CI`` set), where they fail.  With
+``SIJI_SAVE_SCREENSHOTS=1`` the screenshots are written to ``docs/screenshots/``.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import socket
+import struct
+import tempfile
+import threading
+import time
+import zlib
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+
+from maps.render import (
+    BACKGROUND,
+    CHOSEN_COLOUR,
+    HOTSPOT_COLOURS,
+    PARK_COLOUR,
+    SEQUENTIAL,
+    ZERO_COLOUR,
+)
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMEDRIVER = "/usr/bin/chromedriver"
+FLAGS = (
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+    "--disable-dev-shm-usage",
+    "--window-size=1280,900",
+    # nothing may leave the machine: every host name but the loopback one fails to resolve
+    "--host-resolver-rules=MAP * ~NOTFOUND , EXCLUDE 127.0.0.1",
+)
+SCREENSHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
+
+
+def _browser_or_skip() -> None:
+    missing = [path for path in (CHROMIUM, CHROMEDRIVER) if not os.access(path, os.X_OK)]
+    if missing:
+        reason = f"{' and '.join(missing)} not installed (apt-get install chromium chromium-driver)"
+        if os.environ.get("CI"):
+            pytest.fail(f"the browser check must run in CI: {reason}")
+        pytest.skip(reason)
+
+
+@pytest.fixture(scope="module")
+def service(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """The siji service on a free loopback port (uvicorn in a thread); yields its base URL."""
+    import uvicorn
+
+    from api.app import create_app
+    from api.settings import Settings
+
+    path = tmp_path_factory.mktemp("browser") / "siji.db"
+    settings = Settings(database_url=f"sqlite:///{path}", environment="test", escalation_interval_s=0)
+    listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    listener.bind(("127.0.0.1", 0))
+    port = listener.getsockname()[1]
+    server = uvicorn.Server(uvicorn.Config(create_app(settings), log_level="warning", lifespan="on"))
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [listener]}, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 120
+    while not server.started:
+        if not thread.is_alive() or time.monotonic() > deadline:
+            pytest.fail("the service did not start")
+        time.sleep(0.1)
+    yield f"http://127.0.0.1:{port}"
+    server.should_exit = True
+    thread.join(timeout=30)
+    listener.close()
+
+
+@pytest.fixture(scope="module")
+def driver() -> Iterator[Any]:
+    _browser_or_skip()
+    from selenium import webdriver
+    from selenium.webdriver.chrome.options import Options
+    from selenium.webdriver.chrome.service import Service
+
+    options = Options()
+    options.binary_location = CHROMIUM
+    profile = tempfile.TemporaryDirectory(prefix="siji-chromium-")
+    for flag in (*FLAGS, f"--user-data-dir={profile.name}"):
+        options.add_argument(flag)
+    options.set_capability("goog:loggingPrefs", {"browser": "ALL", "performance": "ALL"})
+    browser = webdriver.Chrome(service=Service(executable_path=CHROMEDRIVER), options=options)
+    browser.set_page_load_timeout(180)
+    try:
+        yield browser
+    finally:
+        browser.quit()
+        profile.cleanup()
+
+
+# --- checks --------------------------------------------------------------------------------
+
+
+def _load(driver: Any, url: str, ready_js: str, timeout: float = 120) -> dict[str, Any]:
+    """Open ``url``, wait until ``ready_js`` is true, and collect what went wrong on the way."""
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    driver.get_log("browser")  # drop what came before (the browser's own start page)
+    driver.get_log("performance")
+    driver.get(url)
+    WebDriverWait(driver, timeout).until(lambda d: d.execute_script(ready_js))
+    time.sleep(0.8)  # let the last frame paint
+    console = driver.get_log("browser")
+    requests: dict[str, str] = {}
+    failed: list[str] = []
+    started = False
+    for entry in driver.get_log("performance"):
+        message = json.loads(entry["message"])["message"]
+        method, params = message["method"], message["params"]
+        if method == "Network.requestWillBeSent":
+            started = started or params["request"]["url"] == url
+            if started:
+                requests[params["requestId"]] = params["request"]["url"]
+        elif not started:
+            continue
+        elif method == "Network.loadingFailed":
+            failed.append(f"{requests.get(params['requestId'], params['requestId'])}: {params['errorText']}")
+        elif method == "Network.responseReceived" and params["response"]["status"] >= 400:
+            failed.append(f"{params['response']['url']}: HTTP {params['response']['status']}")
+    return {
+        "severe": [e["message"] for e in console if e["level"] == "SEVERE"],
+        "failed": failed,
+        "urls": list(requests.values()),
+        "started": started,
+    }
+
+
+def _assert_clean(report: dict[str, Any], origin: str) -> None:
+    assert report["started"], "the page's own request was not seen in the performance log"
+    assert report["severe"] == [], report["severe"]
+    assert report["failed"] == [], report["failed"]
+    # chrome:// pages are the browser's own (its start page may still be loading), never the network
+    outside = [url for url in report["urls"] if not url.startswith((origin, "data:", "chrome://"))]
+    assert outside == [], f"requests that leave the page's origin: {outside}"
+
+
+def _count(driver: Any, selector: str) -> int:
+    return int(driver.execute_script(f"return document.querySelectorAll({json.dumps(selector)}).length"))
+
+
+def _fills(driver: Any) -> dict[str, int]:
+    """How many drawn paths have each fill colour (what Leaflet set from the styles)."""
+    script = """
+        const counts = {};
+        document.querySelectorAll("path").forEach(p => {
+            const fill = (p.getAttribute("fill") || "none").toLowerCase();
+            counts[fill] = (counts[fill] || 0) + 1;
+        });
+        return counts;
+    """
+    return {k: int(v) for k, v in driver.execute_script(script).items()}
+
+
+def _rgb(colour: str) -> np.ndarray:
+    return np.array([int(colour[i : i + 2], 16) for i in (1, 3, 5)], dtype=float)
+
+
+def _blend(colour: str, opacity: float, under: str = BACKGROUND) -> np.ndarray:
+    """The colour a fill of ``opacity`` shows over ``under``."""
+    return opacity * _rgb(colour) + (1 - opacity) * _rgb(under)
+
+
+def _pixels_near(image: np.ndarray, colour: np.ndarray, tolerance: float = 10) -> int:
+    return int((np.abs(image[..., :3].astype(float) - colour).max(axis=-1) <= tolerance).sum())
+
+
+def _png_pixels(png: bytes) -> np.ndarray:
+    """RGB(A) pixels of a screenshot: Pillow when installed, else a small PNG decoder."""
+    try:
+        from PIL import Image
+    except ImportError:
+        return _decode_png(png)
+    return np.asarray(Image.open(io.BytesIO(png)).convert("RGB"))
+
+
+def _decode_png(png: bytes) -> np.ndarray:
+    """Decode an 8-bit, non-interlaced RGB or RGBA PNG (what Chromium writes)."""
+    assert png[:8] == b"\x89PNG\r\n\x1a\n"
+    position, chunks, header = 8, [], b""
+    while position < len(png):
+        (length,) = struct.unpack(">I", png[position : position + 4])
+        kind = png[position + 4 : position + 8]
+        body = png[position + 8 : position + 8 + length]
+        if kind == b"IHDR":
+            header = body
+        elif kind == b"IDAT":
+            chunks.append(body)
+        position += 12 + length
+    width, height, depth, colour_type, _, _, interlace = struct.unpack(">IIBBBBB", header)
+    assert depth == 8, depth
+    assert colour_type in (2, 6), colour_type
+    assert interlace == 0
+    channels = 3 if colour_type == 2 else 4
+    stride = width * channels
+    raw = zlib.decompress(b"".join(chunks))
+    out = np.zeros((height, stride), dtype=np.uint8)
+    previous = np.zeros(stride, dtype=np.int32)
+    for row in range(height):
+        start = row * (stride + 1)
+        kind, line = (
+            raw[start],
+            np.frombuffer(raw[start + 1 : start + 1 + stride], dtype=np.uint8).astype(np.int32),
+        )
+        current = np.zeros(stride, dtype=np.int32)
+        if kind in (0, 2):
+            current = (line + (previous if kind == 2 else 0)) % 256
+        else:
+            for i in range(stride):
+                left = current[i - channels] if i >= channels else 0
+                up = previous[i]
+                corner = previous[i - channels] if i >= channels else 0
+                if kind == 1:
+                    predictor = left
+                elif kind == 3:
+                    predictor = (left + up) // 2
+                else:
+                    p = left + up - corner
+                    pa, pb, pc = abs(p - left), abs(p - up), abs(p - corner)
+                    predictor = left if pa <= pb and pa <= pc else (up if pb <= pc else corner)
+                current[i] = (line[i] + predictor) % 256
+        out[row] = current
+        previous = current
+    return out.reshape(height, width, channels)
+
+
+def _screenshot(driver: Any, name: str) -> np.ndarray:
+    png = driver.get_screenshot_as_png()
+    if os.environ.get("SIJI_SAVE_SCREENSHOTS") == "1":
+        SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+        driver.save_screenshot(str(SCREENSHOTS / f"{name}.png"))
+    return _png_pixels(png)
+
+
+# --- the maps --------------------------------------------------------------------------------
+
+DRAWN = "return document.querySelectorAll('path.leaflet-interactive').length >= {n}"
+
+
+def test_density_map_in_a_browser(service: str, driver: Any) -> None:
+    report = _load(driver, f"{service}/maps/density", DRAWN.format(n=3782))
+    _assert_clean(report, service)
+    assert _count(driver, "path.leaflet-interactive") >= 3782  # every community
+    fills = _fills(driver)
+    assert fills.get(SEQUENTIAL[-1], 0) > 10, fills
+    assert fills.get(ZERO_COLOUR, 0) > 1000, fills
+    assert _count(driver, ".siji-legend") == 1
+    assert _count(driver, ".leaflet-control-layers-overlays label") == 4
+    title = driver.execute_script("return document.querySelector('.siji-title').innerText")
+    assert "报告密度" in title
+    assert "演示数据 demo data" in title
+    image = _screenshot(driver, "density")
+    assert _pixels_near(image, _blend(SEQUENTIAL[-1], 0.78)) > 50
+    assert _pixels_near(image, _blend(ZERO_COLOUR, 0.78)) > 50_000
+
+
+def test_hotspot_map_in_a_browser(service: str, driver: Any) -> None:
+    report = _load(driver, f"{service}/maps/hotspots", DRAWN.format(n=3782))
+    _assert_clean(report, service)
+    fills = _fills(driver)
+    assert fills.get(HOTSPOT_COLOURS["hot 99%"], 0) > 0, fills
+    assert fills.get(HOTSPOT_COLOURS["hot 95%"], 0) > 0, fills
+    # Quiet countryside around quiet villages is "not significant", not a cold spot.
+    assert fills.get(HOTSPOT_COLOURS["not significant"], 0) > 1000, fills
+    image = _screenshot(driver, "hotspots")
+    assert _pixels_near(image, _blend(HOTSPOT_COLOURS["hot 99%"], 0.85)) > 20
+    assert _pixels_near(image, _blend(HOTSPOT_COLOURS["hot 95%"], 0.85)) > 20
+
+
+def test_pocket_park_map_in_a_browser(service: str, driver: Any) -> None:
+    ready = "return document.querySelectorAll('.leaflet-marker-icon').length >= 5"
+    report = _load(driver, f"{service}/maps/pocket-parks?p=5", ready)
+    _assert_clean(report, service)
+    ranks = driver.execute_script(
+        "return Array.from(document.querySelectorAll('.leaflet-marker-icon .siji-rank'))"
+        ".map(e => e.innerText)"
+    )
+    assert sorted(int(rank) for rank in ranks) == [1, 2, 3, 4, 5]
+    fills = _fills(driver)
+    assert fills.get(PARK_COLOUR, 0) >= 40, fills  # 40 demo parks as circle markers (and their areas)
+    assert "demand covered" in driver.execute_script("return document.querySelector('.siji-panel').innerText")
+    image = _screenshot(driver, "pocket-parks")
+    assert _pixels_near(image, _rgb(CHOSEN_COLOUR), tolerance=6) > 100  # the numbered markers
+
+
+def test_a_saved_map_works_from_files(tmp_path: Path, driver: Any) -> None:
+    import geopandas as gpd
+    import shapely
+
+    from maps.render import density_map, save
+
+    cells = [shapely.box(117 + i * 0.01, 36.1, 117.01 + i * 0.01, 36.11) for i in range(5)]
+    units = gpd.GeoDataFrame(
+        {
+            "code": list("abcde"),
+            "name": [f"社区{i}" for i in range(5)],
+            "count": range(5),
+            "per_km2": range(5),
+        },
+        geometry=cells,
+        crs=4326,
+    )
+    points = gpd.GeoDataFrame(geometry=gpd.points_from_xy([117.005, 117.015], [36.105, 36.105]), crs=4326)
+    target = tmp_path / "offline map.html"
+    save(density_map(units, heat_points=points), target)
+    url = target.as_uri()
+    report = _load(driver, url, DRAWN.format(n=5))
+    _assert_clean(report, tmp_path.as_uri())
+    assert _count(driver, "path.leaflet-interactive") == 5
+    # the stylesheets really applied: Leaflet's and the page's own
+    assert (
+        driver.execute_script("return getComputedStyle(document.querySelector('.leaflet-pane')).position")
+        == "absolute"
+    )
