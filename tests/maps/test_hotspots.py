@@ -230,6 +230,6 @@ def test_a_quiet_area_among_quiet_areas_is_not_a_cold_spot() -> None:
     result = getis_ord(grid(values))
     far = at(8, 8)
     assert result.loc[far, "hotspot"] == "not significant"
-    assert result.loc[far, "gi_p"] == 1.0
+    assert result.loc[far, "gi_p"] > 0.1
     assert result.loc[at(*HOT), "hotspot"] == "hot 99%"
     assert not result["hotspot"].str.startswith("cold").any()
