@@ -32,4 +32,4 @@ test: install system-deps lint
 	$(BIN)/python -m pytest -q -p no:cacheprovider
 
 bench: install
-	$(BIN)/python -m benchmarks
+	$(BIN)/python -m benchmarks --json benchmarks/results.json

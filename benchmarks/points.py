@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from typing import Any
+
 import numpy as np
 import shapely
 
@@ -30,3 +33,38 @@ def random_points(
     y = np.concatenate([*ys, vertices[pick, 1]])
     order = rng.permutation(n)
     return x[order], y[order]
+
+
+@dataclass
+class Workload:
+    """The bundled set and the benchmark points, made once per run and shared by the modules.
+
+    Attributes
+    ----------
+    frame : GeoDataFrame
+        The bundled Tai'an set (all four levels).
+    communities : GeoDataFrame
+        Its community level, in frame order.
+    x, y : ndarray of float64
+        The points (WGS84).
+    """
+
+    frame: Any
+    communities: Any
+    x: np.ndarray
+    y: np.ndarray
+
+    @property
+    def n(self) -> int:
+        return len(self.x)
+
+
+def workload(n: int, seed: int = 7) -> Workload:
+    """``n`` benchmark points over the bundled Tai'an set (see :func:`random_points`)."""
+    from boundaries.bundled import load_taian
+
+    frame = load_taian()
+    communities = frame[frame["level"] == "community"].reset_index(drop=True)
+    city = frame.loc[frame["level"] == "city", "geometry"].iloc[0]
+    x, y = random_points(city, communities.geometry.values, n, seed=seed)
+    return Workload(frame, communities, x, y)

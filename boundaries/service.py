@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import threading
+import time
 from collections import OrderedDict
 from typing import TYPE_CHECKING, Any
 
@@ -21,6 +22,9 @@ if TYPE_CHECKING:
     from sqlalchemy import Engine
 
     from geo.index import JurisdictionIndex, LookupResult
+
+
+ACTIVE_TTL_S = 5.0
 
 
 class BoundaryService:
@@ -41,6 +45,7 @@ class BoundaryService:
         self.snap_distance_m = snap_distance_m
         self.cache_size = cache_size
         self._indexes: OrderedDict[int, JurisdictionIndex] = OrderedDict()
+        self._active: tuple[float, GenerationInfo] | None = None
         self._lock = threading.Lock()
 
     def ensure_bundled(self) -> GenerationInfo | None:
@@ -56,8 +61,21 @@ class BoundaryService:
         )
 
     def generation(self, at: dt.date | None = None) -> GenerationInfo:
-        """The generation valid on ``at`` (default today)."""
-        return generation_at(self.engine, at)
+        """The generation valid on ``at`` (default today).
+
+        The active generation is remembered for a few seconds: reading it from the
+        database cost more than the lookup itself on every request.  A new import
+        becomes active within ``ACTIVE_TTL_S``.
+        """
+        if at is not None:
+            return generation_at(self.engine, at)
+        now = time.monotonic()
+        cached = self._active
+        if cached is not None and now - cached[0] < ACTIVE_TTL_S and cached[1].valid_from <= dt.date.today():
+            return cached[1]
+        info = generation_at(self.engine, None)
+        self._active = (now, info)
+        return info
 
     def index(self, at: dt.date | None = None) -> tuple[GenerationInfo, JurisdictionIndex]:
         """The generation valid on ``at`` and its index (built once, then cached)."""

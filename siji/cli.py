@@ -87,6 +87,12 @@ def lookup_batch(
         Engine,
         typer.Option("--engine", help="memory: the in-process index; postgis: the join runs in PostGIS."),
     ] = Engine.memory,
+    dask: Annotated[
+        str | None,
+        typer.Option(
+            "--dask", metavar="SCHEDULER_ADDRESS", help="Run the lookup on a Dask cluster (tcp://...)."
+        ),
+    ] = None,
 ) -> None:
     """Add city/district/subdistrict/community codes and names to every row of a file."""
     from batch.run import lookup_file
@@ -97,16 +103,33 @@ def lookup_batch(
         if engine is Engine.postgis:
             index = _postgis_index(service, generation.id, index)
         with byte_progress(f"lookup {input_path.name}") as progress:
-            summary = lookup_file(
-                index,
-                input_path,
-                output_path,
-                x_col=x_col,
-                y_col=y_col,
-                crs=crs,
-                chunk_rows=chunk_rows,
-                progress=progress,
-            )
+            if dask is not None:
+                from batch.distributed import lookup_file_dask
+                from store.generations import load_frame
+
+                summary = lookup_file_dask(
+                    input_path,
+                    output_path,
+                    scheduler=dask,
+                    x_col=x_col,
+                    y_col=y_col,
+                    crs=crs,
+                    chunk_rows=chunk_rows,
+                    generation_frame=load_frame(service.engine, generation.id),
+                    snap_distance_m=index.snap_distance_m,
+                    progress=progress,
+                )
+            else:
+                summary = lookup_file(
+                    index,
+                    input_path,
+                    output_path,
+                    x_col=x_col,
+                    y_col=y_col,
+                    crs=crs,
+                    chunk_rows=chunk_rows,
+                    progress=progress,
+                )
     counts = ", ".join(f"{n:,} {status}" for status, n in summary.counts_by_status.items() if n)
     rate = summary.rows / summary.seconds if summary.seconds else float("inf")
     out.print(

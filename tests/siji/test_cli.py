@@ -147,3 +147,20 @@ def test_lookup_batch_geoparquet_in_csv_out(tmp_path: Path) -> None:
     out = (tmp_path / "out.csv").read_text().splitlines()
     assert len(out) == 501
     assert "500 ok" in result.stdout
+
+
+def test_lookup_batch_on_a_dask_cluster_matches_the_single_process_run(tmp_path: Path) -> None:
+    distributed = pytest.importorskip("distributed")
+    source = tmp_path / "in.csv"
+    source.write_text("id,lon,lat\n1,117.13,36.19\n2,abc,36\n3,120,30\n4,117.05,36.1\n", encoding="utf-8")
+    local = runner.invoke(app, ["lookup-batch", str(source), str(tmp_path / "local.csv")])
+    assert local.exit_code == 0, local.output
+    with distributed.LocalCluster(
+        n_workers=1, threads_per_worker=1, processes=False, dashboard_address=None
+    ) as cluster:
+        remote = runner.invoke(
+            app,
+            ["lookup-batch", str(source), str(tmp_path / "dask.csv"), "--dask", cluster.scheduler_address],
+        )
+    assert remote.exit_code == 0, remote.output
+    assert (tmp_path / "dask.csv").read_bytes() == (tmp_path / "local.csv").read_bytes()

@@ -1,0 +1,280 @@
+"""HTTP: ``siji serve`` on loopback, driven by ``wrk`` (single lookups) and one bulk GeoParquet POST.
+
+The server is a subprocess (``python -m siji.cli serve``) on a free 127.0.0.1 port with
+a fresh SQLite database in a temporary directory (the bundled set is imported by
+the first start).  Every load run is bounded in time (``duration`` seconds), and only
+loopback is ever targeted.
+
+Single lookups: ``GET /v1/lookup?lon=..&lat=..`` and ``GET /healthz`` of the same
+server at 1 and 32 keep-alive connections, with ``--workers 2`` and ``1``.  wrk
+(``apt-get install wrk``) is used when installed; otherwise a small asyncio
+keep-alive client (much slower than wrk: it shares the 2 cores with the server).
+
+Bulk: one GeoParquet of ``n`` points POSTed to ``/v1/lookup?format=parquet`` as
+``application/vnd.apache.parquet``; points/s end to end (upload, lookup, download).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from benchmarks.report import Row, Section, Target
+
+if TYPE_CHECKING:
+    from benchmarks.points import Workload
+
+_ROOT = Path(__file__).resolve().parent.parent
+SINGLE_TARGET = 0.8  # lookup rps / healthz rps
+BULK_TARGET = 1_000_000  # points/s
+
+
+@dataclass
+class Load:
+    """One load run: requests per second and latency percentiles (µs)."""
+
+    rps: float
+    p50_us: float
+    p99_us: float
+    requests: int
+    errors: int
+    tool: str
+
+
+def free_port() -> int:
+    """A free TCP port on 127.0.0.1."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@contextmanager
+def server(workdir: Path, workers: int, start_timeout: float = 180.0) -> Iterator[str]:
+    """Run ``siji serve --workers N`` on loopback; yield its base URL; stop it."""
+    import httpx
+
+    port = free_port()
+    env = {
+        **os.environ,
+        "PYTHONPATH": str(_ROOT) + os.pathsep + os.environ.get("PYTHONPATH", ""),
+        "SIJI_DATABASE_URL": f"sqlite:///{workdir / 'siji.db'}",
+        "SIJI_MAX_UPLOAD_BYTES": str(4 * 2**30),
+        "SIJI_ESCALATION_INTERVAL_S": "0",
+        "SIJI_ENVIRONMENT": "development",
+    }
+    command = [sys.executable, "-m", "siji.cli", "serve", "--host", "127.0.0.1", "--port", str(port)]
+    command += ["--workers", str(workers), "--log-level", "warning"]
+    log = open(workdir / f"server-{workers}.log", "wb")  # noqa: SIM115 (closed below)
+    process = subprocess.Popen(command, cwd=workdir, env=env, stdout=log, stderr=subprocess.STDOUT)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + start_timeout
+        while True:
+            if process.poll() is not None:
+                raise RuntimeError(f"siji serve exited with {process.returncode}; see {log.name}")
+            try:
+                # Every worker must be up: ask a few times on fresh connections.
+                if all(httpx.get(f"{base}/readyz", timeout=5).status_code == 200 for _ in range(4 * workers)):
+                    break
+            except httpx.HTTPError:
+                pass
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"siji serve did not become ready in {start_timeout:.0f} s")
+            time.sleep(0.5)
+        yield base
+    finally:
+        process.send_signal(signal.SIGTERM)
+        try:
+            process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(timeout=30)
+        log.close()
+
+
+_UNITS = {"us": 1.0, "ms": 1e3, "s": 1e6}
+
+
+def _wrk_duration(text: str) -> float:
+    match = re.fullmatch(r"([\d.]+)(us|ms|s)", text.strip())
+    if not match:
+        return float("nan")
+    return float(match.group(1)) * _UNITS[match.group(2)]
+
+
+def run_wrk(url: str, connections: int, duration: float) -> Load:
+    """``wrk --latency`` against ``url``; one thread (the server needs the other core)."""
+    out = subprocess.run(
+        ["wrk", "-t1", f"-c{connections}", f"-d{int(duration)}s", "--timeout", "10s", "--latency", url],
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=duration + 60,
+    ).stdout
+    rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))  # type: ignore[union-attr]
+    requests = int(re.search(r"(\d+) requests in", out).group(1))  # type: ignore[union-attr]
+    percent = dict(re.findall(r"^\s+(50|99)%\s+(\S+)$", out, flags=re.M))
+    errors = 0
+    non_2xx = re.search(r"Non-2xx or 3xx responses:\s+(\d+)", out)
+    if non_2xx:
+        errors += int(non_2xx.group(1))
+    socket_errors = re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", out)
+    if socket_errors:
+        errors += sum(int(v) for v in socket_errors.groups())
+    return Load(rps, _wrk_duration(percent["50"]), _wrk_duration(percent["99"]), requests, errors, "wrk")
+
+
+async def _keepalive_client(host: str, port: int, path: str, connections: int, duration: float) -> Load:
+    request = f"GET {path} HTTP/1.1\r\nHost: {host}:{port}\r\n\r\n".encode()
+    latencies: list[int] = []
+    errors = 0
+    deadline = time.monotonic() + duration
+
+    async def one() -> None:
+        nonlocal errors
+        reader, writer = await asyncio.open_connection(host, port)
+        try:
+            while time.monotonic() < deadline:
+                started = time.perf_counter_ns()
+                writer.write(request)
+                head = await reader.readuntil(b"\r\n\r\n")
+                length = int(re.search(rb"(?i)content-length:\s*(\d+)", head).group(1))  # type: ignore[union-attr]
+                await reader.readexactly(length)
+                latencies.append(time.perf_counter_ns() - started)
+                if not head.startswith(b"HTTP/1.1 200"):
+                    errors += 1
+        finally:
+            writer.close()
+
+    started = time.perf_counter()
+    await asyncio.gather(*(one() for _ in range(connections)))
+    elapsed = time.perf_counter() - started
+    samples = np.asarray(latencies, dtype=np.int64)
+    p50, p99 = np.percentile(samples, [50, 99]) / 1000
+    return Load(len(samples) / elapsed, float(p50), float(p99), len(samples), errors, "asyncio client")
+
+
+def drive(base: str, path: str, connections: int, duration: float) -> Load:
+    """Load ``base + path`` for ``duration`` seconds with wrk, or the asyncio client without it."""
+    if shutil.which("wrk"):
+        return run_wrk(base + path, connections, duration)
+    host, port = base.removeprefix("http://").split(":")
+    return asyncio.run(_keepalive_client(host, int(port), path, connections, duration))
+
+
+def _write_points(work: Workload, path: Path) -> None:
+    import geopandas as gpd
+
+    frame = gpd.GeoDataFrame(
+        {"id": np.arange(work.n, dtype=np.int64)}, geometry=gpd.points_from_xy(work.x, work.y), crs=4326
+    )
+    frame.to_parquet(path)
+
+
+def bulk(base: str, upload: Path, repeats: int) -> tuple[float, int, int]:
+    """POST ``upload`` to ``/v1/lookup?format=parquet``; best seconds, rows answered, bytes back."""
+    import httpx
+
+    body = upload.read_bytes()
+    best, rows, size = float("inf"), 0, 0
+    with httpx.Client(timeout=600) as client:
+        for _ in range(max(1, repeats)):
+            started = time.perf_counter()
+            response = client.post(
+                f"{base}/v1/lookup",
+                params={"format": "parquet"},
+                content=body,
+                headers={"content-type": "application/vnd.apache.parquet"},
+            )
+            content = response.content
+            elapsed = time.perf_counter() - started
+            response.raise_for_status()
+            best = min(best, elapsed)
+            rows, size = int(response.headers["X-Siji-Rows"]), len(content)
+    return best, rows, size
+
+
+def run(
+    work: Workload,
+    duration: float = 5.0,
+    connections: tuple[int, ...] = (1, 32),
+    workers: tuple[int, ...] = (2, 1),
+    repeats: int = 2,
+    bulk_points: bool = True,
+) -> Section:
+    """Start ``siji serve`` once per worker count and measure single and bulk lookups."""
+    section = Section()
+    lookup_path = f"/v1/lookup?lon={work.x[0]:.6f}&lat={work.y[0]:.6f}"
+    workdir = Path(tempfile.mkdtemp(prefix="siji-bench-http-"))
+    try:
+        upload = workdir / "points.parquet"
+        if bulk_points:
+            _write_points(work, upload)
+        for count in workers:
+            with server(workdir, count) as base:
+                for conns in connections:
+                    health = drive(base, "/healthz", conns, duration)
+                    lookup = drive(base, lookup_path, conns, duration)
+                    share = lookup.rps / health.rps if health.rps else float("nan")
+                    for name, load in (("GET /healthz", health), ("GET /v1/lookup (one point)", lookup)):
+                        section.rows.append(
+                            Row(
+                                "http",
+                                f"{name}, workers={count}, {conns} conn",
+                                load.rps,
+                                "req/s",
+                                p50_us=load.p50_us,
+                                p99_us=load.p99_us,
+                                ratio=f"{share:.0%} of healthz" if name.endswith("point)") else "",
+                                note=f"{load.tool} (same 2 cores), {duration:.0f} s, {load.requests:,} req"
+                                + (f", {load.errors} errors" if load.errors else ""),
+                            )
+                        )
+                    section.targets.append(
+                        Target(
+                            f"HTTP single lookup >= 80% of /healthz rps (workers={count}, {conns} conn)",
+                            f">= {SINGLE_TARGET:.0%}",
+                            f"{lookup.rps:,.0f} / {health.rps:,.0f} req/s = {share:.0%}",
+                            share >= SINGLE_TARGET and lookup.errors == 0,
+                        )
+                    )
+                if bulk_points and count == max(workers):
+                    seconds, rows, size = bulk(base, upload, repeats)
+                    rate = rows / seconds
+                    section.rows.append(
+                        Row(
+                            "http",
+                            f"POST GeoParquet {work.n:,} points -> GeoParquet, workers={count}",
+                            rate,
+                            "points/s",
+                            seconds,
+                            note=f"end to end; {upload.stat().st_size / 2**20:.0f} MiB up, "
+                            f"{size / 2**20:.0f} MiB down, best of {repeats}",
+                        )
+                    )
+                    section.targets.append(
+                        Target(
+                            "HTTP bulk GeoParquet >= 1M points/s",
+                            ">= 1,000,000 points/s",
+                            f"{rate:,.0f} points/s",
+                            rate >= BULK_TARGET and rows == work.n,
+                        )
+                    )
+    finally:
+        shutil.rmtree(workdir, ignore_errors=True)
+    return section
