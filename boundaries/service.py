@@ -77,6 +77,18 @@ class BoundaryService:
         self._active = (now, info)
         return info
 
+    def cached_index(self) -> tuple[GenerationInfo, JurisdictionIndex] | None:
+        """The active generation and its index if both are in memory and fresh, else
+        None: a lookup that can answer without touching the database or a thread."""
+        cached = self._active
+        if cached is None or time.monotonic() - cached[0] >= ACTIVE_TTL_S:
+            return None
+        generation = cached[1]
+        if generation.valid_from > dt.date.today():
+            return None
+        index = self._indexes.get(generation.id)  # a dict read: atomic under the GIL
+        return None if index is None else (generation, index)
+
     def index(self, at: dt.date | None = None) -> tuple[GenerationInfo, JurisdictionIndex]:
         """The generation valid on ``at`` and its index (built once, then cached)."""
         generation = self.generation(at)
@@ -86,6 +98,7 @@ class BoundaryService:
                 self._indexes.move_to_end(generation.id)
                 return generation, cached
         index = index_from_frame(load_frame(self.engine, generation.id), snap_distance_m=self.snap_distance_m)
+        index.prepare_snapping()  # here, not in the first request for a point outside
         with self._lock:
             self._indexes[generation.id] = index
             while len(self._indexes) > self.cache_size:

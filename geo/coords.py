@@ -6,6 +6,7 @@ kept and reported, never dropped; single points raise.
 
 from __future__ import annotations
 
+import math
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -92,6 +93,24 @@ def check_point(x: float, y: float, crs: str | int | CRS | None = None) -> None:
     ...
     geo.errors.InvalidCoordinateError: lat=95.0 is out of range; allowed -90..90 degrees
     """
-    problem = coordinate_problems([x], [y], crs)[0]
+    problem = point_problem(x, y, crs)
     if problem is not None:
         raise InvalidCoordinateError(problem, x=x, y=y, crs=str(parse_crs(crs)))
+
+
+def point_problem(x: float, y: float, crs: str | int | CRS | None = None) -> str | None:
+    """Why one point's coordinates are unusable, or None: :func:`coordinate_problems`
+    for a single point, without array overhead (the single-lookup hot path).
+
+    Examples
+    --------
+    >>> point_problem(117.13, 36.19) is None
+    True
+    >>> point_problem(float("inf"), 36.19)
+    'lon=inf is not a finite number; allowed -180..180 degrees'
+    """
+    geographic = parse_crs(crs).is_geographic
+    ok = math.isfinite(x) and math.isfinite(y)
+    if ok and geographic:
+        ok = -180.0 <= x <= 180.0 and -90.0 <= y <= 90.0
+    return None if ok else _describe(float(x), float(y), geographic)

@@ -25,6 +25,7 @@ reference implementation.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import TYPE_CHECKING, Any
@@ -177,6 +178,9 @@ def to_wgs84(x: ArrayLike, y: ArrayLike, crs: str | int | CRS | None) -> tuple[F
     if parsed.is_wgs84:
         return xa, ya
     if parsed == GCJ02:
+        if xa.size == 1 and ya.size == 1 and np.isfinite(xa).all() and np.isfinite(ya).all():
+            lon, lat = _gcj02_to_wgs84_point(float(xa.flat[0]), float(ya.flat[0]))
+            return np.full(xa.shape, lon), np.full(ya.shape, lat)
         return gcj02_to_wgs84(xa, ya)
     if parsed == BD09:
         return gcj02_to_wgs84(*bd09_to_gcj02(xa, ya))
@@ -213,25 +217,47 @@ def _in_china(lon: FloatArray, lat: FloatArray) -> NDArray[np.bool_]:
 
 
 def _gcj_offset(lon: FloatArray, lat: FloatArray) -> tuple[FloatArray, FloatArray]:
-    x = lon - 105.0
-    y = lat - 35.0
-    sqrt_abs_x = np.sqrt(np.abs(x))
-    six_pi_x = np.sin(6.0 * x * np.pi) * 20.0 + np.sin(2.0 * x * np.pi) * 20.0
-    dlat = -100.0 + 2.0 * x + 3.0 * y + 0.2 * y * y + 0.1 * x * y + 0.2 * sqrt_abs_x
-    dlat += six_pi_x * 2.0 / 3.0
-    dlat += (np.sin(y * np.pi) * 20.0 + np.sin(y / 3.0 * np.pi) * 40.0) * 2.0 / 3.0
-    dlat += (np.sin(y / 12.0 * np.pi) * 160.0 + np.sin(y * np.pi / 30.0) * 320.0) * 2.0 / 3.0
-    dlon = 300.0 + x + 2.0 * y + 0.1 * x * x + 0.1 * x * y + 0.1 * sqrt_abs_x
-    dlon += six_pi_x * 2.0 / 3.0
-    dlon += (np.sin(x * np.pi) * 20.0 + np.sin(x / 3.0 * np.pi) * 40.0) * 2.0 / 3.0
-    dlon += (np.sin(x / 12.0 * np.pi) * 150.0 + np.sin(x / 30.0 * np.pi) * 300.0) * 2.0 / 3.0
-    rad_lat = lat / 180.0 * np.pi
-    magic = 1.0 - _EE * np.sin(rad_lat) ** 2
-    sqrt_magic = np.sqrt(magic)
-    dlat = (dlat * 180.0) / ((_A * (1.0 - _EE)) / (magic * sqrt_magic) * np.pi)
-    dlon = (dlon * 180.0) / (_A / sqrt_magic * np.cos(rad_lat) * np.pi)
+    dlon, dlat = _gcj_delta(lon, lat, np)
     inside = _in_china(lon, lat)
     return np.where(inside, dlon, 0.0), np.where(inside, dlat, 0.0)
+
+
+def _gcj_delta(lon: Any, lat: Any, xp: Any) -> tuple[Any, Any]:
+    """The published GCJ-02 offset formula, for arrays (``xp=np``) or floats (``math``)."""
+    x = lon - 105.0
+    y = lat - 35.0
+    sqrt_abs_x = xp.sqrt(abs(x))
+    six_pi_x = xp.sin(6.0 * x * xp.pi) * 20.0 + xp.sin(2.0 * x * xp.pi) * 20.0
+    dlat = -100.0 + 2.0 * x + 3.0 * y + 0.2 * y * y + 0.1 * x * y + 0.2 * sqrt_abs_x
+    dlat += six_pi_x * 2.0 / 3.0
+    dlat += (xp.sin(y * xp.pi) * 20.0 + xp.sin(y / 3.0 * xp.pi) * 40.0) * 2.0 / 3.0
+    dlat += (xp.sin(y / 12.0 * xp.pi) * 160.0 + xp.sin(y * xp.pi / 30.0) * 320.0) * 2.0 / 3.0
+    dlon = 300.0 + x + 2.0 * y + 0.1 * x * x + 0.1 * x * y + 0.1 * sqrt_abs_x
+    dlon += six_pi_x * 2.0 / 3.0
+    dlon += (xp.sin(x * xp.pi) * 20.0 + xp.sin(x / 3.0 * xp.pi) * 40.0) * 2.0 / 3.0
+    dlon += (xp.sin(x / 12.0 * xp.pi) * 150.0 + xp.sin(x / 30.0 * xp.pi) * 300.0) * 2.0 / 3.0
+    rad_lat = lat / 180.0 * xp.pi
+    magic = 1.0 - _EE * xp.sin(rad_lat) ** 2
+    sqrt_magic = xp.sqrt(magic)
+    dlat = (dlat * 180.0) / ((_A * (1.0 - _EE)) / (magic * sqrt_magic) * xp.pi)
+    dlon = (dlon * 180.0) / (_A / sqrt_magic * xp.cos(rad_lat) * xp.pi)
+    return dlon, dlat
+
+
+def _gcj02_to_wgs84_point(lon: float, lat: float) -> tuple[float, float]:
+    """:func:`gcj02_to_wgs84` for one finite point, in floats (no array overhead)."""
+    if not (72.004 <= lon <= 137.8347 and 0.8293 <= lat <= 55.8271):
+        return lon, lat
+    wlon, wlat = lon, lat
+    for _ in range(30):
+        inside = 72.004 <= wlon <= 137.8347 and 0.8293 <= wlat <= 55.8271
+        dlon, dlat = _gcj_delta(wlon, wlat, math) if inside else (0.0, 0.0)
+        elon, elat = wlon + dlon - lon, wlat + dlat - lat
+        wlon -= elon
+        wlat -= elat
+        if not max(abs(elon), abs(elat)) > 1e-10:
+            break
+    return wlon, wlat
 
 
 def wgs84_to_gcj02(lon: ArrayLike, lat: ArrayLike) -> tuple[FloatArray, FloatArray]:

@@ -32,6 +32,7 @@ if TYPE_CHECKING:
     from numpy.typing import NDArray
 
 EMPTY = -1
+MIXED_SUBCELL = -2  # a subcell an edge touches: test its cell's candidates
 _EPS = 1e-9  # degrees (~0.1 mm): clearance between any edge and a pure/empty cell
 
 
@@ -46,6 +47,10 @@ class LevelGrid:
     finest_cell : float
         Cell size in degrees; rounded down to a power of two so that cell arithmetic
         is exact wherever it can be.
+    refine : int, default 1
+        Split every cell an edge touches into ``refine`` x ``refine`` subcells (a power
+        of two) classified the same way, so that only points in subcells an edge
+        touches need an exact test.  1 keeps the single raster.
 
     Examples
     --------
@@ -56,9 +61,14 @@ class LevelGrid:
     ([0, 0, -1], [1, 2, 0])
     """
 
-    def __init__(self, geometries: NDArray[np.object_], finest_cell: float = 1 / 1024) -> None:
+    def __init__(
+        self, geometries: NDArray[np.object_], finest_cell: float = 1 / 1024, refine: int = 1
+    ) -> None:
+        if refine < 1 or refine & (refine - 1):
+            raise ValueError(f"refine must be a power of two >= 1, got {refine!r}")
         self.geometries = np.asarray(geometries, dtype=object)
         shapely.prepare(self.geometries)
+        self.refine = int(refine)
         self.cell = 2.0 ** math.floor(math.log2(finest_cell))
         minx, miny, maxx, maxy = shapely.total_bounds(self.geometries)
         self.x0 = math.floor(minx / self.cell) * self.cell
@@ -66,10 +76,17 @@ class LevelGrid:
         self.nx = max(1, math.floor((maxx - self.x0) / self.cell) + 1)
         self.ny = max(1, math.floor((maxy - self.y0) / self.cell) + 1)
         self._tree = shapely.STRtree(self.geometries)
-        self.cells, self.candidate_offsets, self.candidates = self._build()
+        self.cells, self.candidate_offsets, self.candidates, marked = self._build()
+        # Subcells of the marked cells: tile_of_leaf[leaf] is the tile of a marked
+        # cell's leaf (-1 for overlap leaves), tiles[t, sy, sx] a subcell's value
+        # (>= 0 pure polygon, -1 empty, -2 test the leaf's candidates).
+        self.tile_of_leaf = np.full(len(self.candidate_offsets) - 1, -1, dtype=np.int32)
+        self.tiles = np.empty((0, self.refine, self.refine), dtype=np.int32)
+        if self.refine > 1 and len(marked):
+            self._refine(marked)
 
     # --- building -----------------------------------------------------------------------
-    def _build(self) -> tuple[NDArray[np.int32], NDArray[np.int64], NDArray[np.int32]]:
+    def _build(self) -> tuple[NDArray[np.int32], NDArray[np.int64], NDArray[np.int32], NDArray[np.int64]]:
         from scipy import ndimage
 
         cell_key, cell_poly = self._edge_cells()
@@ -120,32 +137,12 @@ class LevelGrid:
         pairs_leaf.append(leaf_ids[lonely[centre_leaf]])
         pairs_poly.append(centre_poly)
         offsets, candidates = _pack(pairs_leaf, pairs_poly, len(overlap) + len(mixed), len(self.geometries))
-        return cells.astype(np.int32), offsets, candidates
+        return cells.astype(np.int32), offsets, candidates, mixed
 
     def _edge_cells(self) -> tuple[NDArray[np.int64], NDArray[np.int64]]:
         """Unique (flat cell index, polygon) pairs for cells that an edge touches."""
-        # get_rings only reads Polygons: split MultiPolygons into their parts first.
-        parts, part_poly = shapely.get_parts(self.geometries, return_index=True)
-        rings, ring_part = shapely.get_rings(parts, return_index=True)
-        ring_poly = part_poly[ring_part]
-        coords, ring_of = shapely.get_coordinates(rings, return_index=True)
-        same_ring = ring_of[1:] == ring_of[:-1]
-        start, end = coords[:-1][same_ring], coords[1:][same_ring]
-        owner = ring_poly[ring_of[:-1][same_ring]]
-        step = self.cell / 2
-        steps = np.ceil(np.abs(end - start).max(axis=1) / step).astype(np.int64) + 1
-        seg = np.repeat(np.arange(len(start)), steps)
-        t = (np.arange(len(seg)) - np.repeat(np.cumsum(steps) - steps, steps)) / np.repeat(steps - 1, steps)
-        points = start[seg] + (end[seg] - start[seg]) * t[:, None]
-        # Every point of an edge is within step/2 of a sample (in each axis), so the
-        # square of half-width step/2 + _EPS around the samples covers the edge and an
-        # _EPS band around it.  A sample marks the one, two or four cells its square
-        # touches.
-        reach = step / 2 + _EPS
-        x_lo, x_hi = (self._cell_index(points[:, 0] + d, self.x0, self.nx) for d in (-reach, reach))
-        y_lo, y_hi = (self._cell_index(points[:, 1] + d, self.y0, self.ny) for d in (-reach, reach))
+        x_lo, x_hi, y_lo, y_hi, owner = self._edge_samples(self.cell, self.nx, self.ny)
         n_polys = len(self.geometries)
-        owner = owner[seg]
         keys = [(y_lo * self.nx + x_lo) * n_polys + owner]
         for cx, cy, extra in (
             (x_hi, y_lo, x_hi != x_lo),
@@ -156,10 +153,35 @@ class LevelGrid:
         # Consecutive samples mostly repeat a key: drop those before sorting.
         key = np.concatenate(keys)
         key = _sorted_unique(key[np.r_[True, key[1:] != key[:-1]]])
-        return key // len(self.geometries), key % len(self.geometries)
+        return key // n_polys, key % n_polys
 
-    def _cell_index(self, values: NDArray[np.float64], origin: float, size: int) -> NDArray[np.int64]:
-        return np.clip(np.floor((values - origin) / self.cell), 0, size - 1).astype(np.int64)
+    def _edge_samples(
+        self, cell: float, nx: int, ny: int
+    ) -> tuple[NDArray[np.int64], NDArray[np.int64], NDArray[np.int64], NDArray[np.int64], NDArray[np.int64]]:
+        """Samples along every edge, every half ``cell``, as the column and row ranges
+        (``x_lo..x_hi``, ``y_lo..y_hi``) of the cells of an ``ny`` x ``nx`` raster of
+        that size (from the grid's origin) that each marks, and the sample's polygon."""
+        # get_rings only reads Polygons: split MultiPolygons into their parts first.
+        parts, part_poly = shapely.get_parts(self.geometries, return_index=True)
+        rings, ring_part = shapely.get_rings(parts, return_index=True)
+        ring_poly = part_poly[ring_part]
+        coords, ring_of = shapely.get_coordinates(rings, return_index=True)
+        same_ring = ring_of[1:] == ring_of[:-1]
+        start, end = coords[:-1][same_ring], coords[1:][same_ring]
+        owner = ring_poly[ring_of[:-1][same_ring]]
+        step = cell / 2
+        steps = np.ceil(np.abs(end - start).max(axis=1) / step).astype(np.int64) + 1
+        seg = np.repeat(np.arange(len(start)), steps)
+        t = (np.arange(len(seg)) - np.repeat(np.cumsum(steps) - steps, steps)) / np.repeat(steps - 1, steps)
+        points = start[seg] + (end[seg] - start[seg]) * t[:, None]
+        # Every point of an edge is within step/2 of a sample (in each axis), so the
+        # square of half-width step/2 + _EPS around the samples covers the edge and an
+        # _EPS band around it.  A sample marks the one, two or four cells its square
+        # touches.
+        reach = step / 2 + _EPS
+        x_lo, x_hi = (_cell_index(points[:, 0] + d, self.x0, cell, nx) for d in (-reach, reach))
+        y_lo, y_hi = (_cell_index(points[:, 1] + d, self.y0, cell, ny) for d in (-reach, reach))
+        return x_lo, x_hi, y_lo, y_hi, owner[seg].astype(np.int64)
 
     def _covering(self, flat_cells: NDArray[np.int64]) -> tuple[NDArray[np.int64], NDArray[np.int64]]:
         """(i, polygon) pairs for the polygons covering the centre of ``flat_cells[i]``."""
@@ -172,11 +194,93 @@ class LevelGrid:
         hit = shapely.intersects_xy(self.geometries[poly], x[index], y[index])
         return index[hit].astype(np.int64), poly[hit].astype(np.int64)
 
+    def _refine(self, marked: NDArray[np.int64]) -> None:
+        """Classify the subcells of the ``marked`` cells (flat indices, ascending).
+
+        Subcells are marked by the same edge sampling at the finer size and labelled
+        into regions tile by tile.  A region inherits the value of an unmarked
+        neighbouring cell it touches (no edge comes near either, so no edge separates
+        them); the other regions get one exact test of their first subcell's centre
+        against the candidates of their cell.
+        """
+        from scipy import ndimage
+
+        f = self.refine
+        fine = self.cell / f
+        n_tiles = len(marked)
+        leaf = (-2 - self.cells.ravel()[marked]).astype(np.int64)
+        self.tile_of_leaf[leaf] = np.arange(n_tiles, dtype=np.int32)
+        tile_of_cell = np.full(self.ny * self.nx, -1, dtype=np.int32)
+        tile_of_cell[marked] = np.arange(n_tiles, dtype=np.int32)
+        x_lo, x_hi, y_lo, y_hi, _ = self._edge_samples(fine, self.nx * f, self.ny * f)
+        flat_marked = np.zeros(n_tiles * f * f, dtype=bool)
+        # Scattering marks needs no sorting; repeated marks are harmless.  An edge near
+        # a subcell marked its cell too, so every sample lands in a tile.
+        for fx, fy, extra in (
+            (x_lo, y_lo, None),
+            (x_hi, y_lo, x_hi != x_lo),
+            (x_lo, y_hi, y_hi != y_lo),
+            (x_hi, y_hi, (x_hi != x_lo) & (y_hi != y_lo)),
+        ):
+            if extra is not None:
+                fx, fy = fx[extra], fy[extra]
+            cy, sy = np.divmod(fy, f)
+            cx, sx = np.divmod(fx, f)
+            flat_marked[tile_of_cell[cy * self.nx + cx].astype(np.int64) * (f * f) + sy * f + sx] = True
+        sub_marked = flat_marked.reshape(n_tiles, f, f)
+        in_plane = np.zeros((3, 3, 3), dtype=bool)
+        in_plane[1] = [[False, True, False], [True, True, True], [False, True, False]]
+        labels, n_regions = ndimage.label(~sub_marked, structure=in_plane)
+        unknown = np.iinfo(np.int64).min
+        value = np.full(n_regions + 1, unknown, dtype=np.int64)
+        value[0] = MIXED_SUBCELL
+        iy, ix = np.divmod(marked, self.nx)
+        sides = (
+            (0, -1, labels[:, :, 0]),
+            (0, 1, labels[:, :, f - 1]),
+            (-1, 0, labels[:, 0, :]),
+            (1, 0, labels[:, f - 1, :]),
+        )
+        for dy, dx, border in sides:
+            ty, tx = iy + dy, ix + dx
+            inside = (tx >= 0) & (tx < self.nx) & (ty >= 0) & (ty < self.ny)
+            neighbour = np.full(n_tiles, MIXED_SUBCELL, dtype=np.int64)
+            neighbour[inside] = self.cells[ty[inside], tx[inside]]
+            calm = np.flatnonzero(neighbour >= EMPTY)  # pure or empty: unmarked
+            regions = border[calm]
+            touching = regions > 0
+            value[regions[touching]] = np.broadcast_to(neighbour[calm][:, None], regions.shape)[touching]
+        todo = np.flatnonzero(value == unknown)
+        if len(todo):
+            flat = labels.ravel()
+            first = np.full(n_regions + 1, -1, dtype=np.int64)
+            first[flat[::-1]] = np.arange(len(flat) - 1, -1, -1)
+            t, rest = np.divmod(first[todo], f * f)
+            sy, sx = np.divmod(rest, f)
+            x = self.x0 + ((ix[t] * f + sx) + 0.5) * fine
+            y = self.y0 + ((iy[t] * f + sy) + 0.5) * fine
+            starts = self.candidate_offsets[leaf[t]]
+            sizes = self.candidate_offsets[leaf[t] + 1] - starts
+            pair = np.repeat(np.arange(len(todo)), sizes)
+            firsts = np.cumsum(sizes) - sizes
+            slot = np.arange(len(pair)) - np.repeat(firsts, sizes) + np.repeat(starts, sizes)
+            poly = self.candidates[slot]
+            hit = shapely.intersects_xy(self.geometries[poly], x[pair], y[pair])
+            count = np.bincount(pair[hit], minlength=len(todo))
+            found = np.full(len(todo), EMPTY, dtype=np.int64)
+            found[pair[hit]] = poly[hit]
+            value[todo] = np.where(count > 1, MIXED_SUBCELL, found)
+        tiles = value[labels]
+        tiles[sub_marked] = MIXED_SUBCELL
+        small = len(self.geometries) < np.iinfo(np.int16).max
+        self.tiles = tiles.astype(np.int16 if small else np.int32)
+
     # --- querying -----------------------------------------------------------------------
     @property
     def nbytes(self) -> int:
         """Memory held by the raster and candidate lists, in bytes."""
-        return int(self.cells.nbytes + self.candidate_offsets.nbytes + self.candidates.nbytes)
+        arrays = (self.cells, self.candidate_offsets, self.candidates, self.tile_of_leaf, self.tiles)
+        return int(sum(a.nbytes for a in arrays))
 
     def cell_values(self, x: NDArray[np.float64], y: NDArray[np.float64]) -> NDArray[np.int32]:
         """Raw cell value per point: >= 0 pure polygon, -1 empty, <= -2 mixed leaf."""
@@ -187,6 +291,26 @@ class LevelGrid:
         values = np.full(x.shape, EMPTY, dtype=np.int32)
         values[inside] = self.cells[fy[inside].astype(np.intp), fx[inside].astype(np.intp)]
         return values
+
+    def value_at(self, x: float, y: float) -> int:
+        """The raster's answer for one point, without numpy's per-call overhead.
+
+        A polygon position (>= 0) if its cell or subcell is pure, ``EMPTY`` if empty,
+        ``MIXED_SUBCELL`` if the point needs the exact test of :meth:`query`.  The cell
+        arithmetic is the same IEEE arithmetic as :meth:`cell_values`.
+        """
+        dx = (x - self.x0) / self.cell
+        dy = (y - self.y0) / self.cell
+        if not (0.0 <= dx < self.nx and 0.0 <= dy < self.ny):  # NaN fails both too
+            return EMPTY
+        value = int(self.cells[math.floor(dy), math.floor(dx)])
+        if value >= EMPTY:
+            return value
+        tile = int(self.tile_of_leaf[-2 - value])
+        if tile < 0:
+            return MIXED_SUBCELL
+        f = self.refine
+        return int(self.tiles[tile, math.floor(dy * f) % f, math.floor(dx * f) % f])
 
     def query(
         self, x: NDArray[np.float64], y: NDArray[np.float64]
@@ -207,10 +331,12 @@ class LevelGrid:
         winner = np.where(values >= 0, values, EMPTY).astype(np.int32)
         count = (values >= 0).astype(np.int32)
         mixed_points = np.flatnonzero(values <= -2)
+        leaf = -2 - values[mixed_points].astype(np.int64)
+        if len(self.tiles) and len(mixed_points):
+            mixed_points, leaf = self._subcells(x, y, mixed_points, leaf, winner, count)
         if len(mixed_points) == 0:
             empty = np.empty(0, dtype=np.intp)
             return winner, count, empty, np.empty(0, dtype=np.int32)
-        leaf = -2 - values[mixed_points].astype(np.int64)
         starts = self.candidate_offsets[leaf]
         sizes = self.candidate_offsets[leaf + 1] - starts
         pair_point = np.repeat(mixed_points, sizes)
@@ -224,6 +350,37 @@ class LevelGrid:
         first[1:] = hit_point[1:] != hit_point[:-1]
         winner[hit_point[first]] = hit_poly[first]
         return winner, count, hit_point, hit_poly
+
+    def _subcells(
+        self,
+        x: NDArray[np.float64],
+        y: NDArray[np.float64],
+        points: NDArray[np.intp],
+        leaf: NDArray[np.int64],
+        winner: NDArray[np.int32],
+        count: NDArray[np.int32],
+    ) -> tuple[NDArray[np.intp], NDArray[np.int64]]:
+        """Answer the points in marked cells whose subcell is pure or empty; return the rest."""
+        tile = self.tile_of_leaf[leaf]
+        tiled = np.flatnonzero(tile >= 0)
+        at = points[tiled]
+        f = self.refine
+        fine = self.cell / f
+        # (x - x0) / fine is (x - x0) / cell scaled by a power of two, exactly: its
+        # floor modulo f is the subcell inside the cell that cell_values found.
+        sx = np.floor((x[at] - self.x0) / fine).astype(np.int64) % f
+        sy = np.floor((y[at] - self.y0) / fine).astype(np.int64) % f
+        sub = self.tiles[tile[tiled], sy, sx]
+        settled = sub != MIXED_SUBCELL
+        winner[at[settled]] = sub[settled]
+        count[at[settled]] = sub[settled] >= 0
+        keep = np.ones(len(points), dtype=bool)
+        keep[tiled[settled]] = False
+        return points[keep], leaf[keep]
+
+
+def _cell_index(values: NDArray[np.float64], origin: float, cell: float, size: int) -> NDArray[np.int64]:
+    return np.clip(np.floor((values - origin) / cell), 0, size - 1).astype(np.int64)
 
 
 def _pack(

@@ -52,6 +52,9 @@ DEFAULT_SNAP_DISTANCE_M = 50.0
 # small and numerous, so their raster is finest; coarser levels are asked only about
 # points that finer levels leave uncovered.
 _FINEST_CELL = {0: 1 / 256, 1: 1 / 256, 2: 1 / 512, 3: 1 / 2048}
+# Subcells per side inside the community cells an edge crosses: a quarter of those
+# points still need an exact test (measured on the bundled set: 13% -> 4%).
+_REFINE = {0: 1, 1: 1, 2: 1, 3: 4}
 _PARALLEL_MIN_POINTS = 200_000
 
 
@@ -232,7 +235,7 @@ class JurisdictionIndex:
         self.ranks_present: tuple[int, ...] = tuple(present)
         self._rows_by_rank = {rank: np.flatnonzero(units.ranks == rank).astype(np.int32) for rank in present}
         self._grids = {
-            rank: LevelGrid(geometries[rows], finest_cell=_FINEST_CELL[rank])
+            rank: LevelGrid(geometries[rows], finest_cell=_FINEST_CELL[rank], refine=_REFINE[rank])
             for rank, rows in self._rows_by_rank.items()
         }
 
@@ -281,6 +284,10 @@ class JurisdictionIndex:
         """
         x = np.ascontiguousarray(lon, dtype=np.float64).ravel()
         y = np.ascontiguousarray(lat, dtype=np.float64).ravel()
+        if len(x) == 1:
+            one = self._lookup_one(float(x[0]), float(y[0]))
+            if one is not None:
+                return one
         workers = threads or ((os.cpu_count() or 1) if len(x) >= _PARALLEL_MIN_POINTS else 1)
         if workers <= 1 or len(x) < 2 * workers:
             return self._lookup(x, y)
@@ -293,6 +300,23 @@ class JurisdictionIndex:
                 )
             )
         return _concat(parts)
+
+    def _lookup_one(self, x: float, y: float) -> LookupResult | None:
+        """A single point inside a pure community (sub)cell, the common case of a
+        service request, without the batch machinery; None for any other point."""
+        finest = self.ranks_present[-1]
+        position = self._grids[finest].value_at(x, y)
+        if position < 0:
+            return None
+        resolved = self._rows_by_rank[finest][position : position + 1]
+        return LookupResult(
+            self.units,
+            self.units.unit_rows(resolved),
+            np.array([OK], dtype=np.uint8),
+            np.array([np.nan]),
+            np.zeros(2, dtype=np.int64),
+            np.empty(0, dtype=np.int32),
+        )
 
     def _lookup(self, x: NDArray[np.float64], y: NDArray[np.float64]) -> LookupResult:
         n = len(x)
@@ -355,6 +379,12 @@ class JurisdictionIndex:
         resolved[points] = rows
         status[points] = SNAPPED
         distance[points] = dist[first]
+
+    def prepare_snapping(self) -> None:
+        """Build the structures for snapping points outside every unit now rather than
+        on the first such point (they take about as long as the index itself)."""
+        if self.snap_distance_m > 0:
+            self._snapper  # noqa: B018 - built on first access
 
     @property
     def _snapper(self) -> _Snapper:

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from geo.coords import coordinate_problems, usable
+from geo.coords import coordinate_problems, point_problem, usable
 from geo.crs import CRS, parse_crs, to_wgs84
 from geo.errors import InvalidCoordinateError, SwappedAxesError
 from geo.index import BOUNDARY, GAP, INVALID, OK, OUTSIDE, Locator, LookupResult
@@ -50,9 +50,7 @@ def locate(
     lon, lat = to_wgs84(np.where(bad, 0.0, xa), np.where(bad, 0.0, ya), parsed)
     # Finite input that PROJ cannot transform (outside the CRS's domain) comes back inf.
     for i in np.flatnonzero(~bad & ~(np.isfinite(lon) & np.isfinite(lat))):
-        problems[i] = (
-            f"({float(xa[i])!r}, {float(ya[i])!r}) is out of range for {parsed}: it has no WGS84 position"
-        )
+        problems[i] = _no_position(float(xa[i]), float(ya[i]), parsed)
         bad[i] = True
     lon = np.where(bad, np.nan, lon)
     lat = np.where(bad, np.nan, lat)
@@ -60,11 +58,8 @@ def locate(
     suspects = np.flatnonzero(bad | (result.status == OUTSIDE))
     swapped = _swapped(index, xa[suspects], ya[suspects], parsed)
     for i in suspects[swapped]:
-        xi, yi = float(xa[i]), float(ya[i])  # plain floats: numpy 2 reprs read np.float64(...)
-        problems[i] = (
-            f"coordinates ({xi!r}, {yi!r}) look swapped: the point is outside the boundary set "
-            f"but ({yi!r}, {xi!r}) is inside; give longitude (x) first, then latitude (y)"
-        )
+        # plain floats: numpy 2 reprs read np.float64(...)
+        problems[i] = _swap_message(float(xa[i]), float(ya[i]))
     invalid = bad.copy()
     invalid[suspects[swapped]] = True
     if invalid.any():
@@ -76,20 +71,51 @@ def locate(
 def locate_point(index: Locator, x: float, y: float, crs: str | int | CRS | None = None) -> dict[str, Any]:
     """Look up one point and return the JSON-ready answer.
 
+    The same checks and answer as :func:`locate` for a batch of one, on floats.
+
     Raises
     ------
     InvalidCoordinateError
         NaN, infinite or out-of-range coordinates, naming the value and the range.
     SwappedAxesError
         The point is outside the set but its axis swap is inside.
+
+    Examples
+    --------
+    >>> from shapely import box
+    >>> from geo.index import JurisdictionIndex
+    >>> index = JurisdictionIndex.from_arrays(["C"], ["c"], ["city"], [None], [box(117, 36, 118, 37)])
+    >>> locate_point(index, 117.5, 36.5)["status"]
+    'ok'
     """
-    result = locate(index, [x], [y], crs, threads=1)
-    if result.status[0] == INVALID:
-        assert result.errors is not None
-        message = str(result.errors[0])
-        error = SwappedAxesError if "swapped" in message else InvalidCoordinateError
-        raise error(message, x=x, y=y, crs=str(parse_crs(crs)))
+    parsed = parse_crs(crs)
+    x, y = float(x), float(y)
+    problem = point_problem(x, y, parsed)
+    if problem is None:
+        lon, lat = to_wgs84([x], [y], parsed)
+        if not (np.isfinite(lon[0]) and np.isfinite(lat[0])):
+            problem = _no_position(x, y, parsed)
+    if problem is None:
+        result = index.lookup(lon, lat, threads=1)
+        if result.status[0] != OUTSIDE:
+            return result.record(0)
+    # Unusable or outside: as in a batch, a swap that lands inside explains both.
+    if _swapped(index, np.array([x]), np.array([y]), parsed)[0]:
+        raise SwappedAxesError(_swap_message(x, y), x=x, y=y, crs=str(parsed))
+    if problem is not None:
+        raise InvalidCoordinateError(problem, x=x, y=y, crs=str(parsed))
     return result.record(0)
+
+
+def _no_position(x: float, y: float, crs: CRS) -> str:
+    return f"({x!r}, {y!r}) is out of range for {crs}: it has no WGS84 position"
+
+
+def _swap_message(x: float, y: float) -> str:
+    return (
+        f"coordinates ({x!r}, {y!r}) look swapped: the point is outside the boundary set "
+        f"but ({y!r}, {x!r}) is inside; give longitude (x) first, then latitude (y)"
+    )
 
 
 def _swapped(index: Locator, x: NDArray[np.float64], y: NDArray[np.float64], crs: CRS) -> NDArray[np.bool_]:

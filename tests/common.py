@@ -411,9 +411,12 @@ def punch_hole(cell: Polygon | MultiPolygon) -> Polygon | MultiPolygon:
     point = cell.representative_point()
     cx, cy = round(point.x), round(point.y)
     hole = box(cx - 1, cy - 1, cx + 1, cy + 1)
-    if cell.contains_properly(hole):
-        return cell.difference(hole)
-    return cell
+    if not cell.contains_properly(hole):
+        return cell
+    # GEOS may return a GeometryCollection (a polygon plus a stray line) for snapped
+    # lattice cells: keep the polygonal parts only.
+    parts = [p for p in shapely.get_parts(cell.difference(hole)) if p.geom_type == "Polygon"]
+    return shapely.union_all(parts) if len(parts) > 1 else parts[0]
 
 
 def random_hierarchy(

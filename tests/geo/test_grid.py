@@ -11,7 +11,7 @@ from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 from shapely.geometry import box
 
-from geo.grid import EMPTY, LevelGrid
+from geo.grid import EMPTY, MIXED_SUBCELL, LevelGrid
 from tests.common import (
     CASES,
     LEAF_CODES,
@@ -32,14 +32,28 @@ GEOMS = np.array([u.geometry for u in COMMUNITIES], dtype=object)
 POSITION = {u.code: k for k, u in enumerate(COMMUNITIES)}
 assert tuple(POSITION) == LEAF_CODES
 
-# finest_cell: the index's setting, cells as large as the plan unit (every straight
-# edge on a cell border), finer than the vertex grid, and coarse cells.
-GRID_PARAMS = [1 / 1024, 1 / 64, 1 / 4096, 1 / 256, 1 / 16]
+# (finest_cell, refine): the index's settings, cells as large as the plan unit (every
+# straight edge on a cell border), finer than the vertex grid, coarse cells; and
+# subcells at each of those sizes.
+GRID_PARAMS = [
+    (1 / 1024, 1),
+    (1 / 64, 1),
+    (1 / 4096, 1),
+    (1 / 256, 1),
+    (1 / 16, 1),
+    (1 / 256, 4),
+    (1 / 64, 16),
+    (1 / 16, 2),
+    (1 / 1024, 8),
+]
 
 
-@pytest.fixture(scope="module", params=GRID_PARAMS, ids=[f"cell=1/{round(1 / c)}" for c in GRID_PARAMS])
+@pytest.fixture(
+    scope="module", params=GRID_PARAMS, ids=[f"cell=1/{round(1 / c)},refine={r}" for c, r in GRID_PARAMS]
+)
 def grid(request) -> LevelGrid:
-    return LevelGrid(GEOMS, finest_cell=request.param)
+    cell, refine = request.param
+    return LevelGrid(GEOMS, finest_cell=cell, refine=refine)
 
 
 def covers_matrix(geoms: np.ndarray, x: np.ndarray, y: np.ndarray) -> np.ndarray:
@@ -92,8 +106,8 @@ def test_canonical_batch_matches_covers(grid):
 
 
 def test_every_lattice_point_of_the_cell_size(grid):
-    # Points on every cell corner and cell border of the raster (capped at 1/1024).
-    step = max(grid.cell, 1 / 1024)
+    # Points on every (sub)cell corner and border of the raster (capped at 1/1024).
+    step = max(grid.cell / grid.refine, 1 / 1024)
     minx, miny, maxx, maxy = shapely.total_bounds(GEOMS)
     xs = np.arange(minx - 2 * step, maxx + 2.5 * step, step / 2)
     ys = np.arange(miny - 2 * step, maxy + 2.5 * step, step / 2)
@@ -158,7 +172,50 @@ def test_shape_and_memory(grid):
     assert grid.y0 <= miny
     assert grid.x0 + grid.nx * grid.cell > maxx
     assert grid.y0 + grid.ny * grid.cell > maxy
-    assert grid.nbytes == grid.cells.nbytes + grid.candidate_offsets.nbytes + grid.candidates.nbytes
+    arrays = (grid.cells, grid.candidate_offsets, grid.candidates, grid.tile_of_leaf, grid.tiles)
+    assert grid.nbytes == sum(a.nbytes for a in arrays)
+    marked = int((grid.tile_of_leaf >= 0).sum())
+    assert grid.tiles.shape == ((marked, grid.refine, grid.refine) if grid.refine > 1 else (0, 1, 1))
+
+
+def test_subcell_invariants(grid):
+    """Every marked cell has a tile; its pure subcells are covered by their polygon
+    alone, its empty subcells touch nothing, and a subcell of a cell left to the exact
+    test holds a point covered by the leaf's candidates only."""
+    if grid.refine == 1:
+        assert not len(grid.tiles)
+        return
+    f = grid.refine
+    values = grid.cells.ravel()
+    mixed = np.flatnonzero(values <= -2)
+    leaf = -2 - values[mixed].astype(np.int64)
+    tile = grid.tile_of_leaf[leaf]
+    tiled = tile >= 0
+    assert tiled.sum() == len(grid.tiles)
+    assert sorted(tile[tiled].tolist()) == list(range(len(grid.tiles)))
+    iy, ix = np.divmod(mixed[tiled], grid.nx)
+    t = tile[tiled]
+    sy, sx = np.meshgrid(np.arange(f), np.arange(f), indexing="ij")
+    fine = grid.cell / f
+    x0 = (grid.x0 + (ix[:, None] * f + sx.ravel()[None, :]) * fine).ravel()
+    y0 = (grid.y0 + (iy[:, None] * f + sy.ravel()[None, :]) * fine).ravel()
+    sub = grid.tiles[t].reshape(len(t), f * f).ravel()
+    boxes = shapely.box(x0, y0, x0 + fine, y0 + fine)
+    tree = shapely.STRtree(GEOMS)
+    box_idx, poly_idx = tree.query(boxes, predicate="intersects")
+    touching = np.zeros((len(boxes), len(GEOMS)), dtype=bool)
+    touching[box_idx, poly_idx] = True
+    pure = np.flatnonzero(sub >= 0)
+    assert shapely.covers(GEOMS[sub[pure]], boxes[pure]).all()
+    assert (touching[pure].sum(axis=1) == 1).all()
+    assert not touching[np.flatnonzero(sub == EMPTY)].any()
+    assert set(np.unique(sub).tolist()) <= {EMPTY, MIXED_SUBCELL, *range(len(GEOMS))}
+
+
+@pytest.mark.parametrize("refine", [0, 3, -4, 6])
+def test_refine_must_be_a_power_of_two(refine):
+    with pytest.raises(ValueError, match=f"refine must be a power of two >= 1, got {refine}"):
+        LevelGrid(GEOMS[:2], finest_cell=1 / 64, refine=refine)
 
 
 @pytest.mark.parametrize(
@@ -177,14 +234,15 @@ def test_points_beyond_the_raster_are_empty(grid):
     assert len(hit_point) == 0
 
 
+@pytest.mark.parametrize("refine", [1, 4])
 @pytest.mark.parametrize("off", [2.0**-50, 2.0**-49, 2.0**-48])
-def test_margin_absorbs_rounding_of_the_cell_index(off):
+def test_margin_absorbs_rounding_of_the_cell_index(off, refine):
     """Across the prime meridian ``x - x0`` rounds: the point 0.25 - off computes
     into the cell starting at 0.25 that polygon A, whose edge is at 0.25 - 2**-52,
     contains properly.  The cell must not be answered as pure A."""
     edge = 0.25 - 2.0**-52
     geoms = np.array([box(-64.0, 0.0, -63.0, 1.0), box(edge, 0.0, 1.0, 1.0)])
-    grid = LevelGrid(geoms, finest_cell=0.25)
+    grid = LevelGrid(geoms, finest_cell=0.25, refine=refine)
     x = np.array([0.25 - off, edge, 0.25])
     y = np.array([0.3, 0.3, 0.3])
     assert grid.x0 == -64.0
@@ -212,10 +270,11 @@ def test_lowest_position_wins_whatever_the_geometry_order():
         assert hit_poly.tolist() == [0, 1]
 
 
-def test_overlapping_polygons_are_counted():
+@pytest.mark.parametrize("refine", [1, 2, 8])
+def test_overlapping_polygons_are_counted(refine):
     # Not a partition: the index must still report every covering polygon.
     geoms = np.array([box(0, 0, 2, 2), box(1, 1, 3, 3), box(1.5, 1.5, 1.75, 1.75)])
-    grid = LevelGrid(geoms, finest_cell=1 / 4)
+    grid = LevelGrid(geoms, finest_cell=1 / 4, refine=refine)
     x = np.array([0.5, 1.5, 1.6, 2.5, 1.0, 3.5])
     y = np.array([0.5, 1.5, 1.6, 2.5, 1.0, 3.5])
     winner, count, _, _ = grid.query(x, y)
@@ -244,13 +303,14 @@ def lattice_polygons(draw):  # type: ignore[no-untyped-def]
     data=lattice_polygons(),
     unit_exp=st.sampled_from([8, 10, 12]),
     cell_shift=st.integers(-2, 3),
+    refine=st.sampled_from([1, 2, 4, 8]),
     seed=st.integers(0, 2**32 - 1),
 )
-def test_random_partitions_match_covers(data, unit_exp, cell_shift, seed):
+def test_random_partitions_match_covers(data, unit_exp, cell_shift, refine, seed):
     size, cells = data
     unit = 2.0**-unit_exp
     geoms = np.array([to_degrees(c, unit) for c in cells], dtype=object)
-    grid = LevelGrid(geoms, finest_cell=unit * 2.0**cell_shift)
+    grid = LevelGrid(geoms, finest_cell=unit * 2.0**cell_shift, refine=refine)
     rng = np.random.default_rng(seed)
     lattice = probe_points(cells, size, rng)
     points = to_degrees(lattice, unit)
@@ -262,3 +322,21 @@ def test_random_partitions_match_covers(data, unit_exp, cell_shift, seed):
     event(f"max polygons on one point: {min(int(count.max()), 4)}")
     event(f"pure cells: {bool((grid.cells >= 0).any())}")
     assert_query_matches_covers(grid, geoms, points[:, 0], points[:, 1])
+
+
+def test_value_at_agrees_with_query(grid):
+    """The single-point accessor answers exactly where the raster does, and defers
+    (MIXED_SUBCELL) wherever an exact test is needed."""
+    rng = np.random.default_rng(5)
+    minx, miny, maxx, maxy = shapely.total_bounds(GEOMS)
+    vertices = all_vertices()
+    x = np.concatenate([rng.uniform(minx - 0.01, maxx + 0.01, 3000), vertices[:, 0], [np.nan, grid.x0]])
+    y = np.concatenate([rng.uniform(miny - 0.01, maxy + 0.01, 3000), vertices[:, 1], [Y0, np.inf]])
+    winner, count, _, _ = grid.query(x, y)
+    values = np.array([grid.value_at(float(a), float(b)) for a, b in zip(x, y, strict=True)])
+    settled = values != MIXED_SUBCELL
+    if grid.cell / grid.refine <= 1 / 256:  # coarser cells nearly all meet an edge
+        assert settled.mean() > 0.5
+    np.testing.assert_array_equal(values[settled], winner[settled])
+    np.testing.assert_array_equal((values[settled] >= 0).astype(np.int32), count[settled])
+    assert (count[np.flatnonzero(values >= 0)] == 1).all()

@@ -46,6 +46,7 @@ from tests.common import (
     all_vertices,
     build_index,
     case_arrays,
+    case_ids,
     chain,
     lonlat,
     oracle,
@@ -641,9 +642,10 @@ def hierarchies(draw):  # type: ignore[no-untyped-def]
     data=hierarchies(),
     unit_exp=st.sampled_from([9, 10, 12]),
     finest_exp=st.dictionaries(st.integers(0, 3), st.integers(8, 13)),
+    refine=st.dictionaries(st.integers(0, 3), st.sampled_from([1, 2, 4, 8])),
     seed=st.integers(0, 2**32 - 1),
 )
-def test_random_hierarchies_match_oracle(data, unit_exp, finest_exp, seed):
+def test_random_hierarchies_match_oracle(data, unit_exp, finest_exp, refine, seed):
     size, cells, subdistrict_of, district_of, keep = data
     unit = 2.0**-unit_exp
     units = random_hierarchy(cells, subdistrict_of, district_of, keep, unit)
@@ -657,7 +659,7 @@ def test_random_hierarchies_match_oracle(data, unit_exp, finest_exp, seed):
     lon, lat = points[:, 0], points[:, 1]
 
     cell_sizes = {rank: 2.0**-exp for rank, exp in finest_exp.items()}
-    with mock.patch.dict(geo.index._FINEST_CELL, cell_sizes):
+    with mock.patch.dict(geo.index._FINEST_CELL, cell_sizes), mock.patch.dict(geo.index._REFINE, refine):
         index = build_index(units, snap_distance_m=0)
     result = index.lookup(lon, lat)
     expected = oracle(units, lon, lat)
@@ -673,3 +675,14 @@ def test_random_hierarchies_match_oracle(data, unit_exp, finest_exp, seed):
         assert (status[i], got_codes, got_candidates) == (want.status, want.codes, want.candidates), (
             f"point {i} ({lon[i]!r}, {lat[i]!r})"
         )
+
+
+@pytest.mark.parametrize("case", CASES, ids=case_ids(CASES))
+def test_single_point_lookup_matches_the_batch(index, case):
+    """One point takes a shortcut when its cell is pure; the answer is the batch's."""
+    lon, lat = case_arrays(CASES)
+    batch = index.lookup(lon, lat)
+    i = CASES.index(case)
+    single = index.lookup([case.lon], [case.lat])
+    assert single.record(0) == batch.record(i)
+    assert single.candidate_offsets.tolist() == [0, len(batch.candidates(i))]
