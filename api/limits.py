@@ -3,6 +3,11 @@
 A declared Content-Length over the cap is refused before anything is read; a body
 without one (chunked) is counted as it arrives and cut off at the cap.  Either way
 the client gets a 413 naming the cap, and nothing is stored.
+
+A JSON body (``application/json``) can have its own, smaller cap whatever the path:
+it is parsed whole in memory, at roughly 15 times its size (measured: an 84 MB body of
+2,000,000 points took 1.4 GB and 24 s before the point-count check could refuse it),
+whereas file uploads stream to disk.
 """
 
 from __future__ import annotations
@@ -25,17 +30,30 @@ class BodyTooLargeError(Exception):
 
 
 class BodySizeLimit:
-    """ASGI middleware: ``limit_for(path)`` gives the cap in bytes for a request path."""
+    """ASGI middleware: ``limit_for(path)`` gives the cap in bytes for a request path.
 
-    def __init__(self, app: ASGIApp, limit_for: Callable[[str], int]) -> None:
+    Parameters
+    ----------
+    app : ASGI app
+    limit_for : callable
+        Path -> cap in bytes.
+    json_limit : int, optional
+        Cap for ``application/json`` bodies on every path, when smaller than the
+        path's cap (JSON is parsed in memory, uploads are spooled to disk).
+    """
+
+    def __init__(self, app: ASGIApp, limit_for: Callable[[str], int], json_limit: int | None = None) -> None:
         self.app = app
         self.limit_for = limit_for
+        self.json_limit = json_limit
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
         limit = self.limit_for(scope["path"])
+        if self.json_limit is not None and _media_type(scope) == "application/json":
+            limit = min(limit, self.json_limit)
         declared = _content_length(scope)
         if declared is not None and declared > limit:
             await _reject(send, limit, declared)
@@ -63,6 +81,13 @@ class BodySizeLimit:
         except BodyTooLargeError:
             if not started:
                 await _reject(send, limit, None)
+
+
+def _media_type(scope: Scope) -> str:
+    for name, value in scope.get("headers", []):
+        if name == b"content-type":
+            return value.decode("latin-1").split(";")[0].strip().lower()
+    return ""
 
 
 def _content_length(scope: Scope) -> int | None:

@@ -30,14 +30,16 @@ with the file), and GeoPackage appends update the R-tree row by row (2.7x slower
 
 from __future__ import annotations
 
+import codecs
 import contextlib
+import csv
 import json
 import os
 import queue
 import threading
 import uuid
 import warnings
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, BinaryIO
@@ -86,6 +88,34 @@ FORMATS: tuple[str, ...] = ("csv", "geojson", "gpkg", "parquet")
 # read-ahead near 35 MB at full speed; a row must fit in a block, and 1 MB is far above
 # a spreadsheet's 32,767-character cell limit.
 _CSV_BLOCK_BYTES = 1 << 20
+#: Most columns a point file may have.  Readers allocate per column (pyarrow's CSV
+#: reader builds a builder and a type per column, so a 1,000,000-column header took
+#: gigabytes); the limit is checked on the header or schema before any row is parsed.
+#: Spreadsheet exports stay far below it.
+MAX_COLUMNS = 1_000
+# A Parquet footer (schema and row-group index) over this size means a schema or a
+# row-group count no point file has; it is refused before pyarrow parses it.
+_MAX_PARQUET_FOOTER_BYTES = 64 << 20
+# GDAL streams a GeoJSON FeatureCollection feature by feature only when it finds the
+# "features" member near the start; any other layout it reads whole into memory
+# (measured: 2.2 GB for a 2 GB file).  A GeoJSON larger than this must therefore show
+# "features" in its first MB.
+_GEOJSON_WHOLE_READ_BYTES = 64 << 20
+# First bytes of binary formats, to say what a mislabelled file really is.
+_BINARY_MAGIC = {
+    b"PK\x03\x04": "a zip archive (unzip it first)",
+    b"\x1f\x8b": "gzip data (decompress it first)",
+    b"BZh": "bzip2 data (decompress it first)",
+    b"\xfd7zXZ": "xz data (decompress it first)",
+    b"7z\xbc\xaf": "a 7-Zip archive",
+    b"Rar!": "a RAR archive",
+    b"\x89PNG": "a PNG image",
+    b"\xff\xd8\xff": "a JPEG image",
+    b"%PDF": "a PDF document",
+    b"\xd0\xcf\x11\xe0": "an old Office document (.xls/.doc)",
+    b"SQLite format 3\x00": "an SQLite database (a GeoPackage?)",
+    b"PAR1": "a Parquet file",
+}
 _GDAL_ERRORS = (
     pyogrio.errors.DataSourceError,
     pyogrio.errors.DataLayerError,
@@ -148,14 +178,73 @@ def detect_format(path: str | os.PathLike[str], fmt: str | None = None) -> str:
 
 
 @contextlib.contextmanager
-def _errors_as_invalid_input(path: Path, doing: str) -> Iterator[None]:
-    """Re-raise library errors about a file as InvalidInputError naming the file."""
+def _errors_as_invalid_input(path: Path, doing: str, encoding: str | None = None) -> Iterator[None]:
+    """Re-raise library errors about a file as InvalidInputError naming the file.
+
+    With ``encoding`` (text formats), a decoding error names the first bad byte, its
+    offset and line, found by decoding the file again.
+    """
     try:
         yield
     except InvalidInputError:
         raise
     except _IO_ERRORS as exc:
+        where = _undecodable(path, encoding) if encoding is not None and _is_decoding_error(exc) else None
+        if where is not None:
+            raise InvalidInputError(f"{path.name}: cannot {doing}: {where}", path=str(path)) from exc
         raise InvalidInputError(f"{path.name}: cannot {doing}: {_explain(exc)}", path=str(path)) from exc
+
+
+def _is_decoding_error(exc: BaseException) -> bool:
+    text = str(exc)
+    return isinstance(exc, UnicodeDecodeError) or "UTF8" in text or "UTF-8" in text or "decode" in text
+
+
+def _undecodable(path: Path, encoding: str, piece_bytes: int = 1 << 20) -> str | None:
+    """Where ``path`` stops being ``encoding`` text: byte, offset, line, and a likely fix.
+
+    Decodes in pieces (memory stays at one piece); None when the whole file decodes.
+    """
+    decoder = codecs.getincrementaldecoder(encoding)()
+    offset = lines = 0
+    with path.open("rb") as handle:
+        while piece := handle.read(piece_bytes):
+            try:
+                decoder.decode(piece)
+            except UnicodeDecodeError as exc:
+                # exc.start counts from the start of this piece plus what the decoder held back.
+                held = len(decoder.getstate()[0]) if hasattr(decoder, "getstate") else 0
+                start = max(exc.start - held, 0)
+                bad_at = offset + start
+                line = lines + piece[:start].count(b"\n") + 1
+                bad = piece[start : start + 4]
+                return (
+                    f"byte 0x{bad[:1].hex()} at offset {bad_at:,} (line {line:,}) is not valid "
+                    f"{_codec_label(encoding)} text{_guess_encoding(piece, start)}; re-save the file "
+                    "as UTF-8 or give its encoding (encoding=/--encoding: gb18030 for GBK, latin1, ...)"
+                )
+            offset += len(piece)
+            lines += piece.count(b"\n")
+    return None
+
+
+def _codec_label(encoding: str) -> str:
+    name = codecs.lookup(encoding).name
+    return "UTF-8" if name == "utf-8" else name
+
+
+def _guess_encoding(piece: bytes, start: int) -> str:
+    """A hint like ``" (the line reads as GBK/GB18030: ...)"`` when the bad line is Chinese in GBK."""
+    line_start = piece.rfind(b"\n", 0, start) + 1
+    line_end = piece.find(b"\n", start)
+    line = piece[line_start : line_end if line_end >= 0 else start + 200]
+    try:
+        text = line.decode("gb18030")
+    except UnicodeDecodeError:
+        return ""
+    if any("\u4e00" <= ch <= "\u9fff" for ch in text):
+        return f" (the line reads as GBK/GB18030: {text[:60]!r})"
+    return ""
 
 
 def _explain(exc: BaseException) -> str:
@@ -169,6 +258,8 @@ def _explain(exc: BaseException) -> str:
         return f"a row is longer than {_CSV_BLOCK_BYTES >> 20} MB, or a quote is never closed ({text})"
     if "magic bytes" in text:
         return f"not a Parquet file ({text})"
+    if "nested" in text.lower():
+        return f"the JSON nesting is too deep ({text})"
     # GDAL appends advice about driver prefixes that means nothing to our users.
     return text.split("; It might help", 1)[0]
 
@@ -296,9 +387,18 @@ class PointReader:
         self._stack = contextlib.ExitStack()
         self._rows_done = 0
         fmt_name = detect_format(self.path, fmt)
-        _check_readable(self.path)
         try:
-            with _errors_as_invalid_input(self.path, f"read it as {fmt_name}"):
+            codecs.lookup(encoding)
+        except LookupError:
+            raise InvalidInputError(
+                f"unknown encoding {encoding!r}; use a codec name such as utf-8, gb18030 or latin1",
+                encoding=encoding,
+            ) from None
+        _check_readable(self.path)
+        _check_content(self.path, fmt_name, encoding)
+        self._encoding = encoding if fmt_name == "csv" else None
+        try:
+            with _errors_as_invalid_input(self.path, f"read it as {fmt_name}", self._encoding):
                 self._source = _open_source(
                     self.path, fmt_name, encoding, layer, self.chunk_rows, self._stack
                 )
@@ -310,6 +410,7 @@ class PointReader:
     def _describe(self, fmt: str, x_col: str | None, y_col: str | None) -> SourceInfo:
         source = self._source
         columns = tuple(name for name in source.schema.names if name != source.geometry_column)
+        _check_column_count(self.path, len(columns))
         if x_col is None and y_col is None and source.geometry_column is not None:
             xy = None
         else:
@@ -339,7 +440,7 @@ class PointReader:
         self._stack.close()
 
     def __iter__(self) -> Iterator[PointChunk]:
-        with _errors_as_invalid_input(self.path, f"read it as {self.info.fmt}"):
+        with _errors_as_invalid_input(self.path, f"read it as {self.info.fmt}", self._encoding):
             empty = True
             for table in _rechunk(self._source.batches(), self.chunk_rows):
                 empty = False
@@ -399,6 +500,88 @@ def _check_readable(path: Path) -> None:
         raise InvalidInputError(f"input {str(path)!r} is not a file", path=str(path))
     if path.stat().st_size == 0:
         raise InvalidInputError(f"input file {path.name!r} is empty (0 bytes)", path=str(path))
+
+
+def _check_content(path: Path, fmt: str, encoding: str) -> None:
+    """Refuse a file whose first or last bytes show it cannot be ``fmt``, before a parser runs.
+
+    The parsers' own messages for such files ("cannot infer number of columns", "not
+    recognized as being in a supported file format") do not say what is wrong.
+    """
+    size = path.stat().st_size
+    with path.open("rb") as handle:
+        head = handle.read(_CSV_BLOCK_BYTES if fmt in ("csv", "geojson") else 64)
+        handle.seek(max(size - 8, 0))
+        tail = handle.read(8)
+    binary = next((what for magic, what in _BINARY_MAGIC.items() if head.startswith(magic)), None)
+    starts = f"it starts with {binary or _shown(head)}"
+    problem = None
+    if fmt == "csv":
+        problem = f"this is {binary}, not CSV text" if binary else _csv_header_problem(head, encoding)
+    elif fmt == "parquet":
+        problem = _parquet_problem(head, tail, size, starts)
+    elif fmt == "gpkg" and not head.startswith(b"SQLite format 3\x00"):
+        problem = f"not a GeoPackage: {starts}, not the SQLite header a GeoPackage has"
+    elif fmt == "geojson" and head.lstrip(b"\xef\xbb\xbf \t\r\n\x1e")[:1] not in (b"{", b""):
+        problem = f"not GeoJSON: {starts}, not '{{'"
+    elif fmt == "geojson" and size > _GEOJSON_WHOLE_READ_BYTES and b'"features"' not in head:
+        problem = (
+            f"a GeoJSON file of {size:,} bytes must be a FeatureCollection with its 'features' in the "
+            f"first MB (other layouts are read whole into memory); use CSV or GeoParquet for big files"
+        )
+    if problem is not None:
+        raise InvalidInputError(f"{path.name}: cannot read it as {fmt}: {problem}", path=str(path))
+
+
+def _shown(head: bytes) -> str:
+    return f"the bytes {head[:8].hex(' ')}"
+
+
+def _csv_header_problem(head: bytes, encoding: str) -> str | None:
+    end = head.find(b"\n")
+    line = head if end < 0 else head[:end]
+    nul = line.find(b"\x00")
+    if codecs.lookup(encoding).name == "utf-8" and nul >= 0:
+        return (
+            f"not UTF-8 CSV text: NUL byte at offset {nul:,} of the header "
+            "(UTF-16 text? then give encoding='utf-16', --encoding utf-16)"
+        )
+    columns = len(next(csv.reader([line.decode(encoding, errors="replace")]), []))
+    if columns > MAX_COLUMNS:
+        counted = f"{columns:,} columns" if end >= 0 else f"more than {columns:,} columns (in its first MB)"
+        return f"the header has {counted}; at most {MAX_COLUMNS:,} are allowed"
+    if end < 0 and len(head) == _CSV_BLOCK_BYTES:
+        return (
+            f"the header line is longer than {_CSV_BLOCK_BYTES >> 20} MB "
+            f"(no line break in the first {_CSV_BLOCK_BYTES:,} bytes)"
+        )
+    return None
+
+
+def _parquet_problem(head: bytes, tail: bytes, size: int, starts: str) -> str | None:
+    if not head.startswith(b"PAR1"):
+        return f"not a Parquet file: {starts}, not 'PAR1'"
+    if len(tail) < 8 or tail[4:] != b"PAR1":
+        return "the file is cut short: it does not end with its footer and 'PAR1' (interrupted download?)"
+    footer = int.from_bytes(tail[:4], "little")
+    if footer > size - 12:
+        return f"the footer claims {footer:,} bytes in a {size:,}-byte file; the file is corrupt"
+    if footer > _MAX_PARQUET_FOOTER_BYTES:
+        return (
+            f"the metadata is {footer:,} bytes (over {_MAX_PARQUET_FOOTER_BYTES:,}): far more columns or "
+            f"row groups than a point file has (at most {MAX_COLUMNS:,} columns)"
+        )
+    return None
+
+
+def _check_column_count(path: Path, count: int) -> None:
+    if count > MAX_COLUMNS:
+        raise InvalidInputError(
+            f"{path.name}: {count:,} columns; at most {MAX_COLUMNS:,} are allowed",
+            path=str(path),
+            columns=count,
+            limit=MAX_COLUMNS,
+        )
 
 
 def _rechunk(batches: Iterator[pa.RecordBatch], chunk_rows: int) -> Iterator[pa.Table]:
@@ -815,16 +998,22 @@ def _json_default(value: Any) -> Any:
 
 
 class _ParquetSink(_Sink):
+    """GeoParquet, one row group per chunk, written by a worker thread (see
+    :class:`_StreamSink`): encoding and compressing a chunk overlaps the next lookup."""
+
     def __init__(self, temp: Path, spec: ResultWriter) -> None:
         super().__init__(temp, spec)
-        self._writer: pq.ParquetWriter | None = None
+        self._stream = _StreamSink(self._consume, "siji-parquet-writer")
 
     def write(self, table: pa.Table, geometry: Geometries | None) -> None:
-        table = self._with_geometry(table, self._wkb(geometry, table.num_rows))
-        if self._writer is None:
-            schema = table.schema.with_metadata({b"geo": json.dumps(self._geo_metadata()).encode()})
-            self._writer = pq.ParquetWriter(self.temp, schema)
-        self._writer.write_table(table.cast(self._writer.schema))
+        self._stream.put(self._with_geometry(table, self._wkb(geometry, table.num_rows)))
+
+    def _consume(self, first: pa.Table, tables: Iterator[pa.Table]) -> None:
+        schema = first.schema.with_metadata({b"geo": json.dumps(self._geo_metadata()).encode()})
+        with pq.ParquetWriter(self.temp, schema) as writer:
+            writer.write_table(first.cast(schema))
+            for table in tables:
+                writer.write_table(table.cast(schema))
 
     def _geo_metadata(self) -> dict[str, Any]:
         column: dict[str, Any] = {
@@ -840,8 +1029,10 @@ class _ParquetSink(_Sink):
         }
 
     def close(self) -> None:
-        if self._writer is not None:
-            self._writer.close()
+        self._stream.close()
+
+    def abort(self) -> None:
+        self._stream.abort()
 
 
 def _projjson(crs: str | None) -> dict[str, Any] | None:
@@ -856,35 +1047,24 @@ def _projjson(crs: str | None) -> dict[str, Any] | None:
 class _GdalSink(_Sink):
     """GeoPackage and GeoJSON: one GDAL write session fed by a stream of chunks.
 
-    ``pyogrio.write_arrow`` consumes an Arrow stream; it runs in a worker thread that
-    pulls the chunks :meth:`write` puts on a small queue.  One session instead of one
-    append per chunk matters: GeoPackage then builds its R-tree once at the end
-    (measured 149k rows/s against 56k for appends, which update the R-tree row by
-    row), and GeoJSON is written by GDAL start to finish, whereas GDAL's GeoJSON append
-    rewrites the whole file each time.  GDAL writing also overlaps the next lookup.
+    ``pyogrio.write_arrow`` consumes an Arrow stream in a worker thread (see
+    :class:`_StreamSink`).  One session instead of one append per chunk matters:
+    GeoPackage then builds its R-tree once at the end (measured 149k rows/s against
+    56k for appends, which update the R-tree row by row), and GeoJSON is written by
+    GDAL start to finish, whereas GDAL's GeoJSON append rewrites the whole file each
+    time.  GDAL writing also overlaps the next lookup.
     """
-
-    _QUEUE_CHUNKS = 2  # chunks waiting for GDAL: bounds memory, keeps GDAL busy
 
     def __init__(self, temp: Path, spec: ResultWriter, driver: str) -> None:
         super().__init__(temp, spec)
         self._driver = driver
-        self._queue: queue.Queue[pa.Table | None] = queue.Queue(maxsize=self._QUEUE_CHUNKS)
-        self._thread: threading.Thread | None = None
-        self._schema: pa.Schema | None = None
-        self._error: BaseException | None = None
-        self._aborted = threading.Event()
+        self._stream = _StreamSink(self._consume, "siji-gdal-writer")
 
     def write(self, table: pa.Table, geometry: Geometries | None) -> None:
-        table = self._with_geometry(table, self._wkb(geometry, table.num_rows))
-        if self._thread is None:
-            self._start(table.schema)
-        elif not table.schema.equals(self._schema):
-            table = table.cast(self._schema)
-        self._put(table)
+        self._stream.put(self._with_geometry(table, self._wkb(geometry, table.num_rows)))
 
-    def _start(self, schema: pa.Schema) -> None:
-        self._schema = schema
+    def _consume(self, first: pa.Table, tables: Iterator[pa.Table]) -> None:
+        schema = first.schema
         taken = {name.lower() for name in schema.names}
         options: dict[str, Any] = {
             "layer": self.spec.path.stem,
@@ -896,27 +1076,62 @@ class _GdalSink(_Sink):
         if self._driver == "GPKG" and "fid" in taken:
             # A text column named "fid" would collide with GeoPackage's integer key.
             options["layer_options"] = {"FID": free_name("fid", taken)}
-        # A daemon, so that a writer never closed cannot keep the interpreter from exiting.
-        self._thread = threading.Thread(
-            target=self._run, args=(schema, options), name="siji-gdal-writer", daemon=True
-        )
-        self._thread.start()
 
-    def _run(self, schema: pa.Schema, options: dict[str, Any]) -> None:
+        def batches() -> Iterator[pa.RecordBatch]:
+            yield from first.to_batches()
+            for table in tables:
+                yield from (table if table.schema.equals(schema) else table.cast(schema)).to_batches()
+
+        pyogrio.write_arrow(pa.RecordBatchReader.from_batches(schema, batches()), self.temp, **options)
+
+    def close(self) -> None:
+        self._stream.close()
+
+    def abort(self) -> None:
+        self._stream.abort()
+
+
+class _StreamSink:
+    """Hands chunks to ``consume(first, rest)`` running in a worker thread.
+
+    :meth:`put` queues a chunk (at most ``_QUEUE_CHUNKS`` wait, which bounds memory);
+    the worker's errors surface in the caller's thread at the next :meth:`put` or at
+    :meth:`close`; :meth:`abort` makes the rest iterator raise so that the consumer
+    stops and closes its file.
+    """
+
+    _QUEUE_CHUNKS = 2  # chunks waiting for the writer: bounds memory, keeps it busy
+
+    def __init__(self, consume: Callable[[pa.Table, Iterator[pa.Table]], None], name: str) -> None:
+        self._consume = consume
+        self._name = name
+        self._queue: queue.Queue[pa.Table | None] = queue.Queue(maxsize=self._QUEUE_CHUNKS)
+        self._thread: threading.Thread | None = None
+        self._error: BaseException | None = None
+        self._aborted = threading.Event()
+
+    def put(self, table: pa.Table) -> None:
+        if self._thread is None:
+            # A daemon, so that a writer never closed cannot keep the interpreter from exiting.
+            self._thread = threading.Thread(target=self._run, args=(table,), name=self._name, daemon=True)
+            self._thread.start()
+            return
+        self._put(table)
+
+    def _run(self, first: pa.Table) -> None:
         try:
-            stream = pa.RecordBatchReader.from_batches(schema, self._batches())
-            pyogrio.write_arrow(stream, self.temp, **options)
-        except BaseException as exc:  # handed to the caller's thread in _put()/close()
+            self._consume(first, self._rest())
+        except BaseException as exc:  # handed to the caller's thread in put()/close()
             self._error = exc
 
-    def _batches(self) -> Iterator[pa.RecordBatch]:
+    def _rest(self) -> Iterator[pa.Table]:
         while True:
             table = self._queue.get()
             if self._aborted.is_set():
-                raise RuntimeError("write aborted")  # makes GDAL stop and close the file
+                raise RuntimeError("write aborted")
             if table is None:
                 return
-            yield from table.to_batches()
+            yield table
 
     def _put(self, item: pa.Table | None) -> None:
         # Never block forever on a worker that has died: wait in short slices.
@@ -928,7 +1143,7 @@ class _GdalSink(_Sink):
                 return
             except queue.Full:
                 if self._thread is None or not self._thread.is_alive():
-                    raise RuntimeError("the GDAL writer thread stopped") from self._error
+                    raise RuntimeError(f"the {self._name} thread stopped") from self._error
 
     def close(self) -> None:
         if self._thread is None:

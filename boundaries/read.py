@@ -7,6 +7,8 @@ properties are kept after them.
 
 from __future__ import annotations
 
+import re
+import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -31,6 +33,34 @@ FORMATS = {
     ".geoparquet": "GeoParquet",
 }
 NORMALIZED_COLUMNS = ("code", "name", "level", "parent_code")
+#: Largest boundary file read (bytes on disk; for a zip, the sum of its members
+#: inflated).  GDAL holds a whole GeoJSON in memory and the frame costs several times
+#: the file, so a bigger file is refused before it is opened.  A city's four levels
+#: take a few hundred MB at most, even as GeoJSON.
+MAX_FILE_BYTES = 1 << 30
+#: Widest code and name the store keeps (``store.models.Unit``: String(32), String(200)).
+MAX_CODE_CHARS = 32
+MAX_NAME_CHARS = 200
+# What each format's first bytes look like; a file that starts otherwise is refused
+# with a message naming what it does start with, instead of GDAL's "not recognized".
+_MAGIC = {
+    "GeoPackage": (b"SQLite format 3\x00",),
+    "GeoParquet": (b"PAR1",),
+    "zip": (b"PK\x03\x04", b"PK\x05\x06"),
+}
+_KNOWN_MAGIC = {
+    b"\x89PNG": "a PNG image",
+    b"%PDF": "a PDF document",
+    b"PK\x03\x04": "a zip archive",
+    b"\x1f\x8b": "gzip data",
+    b"SQLite format 3": "an SQLite database",
+    b"PAR1": "a Parquet file",
+    b"\xd0\xcf\x11\xe0": "an old Office document (.xls/.doc)",
+}
+# The old-style GeoJSON "crs" member; GDAL silently reads WGS84 when it names a CRS
+# it does not know, so siji looks at it itself (in the first bytes, where writers put it).
+_GEOJSON_CRS = re.compile(rb'"crs"\s*:\s*\{[^{}]*"properties"\s*:\s*\{[^{}]*"name"\s*:\s*"([^"]{1,200})"')
+_HEAD_BYTES = 1 << 16
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,6 +84,8 @@ def read_boundaries(
     crs: str | int | CRS | None = None,
     level: str | None = None,
     layer: str | None = None,
+    encoding: str | None = None,
+    max_bytes: int = MAX_FILE_BYTES,
 ) -> gpd.GeoDataFrame:
     """Read a polygon layer and normalize it to WGS84 with siji's columns.
 
@@ -72,23 +104,35 @@ def read_boundaries(
         The level of every feature, when the layer has no level field.
     layer : str, optional
         Layer name for multi-layer GeoPackages.
+    encoding : str, optional
+        Text encoding of the attributes, e.g. ``gbk`` for a shapefile without a
+        ``.cpg`` or a GeoJSON saved as GBK.  Default: what the file declares (UTF-8
+        for GeoJSON and GeoPackage).
+    max_bytes : int
+        Refuse files (for a zip: its members inflated) larger than this.
 
     Raises
     ------
     BoundaryDataError
-        Unreadable file, missing fields, unknown levels, non-polygonal or empty
-        geometries; the message names the file, field or feature.
+        Empty, oversized, unreadable or mislabelled file; a zip that would inflate
+        past ``max_bytes``; text that is not in the expected encoding; JSON nested too
+        deep; an unknown CRS; missing fields, codes or names; codes or names too long
+        for the store; unknown levels; non-polygonal or empty geometries; NaN or
+        infinite vertices; coordinates outside -180..180 / -90..90 after conversion.
+        The message names the file, field or feature.
     CRSMismatchError
         The declared CRS contradicts the one in the file.
     """
     path = Path(path)
     fields = fields or FieldMapping()
-    frame = _read_frame(path, layer)
+    frame = _read_frame(path, layer, encoding, max_bytes)
+    _check_finite(frame, fields, path)
     frame = _to_wgs84(frame, crs, path)
+    _check_lonlat_range(frame, fields, path)
     return _normalize(frame, fields, level, path)
 
 
-def _read_frame(path: Path, layer: str | None) -> gpd.GeoDataFrame:
+def _read_frame(path: Path, layer: str | None, encoding: str | None, max_bytes: int) -> gpd.GeoDataFrame:
     import geopandas as gpd
     import pyogrio
 
@@ -100,14 +144,198 @@ def _read_frame(path: Path, layer: str | None) -> gpd.GeoDataFrame:
         )
     if not path.exists():
         raise BoundaryDataError(f"file not found: {path}", path=str(path))
+    fmt = FORMATS[suffix]
+    _check_file(path, suffix, max_bytes)
+    declared_crs = _geojson_crs_member(path) if fmt == "GeoJSON" else None
     try:
-        if FORMATS[suffix] == "GeoParquet":
-            return gpd.read_parquet(path)
-        return pyogrio.read_dataframe(path, layer=layer)
+        if fmt == "GeoParquet":
+            frame = gpd.read_parquet(path)
+        else:
+            frame = pyogrio.read_dataframe(path, layer=layer, encoding=encoding)
     except Exception as exc:  # pyogrio/pyarrow raise many types for broken files
         raise BoundaryDataError(
-            f"cannot read {path.name!r} as {FORMATS[suffix]}: {exc}", path=str(path)
+            f"cannot read {path.name!r} as {fmt}: {_explain(exc)}", path=str(path)
         ) from exc
+    if len(frame) == 0:
+        raise BoundaryDataError(f"{path.name!r} has no features; a boundary set needs units", path=str(path))
+    if declared_crs is not None:
+        _check_crs_name(declared_crs, path)
+    if frame.crs is None:
+        _check_prj(path)
+    if encoding is None and fmt == "Shapefile":
+        _check_mojibake(frame, path)
+    return frame
+
+
+def _check_file(path: Path, suffix: str, max_bytes: int) -> None:
+    """Refuse empty, oversized and mislabelled files before any parser sees them."""
+    size = path.stat().st_size
+    if size == 0:
+        raise BoundaryDataError(f"cannot read {path.name!r}: it is empty (0 bytes)", path=str(path))
+    dbf = path.with_suffix(".dbf")
+    # A shapefile's attributes live beside it, and GDAL reads them too.
+    total = size + (dbf.stat().st_size if suffix == ".shp" and dbf.exists() else 0)
+    if total > max_bytes:
+        raise BoundaryDataError(
+            f"cannot read {path.name!r}: it is {total:,} bytes; "
+            f"boundary files over {max_bytes:,} bytes are refused",
+            path=str(path),
+            size=total,
+            limit=max_bytes,
+        )
+    with path.open("rb") as handle:
+        head = handle.read(_HEAD_BYTES)
+        handle.seek(max(size - 4, 0))
+        tail = handle.read(4)
+    fmt = "zip" if suffix == ".zip" else FORMATS[suffix]
+    if fmt == "GeoJSON":
+        start = head.lstrip(b"\xef\xbb\xbf \t\r\n")[:1]
+        if start != b"{":
+            raise BoundaryDataError(
+                f"cannot read {path.name!r} as GeoJSON: it starts with {_describe_start(head)}, not '{{'",
+                path=str(path),
+            )
+    elif fmt == "Shapefile":
+        if not head.startswith(b"\x00\x00\x27\x0a"):  # file code 9994, big-endian
+            raise BoundaryDataError(
+                f"cannot read {path.name!r} as Shapefile: it starts with {_describe_start(head)}",
+                path=str(path),
+            )
+    elif not head.startswith(_MAGIC[fmt]):
+        raise BoundaryDataError(
+            f"cannot read {path.name!r} as {fmt}: it starts with {_describe_start(head)}", path=str(path)
+        )
+    if fmt == "GeoParquet" and tail != b"PAR1":
+        raise BoundaryDataError(
+            f"cannot read {path.name!r} as GeoParquet: it is cut short: a Parquet file ends with its "
+            f"footer and 'PAR1', this one ends with {tail!r} (truncated download or copy?)",
+            path=str(path),
+        )
+    if fmt == "zip":
+        _check_zip(path, max_bytes)
+
+
+def _describe_start(head: bytes) -> str:
+    for magic, what in _KNOWN_MAGIC.items():
+        if head.startswith(magic):
+            return what
+    shown = head[:8]
+    return f"the bytes {shown.hex(' ')} ({shown!r})"
+
+
+def _check_zip(path: Path, max_bytes: int) -> None:
+    """Read the zip's directory only: refuse a bomb before anything is inflated."""
+    try:
+        with zipfile.ZipFile(path) as archive:
+            members = archive.infolist()
+    except (zipfile.BadZipFile, OSError) as exc:
+        raise BoundaryDataError(
+            f"{path.name!r} is not a readable zip archive: {exc}", path=str(path)
+        ) from exc
+    inflated = sum(member.file_size for member in members)
+    if inflated > max_bytes:
+        raise BoundaryDataError(
+            f"{path.name!r} would inflate to {inflated:,} bytes ({len(members)} member(s)); "
+            f"boundary files over {max_bytes:,} bytes are refused (a zip bomb?)",
+            path=str(path),
+            inflated=inflated,
+            limit=max_bytes,
+        )
+    if not any(member.filename.lower().endswith(".shp") for member in members):
+        names = [member.filename for member in members[:10]]
+        raise BoundaryDataError(
+            f"{path.name!r} holds no .shp file (members: {names}); a zipped shapefile is expected",
+            path=str(path),
+        )
+
+
+def _geojson_crs_member(path: Path) -> str | None:
+    with path.open("rb") as handle:
+        match = _GEOJSON_CRS.search(handle.read(_HEAD_BYTES))
+    return match.group(1).decode("utf-8", errors="replace") if match else None
+
+
+def _check_crs_name(name: str, path: Path) -> None:
+    import pyproj
+    from pyproj.exceptions import CRSError
+
+    try:
+        pyproj.CRS.from_user_input(name)
+    except CRSError as exc:
+        raise BoundaryDataError(
+            f'{path.name!r} declares CRS {name!r}, which is unknown ({exc}); fix its "crs" member, '
+            "or remove it and give the source CRS (wgs84, cgcs2000, gcj02, bd09 or EPSG:<code>)",
+            path=str(path),
+            crs=name,
+        ) from exc
+
+
+def _check_prj(path: Path) -> None:
+    """A shapefile whose .prj GDAL could not read: say so, rather than 'declares no CRS'."""
+    if path.suffix.lower() == ".shp":
+        prj = path.with_suffix(".prj")
+        text = prj.read_bytes()[:200].decode("utf-8", errors="replace") if prj.exists() else None
+    elif path.suffix.lower() == ".zip":
+        with zipfile.ZipFile(path) as archive:
+            prjs = [m for m in archive.infolist() if m.filename.lower().endswith(".prj")]
+            text = None
+            if prjs:
+                with archive.open(prjs[0]) as member:  # 200 bytes, never the whole member
+                    text = member.read(200).decode("utf-8", errors="replace")
+    else:
+        return
+    if text is not None and text.strip():
+        raise BoundaryDataError(
+            f"{path.name!r}: its .prj is not a CRS that GDAL can read ({text.strip()[:80]!r}); replace "
+            "the .prj, or delete it and give the source CRS (wgs84, cgcs2000, gcj02, bd09 or EPSG:<code>)",
+            path=str(path),
+        )
+
+
+def _check_mojibake(frame: gpd.GeoDataFrame, path: Path) -> None:
+    """GBK text that GDAL decoded as Latin-1 (a .dbf without .cpg): refuse, name the fix.
+
+    Such text has only characters U+0080..U+00FF where Chinese should be, and its
+    Latin-1 bytes decode as GB18030 to CJK characters.
+    """
+    for column in frame.columns:
+        if column == frame.geometry.name or not _is_text(frame[column]):
+            continue
+        for value in frame[column].dropna().head(1000).tolist():
+            if not isinstance(value, str) or not any("\x80" <= ch <= "\xff" for ch in value):
+                continue
+            try:
+                raw = value.encode("latin-1")
+                decoded = raw.decode("gb18030")
+            except (UnicodeEncodeError, UnicodeDecodeError):
+                continue
+            if any("\u4e00" <= ch <= "\u9fff" for ch in decoded):
+                raise BoundaryDataError(
+                    f"{path.name!r}: field {column!r} holds {value!r}, which is {decoded!r} in GBK; the "
+                    "shapefile has no .cpg naming its encoding. Give the encoding (--encoding gbk, "
+                    "or --encoding latin1 if the text really is Latin-1)",
+                    path=str(path),
+                    field=column,
+                )
+
+
+def _is_text(column: Any) -> bool:
+    import pandas as pd
+
+    return bool(pd.api.types.is_object_dtype(column) or pd.api.types.is_string_dtype(column))
+
+
+def _explain(exc: BaseException) -> str:
+    text = str(exc).strip() or type(exc).__name__
+    if isinstance(exc, UnicodeDecodeError) or "UTF-8" in text or "utf-8" in text:
+        return (
+            f"the text is not valid UTF-8 ({text}); give its encoding (--encoding gbk for "
+            "files saved on Chinese Windows) or re-save it as UTF-8"
+        )
+    if "nested" in text.lower() or "nesting" in text.lower() or isinstance(exc, RecursionError):
+        return f"the JSON nesting is too deep for a boundary file ({text})"
+    # GDAL appends advice about driver prefixes that means nothing to our users.
+    return text.split("; It might help", 1)[0]
 
 
 def _to_wgs84(frame: gpd.GeoDataFrame, declared: str | int | CRS | None, path: Path) -> gpd.GeoDataFrame:
@@ -165,6 +393,81 @@ def _densified(frame: gpd.GeoDataFrame, max_segment: float) -> gpd.GeoDataFrame:
     return frame.set_geometry(shapely.segmentize(frame.geometry.values, max_segment), crs=frame.crs)
 
 
+def _feature_labels(frame: gpd.GeoDataFrame, fields: FieldMapping, rows: Any) -> list[str]:
+    """Codes of the given rows for messages (the 1-based feature number where a code is missing)."""
+    codes = frame[fields.code].tolist() if fields.code in frame.columns else [None] * len(frame)
+    return [str(codes[i]) if codes[i] is not None and codes[i] == codes[i] else f"#{i + 1}" for i in rows]
+
+
+def _check_finite(frame: gpd.GeoDataFrame, fields: FieldMapping, path: Path) -> None:
+    """Refuse NaN or infinite vertices: they make every area, union and projection fail."""
+    coords, rows = shapely.get_coordinates(frame.geometry.values, include_z=False, return_index=True)
+    bad = ~np.isfinite(coords).all(axis=1)
+    if bad.any():
+        first = coords[bad][0]
+        units = _feature_labels(frame, fields, np.unique(rows[bad])[:10])
+        raise BoundaryDataError(
+            f"{path.name!r}: features {units} have NaN or infinite vertex coordinates "
+            f"(first: ({first[0]}, {first[1]})); every vertex needs two finite numbers",
+            path=str(path),
+            codes=units,
+        )
+
+
+def _check_lonlat_range(frame: gpd.GeoDataFrame, fields: FieldMapping, path: Path) -> None:
+    """After conversion every vertex must be a longitude/latitude; say what went wrong if not."""
+    coords, rows = shapely.get_coordinates(frame.geometry.values, return_index=True)
+    x, y = coords[:, 0], coords[:, 1]
+    bad = (np.abs(x) > 180) | (np.abs(y) > 90)
+    if not bad.any():
+        return
+    units = _feature_labels(frame, fields, np.unique(rows[bad])[:10])
+    first = (float(x[bad][0]), float(y[bad][0]))
+    swapped = bool(((np.abs(y) <= 180) & (np.abs(x) <= 90)).all())
+    hint = (
+        "the axes look swapped (latitude first): write longitude (x) first"
+        if swapped
+        else "the coordinates are not degrees: give the source CRS (--crs EPSG:<code>) of a projected file"
+    )
+    raise BoundaryDataError(
+        f"{path.name!r}: features {units} have vertices outside longitude -180..180 / latitude -90..90 "
+        f"after conversion to WGS84 (first: {first}); {hint}",
+        path=str(path),
+        codes=units,
+    )
+
+
+def _check_codes_and_names(codes: list[str | None], names: list[Any], path: Path) -> None:
+    missing = [i for i, code in enumerate(codes) if code is None]
+    if missing:
+        raise BoundaryDataError(
+            f"{path.name!r}: features {[f'#{i + 1}' for i in missing[:10]]} have no code; "
+            "every unit needs one",
+            path=str(path),
+        )
+    nameless = [
+        codes[i] for i, name in enumerate(names) if name is None or name != name or str(name).strip() == ""
+    ]
+    if nameless:
+        raise BoundaryDataError(
+            f"{path.name!r}: units {nameless[:10]} have no name; every unit needs one", path=str(path)
+        )
+    for what, values, limit in (
+        ("code", codes, MAX_CODE_CHARS),
+        ("name", [str(n) for n in names], MAX_NAME_CHARS),
+    ):
+        long = [i for i, value in enumerate(values) if value is not None and len(value) > limit]
+        if long:
+            i = long[0]
+            shown = values[i] if len(values[i] or "") <= 40 else f"{(values[i] or '')[:40]}..."
+            raise BoundaryDataError(
+                f"{path.name!r}: unit {codes[i]!r} has a {what} of {len(values[i] or ''):,} characters "
+                f"({shown!r}); at most {limit} are allowed",
+                path=str(path),
+                field=what,
+            )
+
+
 def _normalize(
     frame: gpd.GeoDataFrame, fields: FieldMapping, level: str | None, path: Path
 ) -> gpd.GeoDataFrame:
@@ -187,6 +490,7 @@ def _normalize(
             available=available,
         )
     codes = _as_code_strings(frame[fields.code])
+    _check_codes_and_names(codes, frame[fields.name].tolist(), path)
     if level is not None:
         level_keys = [get_level(level).key] * len(frame)
     else:

@@ -31,6 +31,10 @@ if TYPE_CHECKING:
     from numpy.typing import NDArray
 
 DEFAULT_TOLERANCE_M2 = 10.0
+#: Checks whose problems no ``--accept-problems`` can wave through: an invalid polygon
+#: breaks unions and point tests for every lookup, and a code used twice makes
+#: answers ambiguous and lineage meaningless.
+BLOCKING_CHECKS = frozenset({"geometry", "codes"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,6 +62,11 @@ class ValidationReport:
     def ok(self) -> bool:
         """True when no problem was found."""
         return not self.problems
+
+    @property
+    def blocking(self) -> list[Problem]:
+        """Problems of the :data:`BLOCKING_CHECKS`: the set must not be stored with them."""
+        return [p for p in self.problems if p.check in BLOCKING_CHECKS]
 
     def by_check(self) -> dict[str, int]:
         """Number of problems per check."""
@@ -106,7 +115,12 @@ def validate(frame: gpd.GeoDataFrame, tolerance_m2: float = DEFAULT_TOLERANCE_M2
     [('tiling', 'C', 50.0)]
     """
     report = ValidationReport(tolerance_m2=tolerance_m2)
-    codes = frame["code"].astype(str).to_numpy()
+    # Not astype(str): pandas' string dtype keeps a missing code as NaN, which breaks sorting.
+    raw_codes = frame["code"].tolist()
+    missing = {i for i, c in enumerate(raw_codes) if c is None or c != c or str(c).strip() == ""}
+    codes = np.array([f"#{i + 1}" if i in missing else str(c) for i, c in enumerate(raw_codes)], dtype=object)
+    for i in sorted(missing):
+        report.problems.append(Problem("codes", None, f"feature #{i + 1} has no code"))
     ranks = np.asarray([get_level(v).rank for v in frame["level"]], dtype=np.int8)
     geoms = np.asarray(frame.geometry.values, dtype=object)
     report.counts = {LEVEL_KEYS[r]: int((ranks == r).sum()) for r in sorted(set(ranks.tolist()))}
@@ -151,7 +165,11 @@ class _EqualArea:
     def __init__(self, geoms: NDArray[np.object_]) -> None:
         from pyproj import Transformer
 
-        minx, miny, maxx, maxy = shapely.total_bounds(geoms)
+        # Only finite vertices: one NaN or infinite vertex must not make the projection unbuildable.
+        coords = shapely.get_coordinates(geoms)
+        coords = coords[np.isfinite(coords).all(axis=1) & (np.abs(coords) <= (180, 90)).all(axis=1)]
+        minx, miny = coords.min(axis=0) if len(coords) else (0.0, 0.0)
+        maxx, maxy = coords.max(axis=0) if len(coords) else (0.0, 0.0)
         laea = f"+proj=laea +lat_0={(miny + maxy) / 2} +lon_0={(minx + maxx) / 2} +ellps=WGS84 +units=m"
         self._forward = Transformer.from_crs("EPSG:4326", laea, always_xy=True)
 

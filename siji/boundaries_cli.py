@@ -30,13 +30,41 @@ ToleranceOpt = Annotated[
     float, typer.Option("--tolerance-m2", help="Ignore gaps/overlaps/outside areas below this many m².")
 ]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print the report as JSON.")]
+EncodingOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--encoding",
+        help="Text encoding of the attributes, e.g. gbk for a shapefile without .cpg (default: the file's).",
+    ),
+]
 
 
 def _read(
-    path: Path, crs: str | None, code: str, name: str, parent: str, level_field: str, level: str | None
+    path: Path,
+    crs: str | None,
+    code: str,
+    name: str,
+    parent: str,
+    level_field: str,
+    level: str | None,
+    encoding: str | None = None,
 ):
     fields = FieldMapping(code=code, name=name, parent_code=parent, level=level_field)
-    return read_boundaries(path, fields=fields, crs=crs, level=level)
+    return read_boundaries(path, fields=fields, crs=crs, level=level, encoding=_checked_encoding(encoding))
+
+
+def _checked_encoding(encoding: str | None) -> str | None:
+    """The encoding's canonical name; an unknown one is a usage error naming it."""
+    import codecs
+
+    if encoding is None:
+        return None
+    try:
+        return codecs.lookup(encoding).name
+    except LookupError:
+        fail(
+            f"unknown --encoding {encoding!r}; use a Python codec name such as utf-8, gbk, gb18030 or latin1"
+        )
 
 
 def show_report(report: ValidationReport, as_json: bool) -> None:
@@ -73,6 +101,7 @@ def validate_command(
     level_field: LevelFieldOpt = "level",
     level: LevelOpt = None,
     tolerance_m2: ToleranceOpt = DEFAULT_TOLERANCE_M2,
+    encoding: EncodingOpt = None,
     fix: Annotated[
         Path | None, typer.Option("--fix", help="Repair invalid geometries and write the result here.")
     ] = None,
@@ -80,7 +109,7 @@ def validate_command(
 ) -> None:
     """Check geometry validity, codes, parents, levels, nesting and tiling."""
     with domain_errors():
-        frame = _read(path, crs, code_field, name_field, parent_field, level_field, level)
+        frame = _read(path, crs, code_field, name_field, parent_field, level_field, level, encoding)
         repaired: list[str] = []
         if fix is not None:
             frame, repaired = repair(frame)
@@ -122,19 +151,27 @@ def import_command(
         bool, typer.Option("--accept-problems", help="Commit even if the validator reports problems.")
     ] = False,
     as_json: JsonOpt = False,
+    encoding: EncodingOpt = None,
 ) -> None:
     """Validate a boundary set and, with --commit, store it as a new generation."""
     from siji.sources import boundary_service
     from store.generations import import_generation
 
     with domain_errors():
-        frame = _read(path, crs, code_field, name_field, parent_field, level_field, level)
+        frame = _read(path, crs, code_field, name_field, parent_field, level_field, level, encoding)
         report = validate(frame, tolerance_m2=tolerance_m2)
         show_report(report, as_json)
         start = (valid_from or datetime.now()).date()
         service = boundary_service()
         changes = _changes_against_active(service, frame)
         err.print(changes)
+        if report.blocking:
+            checks = sorted({p.check for p in report.blocking})
+            fail(
+                f"this set cannot be stored: {len(report.blocking)} {' and '.join(checks)} problem(s), "
+                f"which --accept-problems cannot wave through; first: {report.blocking[0].message}. "
+                "Repair invalid polygons with 'siji boundaries validate --fix' and make codes unique"
+            )
         if not commit:
             err.print(
                 f"dry run: nothing stored. Add --commit to store it as a generation valid from {start}."

@@ -82,6 +82,12 @@ def lookup_batch(
     ] = None,
     snap_m: SnapOpt = None,
     chunk_rows: Annotated[int, typer.Option("--chunk-rows", min=1, help="Rows per chunk.")] = 200_000,
+    encoding: Annotated[
+        str,
+        typer.Option(
+            "--encoding", help="Text encoding of a CSV input, e.g. gb18030 for GBK (Excel in China)."
+        ),
+    ] = "utf-8",
     at: AtOpt = None,
     engine: Annotated[
         Engine,
@@ -95,8 +101,14 @@ def lookup_batch(
     ] = None,
 ) -> None:
     """Add city/district/subdistrict/community codes and names to every row of a file."""
+    import codecs
+
     from batch.run import lookup_file
 
+    try:
+        encoding = codecs.lookup(encoding).name
+    except LookupError:
+        fail(f"unknown --encoding {encoding!r}; use a Python codec name such as utf-8, gb18030 or latin1")
     with domain_errors():
         service = _service(snap_m)
         generation, index = service.index(at.date() if at else None)
@@ -115,6 +127,7 @@ def lookup_batch(
                     y_col=y_col,
                     crs=crs,
                     chunk_rows=chunk_rows,
+                    encoding=encoding,
                     generation_frame=load_frame(service.engine, generation.id),
                     snap_distance_m=index.snap_distance_m,
                     progress=progress,
@@ -129,6 +142,7 @@ def lookup_batch(
                     crs=crs,
                     chunk_rows=chunk_rows,
                     progress=progress,
+                    encoding=encoding,
                 )
     counts = ", ".join(f"{n:,} {status}" for status, n in summary.counts_by_status.items() if n)
     rate = summary.rows / summary.seconds if summary.seconds else float("inf")
