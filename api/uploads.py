@@ -70,6 +70,21 @@ def media_type(request: Request) -> str:
     return request.headers.get("content-type", "").split(";")[0].strip().lower()
 
 
+def charset(content_type: str | None) -> str:
+    """The ``charset`` parameter of a Content-Type header, or ``utf-8``.
+
+    Examples
+    --------
+    >>> charset("text/csv; charset=GBK"), charset("text/csv"), charset(None)
+    ('gbk', 'utf-8', 'utf-8')
+    """
+    for param in (content_type or "").split(";")[1:]:
+        name, _, value = param.partition("=")
+        if name.strip().lower() == "charset" and value.strip().strip('"'):
+            return value.strip().strip('"').lower()
+    return "utf-8"
+
+
 def upload_format(media: str, filename: str | None, declared: str | None) -> str:
     """Format of an uploaded file: ``input_format=``, else its file name, else its media type."""
     candidates = [declared.lower().lstrip(".")] if declared else []

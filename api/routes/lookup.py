@@ -23,6 +23,7 @@ from api.schemas.common import ERROR_RESPONSES, ErrorResponse
 from api.schemas.lookup import BatchLookupRequest, BatchLookupResponse, LookupResponse
 from api.uploads import (
     MEDIA_OF_FORMAT,
+    charset,
     media_type,
     output_format,
     save_stream,
@@ -123,6 +124,14 @@ async def lookup_bulk(
     input_format: Annotated[
         str | None, Query(max_length=16, description="csv, geojson, gpkg or parquet.")
     ] = None,
+    encoding: Annotated[
+        str | None,
+        Query(
+            max_length=32,
+            description="Text encoding of a CSV upload, e.g. gb18030 (else the charset of its "
+            "Content-Type, else UTF-8).",
+        ),
+    ] = None,
     at: AtQuery = None,
 ) -> Any:
     out_format = output_format(format, request.headers.get("accept"))
@@ -141,10 +150,12 @@ async def lookup_bulk(
             fmt = upload_format(media, upload.filename, input_format)
             source = spool_path(workdir, fmt)
             await save_upload(upload, source)
+            text_encoding = encoding or charset(upload.headers.get("content-type"))
         else:
             fmt = upload_format(media, None, input_format)
             source = spool_path(workdir, fmt)
             await save_stream(request.stream(), source)
+            text_encoding = encoding or charset(request.headers.get("content-type"))
         target = spool_path(workdir, "parquet" if out_format == "json" else out_format, "output")
         summary = await run_in_threadpool(
             lookup_file,
@@ -155,6 +166,7 @@ async def lookup_bulk(
             y_col=y_col,
             crs=crs,
             chunk_rows=settings.batch_chunk_rows,
+            encoding=text_encoding,
         )
         if out_format == "json":
             return await run_in_threadpool(_file_json_answer, target, generation, summary)
@@ -174,7 +186,13 @@ def _parse_points(body: bytes) -> BatchLookupRequest:
     try:
         return BatchLookupRequest.model_validate_json(body)
     except ValidationError as exc:
-        raise RequestValidationError(exc.errors(include_url=False)) from None
+        # Never echo the body back: it can be the size of the upload cap.
+        errors = list(exc.errors(include_url=False, include_input=False))
+    for error in errors:
+        reason = str(error.get("ctx", {}).get("error", ""))
+        if error["type"] == "json_invalid" and "recursion limit" in reason:
+            error["msg"] = f"JSON nesting too deep ({reason}); send {{'points': [{{'lon': .., 'lat': ..}}]}}"
+    raise RequestValidationError(errors)
 
 
 def _points_answer(

@@ -270,11 +270,6 @@ def test_json_body_over_the_json_cap_is_413(small_client: TestClient) -> None:
     assert response.status_code == 413
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="api/routes/lookup.py ignores the charset of a text/csv body; it should pass "
-    "encoding=<charset> to lookup_file (GBK CSV from Excel is common)",
-)
 def test_gbk_csv_with_its_charset_is_read(small_client: TestClient, files: Path) -> None:
     response = small_client.post(
         "/v1/lookup",
@@ -285,11 +280,6 @@ def test_gbk_csv_with_its_charset_is_read(small_client: TestClient, files: Path)
     assert [r["name"] for r in response.json()["results"]] == ["泰山区", "岱岳区"]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="api/routes/lookup.py (_parse_points) passes pydantic's 'recursion limit exceeded' through; "
-    "it should say the JSON nesting is too deep (the 422 itself is right)",
-)
 def test_deep_json_error_names_the_nesting(small_client: TestClient) -> None:
     response = small_client.post(
         "/v1/lookup", content=hostile.deep_json_body(), headers={"content-type": "application/json"}
