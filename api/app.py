@@ -10,9 +10,9 @@ from contextlib import asynccontextmanager, suppress
 from fastapi import FastAPI
 from starlette.concurrency import run_in_threadpool
 
-from api import errors
+from api import errors, ratelimit
 from api.limits import BodySizeLimit
-from api.routes import health, lookup, maps, metrics, open311, reports, units
+from api.routes import audit, health, lookup, maps, metrics, open311, reports, units
 from api.settings import Settings
 from boundaries.service import BoundaryService
 from geo.errors import SijiError
@@ -82,6 +82,16 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_middleware(
         BodySizeLimit,
         limit_for=lambda path: settings.max_upload_bytes if path in UPLOAD_PATHS else settings.max_json_bytes,
+        # JSON is parsed whole in memory: it gets the small cap on the upload path too.
+        json_limit=settings.max_json_bytes,
+    )
+    # Added last, so it runs first: a refused request costs no body read and no token lookup.
+    app.add_middleware(
+        ratelimit.RateLimit,
+        per_address=settings.rate_limit_per_address,
+        per_token=settings.rate_limit_per_token,
+        window_s=settings.rate_limit_window_s,
+        trusted_proxies=settings.trusted_proxies,
     )
     app.include_router(health.router)
     app.include_router(lookup.router)
@@ -90,6 +100,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(metrics.router)
     app.include_router(open311.router)
     app.include_router(maps.router)
+    app.include_router(audit.router)
+    ratelimit.document(app)
     return app
 
 

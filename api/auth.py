@@ -1,13 +1,15 @@
-"""Who is calling: ``Authorization: Bearer <token>`` (a staff or a reporter token)."""
+"""Who is calling: ``Authorization: Bearer <token>`` (a staff or a reporter token), and from where."""
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Annotated
 
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
-from routing.access import ANONYMOUS, Principal, hash_token
+from api.ratelimit import request_address
+from routing.access import Principal, hash_token
 from routing.staff import UnauthenticatedError, resolve
 
 _bearer = HTTPBearer(auto_error=False, description="A staff token (sj_...) or a reporter token (rp_...).")
@@ -16,14 +18,20 @@ _bearer = HTTPBearer(auto_error=False, description="A staff token (sj_...) or a 
 def get_principal(
     request: Request, credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]
 ) -> Principal:
+    """The caller: staff (token resolved, unknown/expired/revoked → 401), reporter or anonymous.
+
+    The principal carries the client address (see :func:`api.ratelimit.client_address`)
+    for the audit log.
+    """
+    address = request_address(request.scope, request.app.state.settings.trusted_proxies)
     if credentials is None:
-        return ANONYMOUS
+        return Principal("anonymous", address=address)
     token = credentials.credentials
     if len(token) > 200:
         raise UnauthenticatedError("the token is not valid (unknown, expired or revoked)")
     if token.startswith("rp_"):
-        return Principal("reporter", name="reporter", token_hash=hash_token(token))
-    return resolve(request.app.state.boundaries.engine, token)
+        return Principal("reporter", name="reporter", token_hash=hash_token(token), address=address)
+    return dataclasses.replace(resolve(request.app.state.boundaries.engine, token), address=address)
 
 
 PrincipalDep = Annotated[Principal, Depends(get_principal)]

@@ -8,6 +8,7 @@ from fastapi import Depends, Request
 
 from api.settings import Settings
 from boundaries.service import BoundaryService
+from routing.service import ReportService
 
 
 def get_settings(request: Request) -> Settings:
@@ -20,5 +21,11 @@ def get_boundaries(request: Request) -> BoundaryService:
     return service
 
 
+def get_reports(request: Request) -> ReportService:
+    service: ReportService = request.app.state.reports
+    return service
+
+
 SettingsDep = Annotated[Settings, Depends(get_settings)]
 BoundariesDep = Annotated[BoundaryService, Depends(get_boundaries)]
+ReportsDep = Annotated[ReportService, Depends(get_reports)]

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import ipaddress
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, model_validator
+from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DEVELOPMENT_SECRET = "siji-development-secret-do-not-use"
@@ -56,6 +57,38 @@ class Settings(BaseSettings):
     open311_api_keys: list[str] = Field(
         default_factory=list, description="Keys that Open311 clients send as api_key to post requests."
     )
+    trusted_proxies: list[str] = Field(
+        default_factory=list,
+        description=(
+            "Addresses or networks (CIDR) of reverse proxies whose X-Forwarded-For is believed, as JSON: "
+            "'[\"10.0.0.0/8\"]'.  Empty: the TCP peer is the client (X-Forwarded-For is ignored)."
+        ),
+    )
+    rate_limit_per_address: int = Field(
+        default=1200,
+        ge=0,
+        description="Requests per window from one client address (0: no limit).  Per worker process.",
+    )
+    rate_limit_per_token: int = Field(
+        default=600,
+        ge=0,
+        description="Requests per window with one bearer token (0: no limit).  Per worker process.",
+    )
+    rate_limit_window_s: int = Field(
+        default=60, ge=1, le=86_400, description="The window of the rate limits, in seconds (moving)."
+    )
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _networks(cls, value: list[str]) -> list[str]:
+        for item in value:
+            try:
+                ipaddress.ip_network(item.strip(), strict=False)
+            except ValueError:
+                raise ValueError(
+                    f"trusted proxy {item!r} is not an IP address or network (e.g. 10.0.0.1 or 10.0.0.0/8)"
+                ) from None
+        return [item.strip() for item in value]
 
     @model_validator(mode="after")
     def _no_default_secret_in_production(self) -> Settings:

@@ -22,13 +22,31 @@ TOKEN_PREFIX = "sj_"
 
 @dataclass(frozen=True, slots=True)
 class Principal:
-    """The caller of a request."""
+    """The caller of a request.
 
-    kind: Literal["staff", "reporter", "anonymous"]
+    Attributes
+    ----------
+    kind : {"staff", "reporter", "anonymous", "operator"}
+        ``operator`` is a person at the command line (``siji staff``, ``siji routing``):
+        trusted, unscoped, but audited like staff.
+    name, role, unit_key : str or None
+        A staff token's holder, role and unit.
+    token_hash : str or None
+        SHA-256 of the bearer token (staff or reporter).
+    token_id : int or None
+        The staff token's id, for the audit log.
+    address : str or None
+        Where the call came from: the client address over HTTP (see
+        ``api.ratelimit.client_address``), ``cli:user@host`` at the command line.
+    """
+
+    kind: Literal["staff", "reporter", "anonymous", "operator"]
     name: str = "anonymous"
     role: str | None = None
     unit_key: str | None = None
     token_hash: str | None = None
+    token_id: int | None = None
+    address: str | None = None
 
     @property
     def is_staff(self) -> bool:

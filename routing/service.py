@@ -4,6 +4,10 @@
 intake (route, deduplicate, idempotency), reading with access checks, transitions with
 their events, deadlines and escalation.  Every change is one transaction; a report
 answered 201 is committed (and, on SQLite, fsynced) before the answer leaves.
+
+Staff actions and staff reads of cases are written to the audit log
+(:mod:`routing.audit`) in the same transaction as the action; a transition's state
+change, its event and its audit entry commit together or not at all.
 """
 
 from __future__ import annotations
@@ -19,16 +23,33 @@ from pyproj import Geod
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
+from sqlalchemy.orm.exc import StaleDataError
 
 from boundaries.service import BoundaryService
-from geo.errors import InvalidInputError, NotFoundError, UnknownUnitError
+from geo.errors import InvalidInputError, NotFoundError, SijiError, UnknownUnitError
 from geo.levels import LEVEL_KEYS
 from geo.locate import locate_point
-from routing.access import Principal, hash_token, raise_forbidden, require_read, require_staff
+from routing import audit
+from routing.access import (
+    Principal,
+    hash_token,
+    owner_chain,
+    raise_forbidden,
+    require_read,
+    require_staff,
+)
 from routing.calendar import WorkCalendar, default_calendar
 from routing.catalog import Catalog, default_catalog
 from routing.intake import CHANNELS, ReportIn, route
-from routing.workflow import ACTIONS, OPEN_STATES, STATES, IllegalTransitionError, allowed_actions, transition
+from routing.workflow import (
+    ACTIONS,
+    OPEN_STATES,
+    STATES,
+    IdempotencyConflictError,
+    IllegalTransitionError,
+    allowed_actions,
+    transition,
+)
 from store.models import Report, ReportEvent
 
 if TYPE_CHECKING:
@@ -36,10 +57,24 @@ if TYPE_CHECKING:
 
 _GEOD = Geod(ellps="WGS84")
 ESCALATABLE = frozenset({"dispatched", "in_progress", "rework", "returned"})
+SYSTEM = Principal("staff", name="system:escalation", role="supervisor", address="service")
+"""The service's own escalation schedule, as it appears in events and the audit log."""
 
 
 def utcnow() -> dt.datetime:
     return dt.datetime.now(dt.UTC)
+
+
+@dataclass(frozen=True, slots=True)
+class Acted:
+    """The outcome of an action: the report after it, and whether this was a replay.
+
+    ``replayed`` is True when the ``Idempotency-Key`` had already taken the step: no
+    second step was taken, and ``report`` is the case as it is now.
+    """
+
+    report: dict[str, Any]
+    replayed: bool
 
 
 @dataclass(frozen=True, slots=True)
@@ -112,10 +147,7 @@ class ReportService:
         except NotFoundError as exc:
             raise InvalidInputError(exc.message, field="category", value=report.category) from exc
         if idempotency_key is not None:
-            if not 8 <= len(idempotency_key) <= 128:
-                raise InvalidInputError(
-                    "Idempotency-Key must be 8 to 128 characters", field="Idempotency-Key"
-                )
+            _check_idempotency_key(idempotency_key)
             existing = self._by_idempotency_key(idempotency_key)
             if existing is not None:
                 return Submitted(existing, False, self._reporter_token(idempotency_key))
@@ -217,8 +249,8 @@ class ReportService:
 
     # --- reading ------------------------------------------------------------------------
     def get(self, report_id: int, principal: Principal) -> dict[str, Any]:
-        """One report with its events, if the principal may read it."""
-        with Session(self.engine) as session:
+        """One report with its events, if the principal may read it (staff reads are audited)."""
+        with Session(self.engine) as session, session.begin():
             row = session.get(Report, report_id)
             if row is None:
                 if principal.is_staff and principal.unit_key == self._city_key():
@@ -232,6 +264,14 @@ class ReportService:
             ).all()
             view["events"] = [_event_view(e) for e in events]
             view["allowed_actions"] = allowed_actions(row.state, principal.role) if principal.is_staff else []
+            if principal.is_staff:
+                # who looked at a case (and its reporter's contact) is audited like an action
+                session.add(
+                    audit.entry(
+                        principal, "report.read", self._now(), scope=self._chain(principal, row),
+                        report_id=report_id,
+                    )
+                )  # fmt: skip
             return view
 
     def list_reports(
@@ -257,15 +297,43 @@ class ReportService:
             query = query.where(Report.category_code == self.catalog.get(category).code)
         if overdue:
             query = query.where(Report.due_at < self._now(), Report.state.in_(ESCALATABLE))
-        with Session(self.engine) as session:
+        with Session(self.engine) as session, session.begin():
             total = session.scalar(select(func.count()).select_from(query.subquery())) or 0
             rows = session.scalars(query.order_by(Report.id.desc()).limit(limit).offset(offset)).all()
+            filters = {"state": state, "category": category, "overdue": overdue or None}
+            session.add(
+                audit.entry(
+                    principal, "reports.list", self._now(), scope=self._chain(principal),
+                    detail={
+                        "filters": {k: v for k, v in filters.items() if v is not None},
+                        "limit": limit, "offset": offset, "returned": len(rows), "total": total,
+                    },
+                )
+            )  # fmt: skip
             return total, [_view(r, self.catalog, self._now()) for r in rows]
 
     def _city_key(self) -> str | None:
         _, index = self.boundaries.index()
         cities = index.units.codes[index.units.ranks == 0]
         return str(cities[0]) if len(cities) else None
+
+    def _index(self) -> Any:
+        """The active index, or None while there is no active generation."""
+        try:
+            return self.boundaries.index()[1]
+        except SijiError:
+            return None
+
+    def _chain(self, principal: Principal, *reports: Report) -> list[str]:
+        """The audit scope: the principal's unit chain and each report's owner chain."""
+        keys = audit.unit_chain(self._index(), principal.unit_key)
+        for report in reports:
+            keys += owner_chain(report)
+        return keys
+
+    def audit_log(self, principal: Principal, query: audit.AuditQuery) -> tuple[int, list[dict[str, Any]]]:
+        """The audit entries the principal may read (see :func:`routing.audit.read`)."""
+        return audit.read(self.engine, principal, query, self._index(), self._now())
 
     # --- the loop -----------------------------------------------------------------------
     def act(
@@ -277,8 +345,38 @@ class ReportService:
         note: str = "",
         reroute_to: str | None = None,
         expected_version: int | None = None,
+        idempotency_key: str | None = None,
     ) -> dict[str, Any]:
-        """Take one step of the loop; the step and the new state commit together.
+        """Take one step of the loop; see :meth:`act_once`.  Returns the report after it."""
+        return self.act_once(
+            report_id,
+            action_name,
+            principal,
+            note=note,
+            reroute_to=reroute_to,
+            expected_version=expected_version,
+            idempotency_key=idempotency_key,
+        ).report
+
+    def act_once(
+        self,
+        report_id: int,
+        action_name: str,
+        principal: Principal,
+        *,
+        note: str = "",
+        reroute_to: str | None = None,
+        expected_version: int | None = None,
+        idempotency_key: str | None = None,
+    ) -> Acted:
+        """Take one step of the loop: the new state, its event and its audit entry commit together.
+
+        Parameters
+        ----------
+        idempotency_key : str, optional
+            8 to 128 characters, stored with the step.  A retry with the same key (the
+            same report, action and token) takes no second step and returns the case
+            with ``replayed=True``: the answer to a request whose first answer was lost.
 
         Raises
         ------
@@ -286,10 +384,50 @@ class ReportService:
             Not staff, out of scope, or a role that may not take the action.
         IllegalTransitionError
             The action is not allowed from the current state (409, naming the allowed ones).
+        IdempotencyConflictError
+            The key was used for another report, action or token (409).
         """
         require_staff(principal)
         if len(note) > 4000:
             raise InvalidInputError("note is over 4,000 characters", field="note")
+        if idempotency_key is not None:
+            _check_idempotency_key(idempotency_key)
+        try:
+            try:
+                return self._act(
+                    report_id, action_name, principal, note, reroute_to, expected_version, idempotency_key
+                )
+            except (IntegrityError, StaleDataError) as race:
+                # Another request changed the case between our read and our write: the
+                # same key's retry committed its step first (replay it), or another step
+                # did (a 409, as for a stale version).
+                replayed = self._raced(report_id, action_name, principal, idempotency_key)
+                if replayed is not None:
+                    return replayed
+                if isinstance(race, IntegrityError):
+                    raise
+                raise IllegalTransitionError(
+                    f"report {report_id} changed while this step was taken (another step came first); "
+                    "reload it",
+                    report_id=report_id,
+                ) from race
+        except SijiError as error:
+            audit.record_refusal(
+                self.engine, principal, f"report.{action_name}"[:64], error, self._now(),
+                scope=self._chain(principal), report_id=report_id,
+            )  # fmt: skip
+            raise
+
+    def _act(
+        self,
+        report_id: int,
+        action_name: str,
+        principal: Principal,
+        note: str,
+        reroute_to: str | None,
+        expected_version: int | None,
+        idempotency_key: str | None,
+    ) -> Acted:
         with Session(self.engine) as session, session.begin():
             row = session.get(Report, report_id, with_for_update=True)
             if row is None:
@@ -297,6 +435,10 @@ class ReportService:
             assert row is not None
             require_read(principal, row, report_id)
             assert principal.role is not None
+            if idempotency_key is not None:
+                first = _event_by_key(session, idempotency_key)
+                if first is not None:
+                    return self._replay(row, first, report_id, action_name, principal, idempotency_key)
             if expected_version is not None and expected_version != row.version:
                 raise IllegalTransitionError(
                     f"report {report_id} changed since you read it (version {row.version}, you had "
@@ -306,6 +448,7 @@ class ReportService:
             action = transition(row.state, action_name, principal.role, note)
             now = self._now()
             before = row.state
+            chain_before = owner_chain(row)
             data: dict[str, Any] = {}
             if action.name == "dispatch" and reroute_to is not None:
                 data["rerouted_from"] = row.owner_key
@@ -313,9 +456,58 @@ class ReportService:
                 data["rerouted_to"] = row.owner_key
             self._apply(row, action.name, action.target, now)
             row.version += 1
-            session.add(_event(row, now, action.name, before, action.target, principal, note, data))
+            event = _event(row, now, action.name, before, action.target, principal, note, data)
+            event.idempotency_key = idempotency_key
+            session.add(event)
+            session.add(
+                audit.entry(
+                    principal, f"report.{action.name}", now,
+                    scope=[*self._chain(principal, row), *chain_before], report_id=row.id,
+                    detail={"from_state": before, "to_state": action.target, "version": row.version, **data},
+                )
+            )  # fmt: skip
             session.flush()
-            return _view(row, self.catalog, self._now())
+            return Acted(_view(row, self.catalog, self._now()), replayed=False)
+
+    def _raced(self, report_id: int, action_name: str, principal: Principal, key: str | None) -> Acted | None:
+        """The replay of the step stored under ``key`` by a racing request, if there is one."""
+        if key is None:
+            return None
+        with Session(self.engine) as session:
+            row = session.get(Report, report_id)
+            first = _event_by_key(session, key)
+            if row is None or first is None:
+                return None
+            return self._replay(row, first, report_id, action_name, principal, key)
+
+    def _replay(
+        self,
+        row: Report,
+        first: ReportEvent,
+        report_id: int,
+        action_name: str,
+        principal: Principal,
+        key: str,
+    ) -> Acted:
+        """The answer to a retried action, or a 409 when the key was used for something else."""
+        if (first.actor, first.actor_role, first.actor_unit) != (
+            principal.name,
+            principal.role,
+            principal.unit_key,
+        ):
+            raise IdempotencyConflictError(
+                "this Idempotency-Key was already used by another token; use a new key for each request",
+                field="Idempotency-Key",
+            )
+        if first.report_id != report_id or first.action != action_name:
+            raise IdempotencyConflictError(
+                f"Idempotency-Key {key!r} was already used to {first.action} report {first.report_id}; "
+                f"a retry must repeat that request exactly, a new request needs a new key",
+                field="Idempotency-Key",
+                used_for={"report_id": first.report_id, "action": first.action},
+            )
+        require_read(principal, row, report_id)
+        return Acted(_view(row, self.catalog, self._now()), replayed=True)
 
     def _apply(self, row: Report, action: str, target: str, now: dt.datetime) -> None:
         row.state = target
@@ -348,15 +540,33 @@ class ReportService:
         row.owner_name = str(index.units.names[position])
 
     # --- deadlines and escalation ---------------------------------------------------------
-    def escalate_overdue(self, now: dt.datetime | None = None) -> list[dict[str, Any]]:
+    def escalate_overdue(
+        self, now: dt.datetime | None = None, actor: Principal | None = None
+    ) -> list[dict[str, Any]]:
         """Escalate every overdue case one level up the chain, with the 督办 flag.
 
         A case escalated stays with its owner, who must still handle it; the unit one
         level further up now supervises it, and a new deadline of the category's limit
         starts, so a case that stalls again climbs again (up to the city).
+
+        Parameters
+        ----------
+        actor : Principal, optional
+            Who asked for the run (a supervisor over HTTP, an operator at the command
+            line), for the audit log; the service's own schedule by default, whose runs
+            are audited only when they escalate something.
         """
         now = (now or self._now()).astimezone(dt.UTC)
+        for _ in range(2):
+            try:
+                return self._escalate(now, actor)
+            except StaleDataError:  # a step changed a case while we escalated: run again
+                continue
+        return self._escalate(now, actor)
+
+    def _escalate(self, now: dt.datetime, actor: Principal | None) -> list[dict[str, Any]]:
         escalated = []
+        scope: list[str] = []
         with Session(self.engine) as session, session.begin():
             rows = session.scalars(
                 select(Report)
@@ -364,7 +574,7 @@ class ReportService:
                 .order_by(Report.id)
                 .with_for_update()
             ).all()
-            system = Principal("staff", name="system:escalation", role="supervisor")
+            system = SYSTEM
             for row in rows:
                 supervisor = _supervisor_after(row, row.escalation_level + 1)
                 if row.escalation_level >= self.escalation_max_level or supervisor is None:
@@ -377,6 +587,15 @@ class ReportService:
                 note = f"overdue: escalated to {supervisor} for supervision (督办)"
                 session.add(_event(row, now, "escalate", row.state, row.state, system, note, data))
                 escalated.append({"id": row.id, "supervisor": supervisor, "level": row.escalation_level})
+                scope += owner_chain(row)
+            if actor is not None or escalated:
+                who = actor or SYSTEM
+                session.add(
+                    audit.entry(
+                        who, "escalation.run", now, scope=[*self._chain(who), *scope],
+                        detail={"escalated": [e["id"] for e in escalated][:1000], "count": len(escalated)},
+                    )
+                )  # fmt: skip
         return escalated
 
     def cases_frame(self, principal: Principal | None = None) -> Any:
@@ -391,8 +610,15 @@ class ReportService:
         if principal is not None:
             require_staff(principal)
             query = query.where(_scope(principal))
-        with Session(self.engine) as session:
+        with Session(self.engine) as session, session.begin():
             rows = session.execute(query).all()
+            if principal is not None:
+                session.add(
+                    audit.entry(
+                        principal, "metrics.read", self._now(), scope=self._chain(principal),
+                        detail={"cases": len(rows)},
+                    )
+                )  # fmt: skip
         frame = pd.DataFrame(
             rows,
             columns=[
@@ -424,8 +650,15 @@ def reports_geoframe(service: ReportService, principal: Principal | None = None)
     if principal is not None:
         require_staff(principal)
         query = query.where(_scope(principal))
-    with Session(service.engine) as session:
+    with Session(service.engine) as session, session.begin():
         rows = session.execute(query.order_by(Report.id)).all()
+        if principal is not None:
+            session.add(
+                audit.entry(
+                    principal, "maps.read", service._now(), scope=service._chain(principal),
+                    detail={"reports": len(rows)},
+                )
+            )  # fmt: skip
     frame = pd.DataFrame(
         rows,
         columns=[
@@ -440,6 +673,20 @@ def reports_geoframe(service: ReportService, principal: Principal | None = None)
     frame["demand"] = frame["category_code"].isin(demand)
     geometry = gpd.points_from_xy(frame.pop("lon"), frame.pop("lat"))
     return gpd.GeoDataFrame(frame, geometry=geometry, crs=4326)
+
+
+def _check_idempotency_key(key: str) -> None:
+    if not 8 <= len(key) <= 128:
+        raise InvalidInputError(
+            f"Idempotency-Key must be 8 to 128 characters (got {len(key)})",
+            field="Idempotency-Key",
+            length=len(key),
+        )
+
+
+def _event_by_key(session: Session, key: str) -> ReportEvent | None:
+    event: ReportEvent | None = session.scalar(select(ReportEvent).where(ReportEvent.idempotency_key == key))
+    return event
 
 
 def _supervisor_after(row: Report, level: int) -> str | None:

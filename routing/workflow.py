@@ -95,6 +95,12 @@ class IllegalTransitionError(SijiError):
     code = "illegal_transition"
 
 
+class IdempotencyConflictError(IllegalTransitionError):
+    """An ``Idempotency-Key`` already used for another request (HTTP 409)."""
+
+    code = "idempotency_key_reused"
+
+
 class ForbiddenError(SijiError):
     """The caller may not do this (HTTP 403); the message reveals nothing of the case."""
 

@@ -49,17 +49,21 @@ def staff_add(
     days: Annotated[float, typer.Option(help="Days until it expires.", min=0.01)] = 365,
 ) -> None:
     """Issue a token (printed once; only its hash is stored)."""
+    from routing.audit import unit_chain
     from routing.staff import issue
 
     with domain_errors():
         service = _report_service()
         _check_unit(service, unit)
-        token, token_id = issue(service.engine, name=name, unit_key=unit, role=role, days=days)
+        chain = unit_chain(service.boundaries.index()[1], unit)
+        token, token_id = issue(
+            service.engine, name=name, unit_key=unit, role=role, days=days, unit_chain=chain
+        )
     err.print(f"token {token_id} for {name} ({role} of {unit}); keep it secret, it is not shown again:")
     out.print(token, highlight=False)
 
 
-def _check_unit(service, unit: str) -> None:
+def _check_unit(service: ReportService, unit: str) -> None:
     from geo.errors import UnknownUnitError
 
     if unit.startswith("city:"):
@@ -94,18 +98,23 @@ def staff_list() -> None:
 @staff_app.command("revoke")
 def staff_revoke(token_id: Annotated[int, typer.Argument(help="Token id from `siji staff list`.")]) -> None:
     """Revoke a token at once."""
-    from routing.staff import revoke
+    from routing.audit import unit_chain
+    from routing.staff import revoke, token_unit
 
     with domain_errors():
-        revoke(_report_service().engine, token_id)
+        service = _report_service()
+        chain = unit_chain(service.boundaries.index()[1], token_unit(service.engine, token_id))
+        revoke(service.engine, token_id, unit_chain=chain or None)
     out.print(f"token {token_id} revoked")
 
 
 @routing_app.command("escalate")
 def escalate() -> None:
     """Escalate every overdue case one level up (督办); the service also does this on a schedule."""
+    from routing.audit import operator
+
     with domain_errors():
-        done = _report_service().escalate_overdue()
+        done = _report_service().escalate_overdue(actor=operator())
     out.print(f"escalated {len(done)} overdue cases")
     for item in done:
         out.print(f"  report {item['id']} → supervised by {item['supervisor']} (level {item['level']})")
@@ -154,3 +163,42 @@ def _cell(column: str, value: object) -> str:
             return "–"
         return f"{value:.0%}" if column.endswith("rate") else f"{value:.1f}"
     return str(value)
+
+
+@routing_app.command("audit")
+def audit_log(
+    since: Annotated[
+        dt.datetime | None, typer.Option(formats=["%Y-%m-%d", "%Y-%m-%dT%H:%M:%S"], help="From (UTC).")
+    ] = None,
+    until: Annotated[
+        dt.datetime | None, typer.Option(formats=["%Y-%m-%d", "%Y-%m-%dT%H:%M:%S"], help="Before (UTC).")
+    ] = None,
+    actor: Annotated[str | None, typer.Option(help="A token holder's name, exactly.")] = None,
+    report: Annotated[int | None, typer.Option(help="Actions on this report id.", min=1)] = None,
+    limit: Annotated[int, typer.Option(help="Entries to show, newest first.", min=1, max=1000)] = 50,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")] = False,
+) -> None:
+    """Staff actions (who, what, when, from where), newest first; every unit."""
+    from routing.audit import AuditQuery, operator
+
+    query = AuditQuery(
+        since=None if since is None else since.replace(tzinfo=dt.UTC),
+        until=None if until is None else until.replace(tzinfo=dt.UTC),
+        actor=actor,
+        report_id=report,
+        limit=limit,
+    )
+    with domain_errors():
+        total, entries = _report_service().audit_log(operator(), query)
+    if as_json:
+        print_json({"total": total, "entries": entries})
+        return
+    table = Table(title=f"audit log: {len(entries)} of {total} entries")
+    for column in ("at", "actor", "role", "unit", "action", "report", "outcome", "client"):
+        table.add_column(column)
+    for e in entries:
+        table.add_row(
+            e["at"][:19], e["actor"], e["role"] or "", e["unit_key"] or "", e["action"],
+            str(e["report_id"] or e["target"] or ""), e["outcome"], e["client"],
+        )  # fmt: skip
+    out.print(table)

@@ -151,11 +151,22 @@ class Report(Base):
     idempotency_key: Mapped[str | None] = mapped_column(String(128), unique=True, nullable=True)
     version: Mapped[int] = mapped_column(Integer, default=1)
 
+    # Optimistic locking: every UPDATE says "WHERE version = <the version read>", so two
+    # steps that read the same version cannot both commit (SQLite ignores FOR UPDATE).
+    # The service sets the new version itself (no generator).
+    __mapper_args__ = {"version_id_col": version, "version_id_generator": False}  # noqa: RUF012
+
 
 class ReportEvent(Base):
-    """One step of a report's closed loop: who did what, when, from where, and why."""
+    """One step of a report's closed loop: who did what, when, from where, and why.
+
+    ``idempotency_key`` is the client's ``Idempotency-Key`` of the request that took
+    the step (unique), so that a retried request finds its step instead of taking
+    another one.
+    """
 
     __tablename__ = "report_events"
+    __table_args__ = (Index("uq_report_events_idempotency_key", "idempotency_key", unique=True),)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     report_id: Mapped[int] = mapped_column(ForeignKey("reports.id", ondelete="CASCADE"), index=True)
@@ -168,6 +179,7 @@ class ReportEvent(Base):
     actor_unit: Mapped[str | None] = mapped_column(String(64))
     note: Mapped[str] = mapped_column(Text, default="")
     data: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    idempotency_key: Mapped[str | None] = mapped_column(String(128), nullable=True)
 
 
 class StaffToken(Base):
@@ -186,3 +198,36 @@ class StaffToken(Base):
     created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
     expires_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
     revoked_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class AuditEntry(Base):
+    """One staff action: who (token, role, unit), what (action, target, outcome), when, from where.
+
+    ``scope`` lists every unit the action concerns, each between slashes
+    (``/370900000000/370902000000/370902002000/``): the acting token's unit and the
+    units above it, and for a case its owner's chain (before and after a reroute).  A
+    supervisor reads the entries whose scope names their unit, so the entries of the
+    units below it, and nothing else.  ``report_id`` has no foreign key: a refused
+    attempt on an id that does not exist is recorded too.
+    """
+
+    __tablename__ = "audit_log"
+    __table_args__ = (
+        Index("ix_audit_log_at", "at"),
+        Index("ix_audit_log_actor", "actor"),
+        Index("ix_audit_log_report_id", "report_id"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
+    actor: Mapped[str] = mapped_column(String(200))
+    token_id: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    role: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    unit_key: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    action: Mapped[str] = mapped_column(String(64))
+    report_id: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    target: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    outcome: Mapped[str] = mapped_column(String(64))
+    client: Mapped[str] = mapped_column(String(200))
+    scope: Mapped[str] = mapped_column(Text)
+    detail: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)

@@ -29,6 +29,7 @@ from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 
 from api.auth import PrincipalDep
+from api.ratelimit import RATE_LIMIT_RESPONSE
 from api.schemas.common import ErrorResponse
 from geo.errors import NotFoundError
 from maps.offline import asset_file, media_type
@@ -62,6 +63,7 @@ MAP_RESPONSES: dict[int | str, dict[str, Any]] = {
         "description": "Report maps need a staff token (unless there are no reports).",
     },
     422: {"model": ErrorResponse, "description": "Invalid parameter, naming it and what is allowed."},
+    **RATE_LIMIT_RESPONSE,
 }
 ASSET_RESPONSES: dict[int | str, dict[str, Any]] = {
     200: {

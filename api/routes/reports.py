@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Header, Path, Query, Request
+from fastapi import APIRouter, Header, Path, Query, Request, Response
 from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
 
 from api.auth import PrincipalDep
+from api.ratelimit import RATE_LIMIT_RESPONSE
 from api.schemas.common import ERROR_RESPONSES, ErrorResponse
 from api.schemas.reports import ActionRequest, Escalated, ReportCreate, ReportCreated, ReportList, ReportOut
 from routing.access import require_staff
@@ -22,7 +23,32 @@ AUTH_RESPONSES: dict[int | str, dict[str, Any]] = {
     401: {"model": ErrorResponse, "description": "Unknown, expired or revoked token."},
     403: {"model": ErrorResponse, "description": "Not allowed; says nothing about the report."},
     409: {"model": ErrorResponse, "description": "Illegal transition, naming the allowed actions."},
+    **RATE_LIMIT_RESPONSE,
 }
+ACTION_RESPONSES: dict[int | str, dict[str, Any]] = {
+    **AUTH_RESPONSES,
+    200: {
+        "description": (
+            "The report after the step; on a retry with the same Idempotency-Key, the report as it is "
+            "now (no second step), with the header Idempotent-Replayed: true."
+        )
+    },
+    409: {
+        "model": ErrorResponse,
+        "description": (
+            "Illegal transition (naming the allowed actions), a stale version, or an Idempotency-Key "
+            "already used for another report, action or token (idempotency_key_reused)."
+        ),
+    },
+}
+IdempotencyKey = Annotated[
+    str | None,
+    Header(
+        max_length=128,
+        description="8 to 128 characters, new for each request; a retry with the same key returns "
+        "the first answer instead of taking the step twice.",
+    ),
+]
 ReportId = Annotated[int, Path(ge=1, le=2**31 - 1)]
 
 
@@ -31,7 +57,7 @@ def _service(request: Request) -> ReportService:
     return service
 
 
-@router.get("/categories", summary="The category catalog (GB/T 30428.2 style)")
+@router.get("/categories", summary="The category catalog (GB/T 30428.2 style)", responses=RATE_LIMIT_RESPONSE)
 def categories(request: Request) -> dict[str, Any]:
     return _service(request).catalog.to_dict()
 
@@ -46,7 +72,7 @@ def categories(request: Request) -> dict[str, Any]:
 async def create_report(
     request: Request,
     body: ReportCreate,
-    idempotency_key: Annotated[str | None, Header(max_length=128)] = None,
+    idempotency_key: IdempotencyKey = None,
 ) -> Any:
     report = ReportIn(
         x=body.lon,
@@ -95,23 +121,31 @@ async def get_report(request: Request, principal: PrincipalDep, report_id: Repor
 @router.post(
     "/reports/{report_id}/actions",
     response_model=ReportOut,
-    responses=AUTH_RESPONSES,
+    responses=ACTION_RESPONSES,
     summary="Take one step of the closed loop",
 )
 async def act(
-    request: Request, principal: PrincipalDep, report_id: ReportId, body: ActionRequest
+    request: Request,
+    response: Response,
+    principal: PrincipalDep,
+    report_id: ReportId,
+    body: ActionRequest,
+    idempotency_key: IdempotencyKey = None,
 ) -> ReportOut:
-    view = await run_in_threadpool(
-        lambda: _service(request).act(
+    acted = await run_in_threadpool(
+        lambda: _service(request).act_once(
             report_id,
             body.action,
             principal,
             note=body.note,
             reroute_to=body.reroute_to,
             expected_version=body.version,
+            idempotency_key=idempotency_key,
         )
     )
-    return ReportOut(**view)
+    if acted.replayed:
+        response.headers["Idempotent-Replayed"] = "true"
+    return ReportOut(**acted.report)
 
 
 @router.post(
@@ -122,4 +156,5 @@ async def act(
 )
 async def run_escalation(request: Request, principal: PrincipalDep) -> Escalated:
     require_staff(principal, frozenset({"supervisor"}))
-    return Escalated(escalated=await run_in_threadpool(_service(request).escalate_overdue))
+    service = _service(request)
+    return Escalated(escalated=await run_in_threadpool(lambda: service.escalate_overdue(actor=principal)))

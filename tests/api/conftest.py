@@ -11,9 +11,12 @@ from api.app import create_app
 from api.settings import Settings
 from tests.conftest import fresh_postgis_database
 
+NO_RATE_LIMITS = {"rate_limit_per_address": 0, "rate_limit_per_token": 0}
+"""The API tests send many requests from one test client; tests/api/test_ratelimit.py turns them on."""
+
 
 def make_client(database_url: str, **overrides: object) -> Iterator[TestClient]:
-    settings = Settings(database_url=database_url, environment="test", **overrides)  # type: ignore[arg-type]
+    settings = Settings(database_url=database_url, environment="test", **{**NO_RATE_LIMITS, **overrides})  # type: ignore[arg-type]
     with TestClient(create_app(settings)) as client:
         yield client
 

@@ -257,12 +257,6 @@ def test_json_limit_caps_json_bodies_below_the_upload_cap() -> None:
     assert call(b"application/geo+json", 2048) == 200
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="api/app.py does not pass json_limit=settings.max_json_bytes to BodySizeLimit: a JSON bulk body "
-    "up to SIJI_MAX_UPLOAD_BYTES (512 MB) is parsed whole (84 MB of points: 1.4 GB, 24 s) before the "
-    "point-count check refuses it",
-)
 def test_json_body_over_the_json_cap_is_413(small_client: TestClient) -> None:
     body = b'{"points": [' + b",".join([b'{"id": 1, "lon": 117.08, "lat": 36.17}'] * 30_000) + b"]}"
     assert JSON_CAP < len(body) < CAP

@@ -238,3 +238,234 @@ def test_a_boundary_change_does_not_move_a_routed_report(service: ReportService)
     assert view["jurisdiction"]["district_code"] == D1
     assert view["owner"]["key"] == S12
     assert view["jurisdiction"]["generation_id"] == 1
+
+
+# --- idempotent actions and the audit entry of each step ----------------------------------
+def _events(service: ReportService, rid: int, action: str) -> int:
+    from sqlalchemy import func, select
+    from sqlalchemy.orm import Session
+
+    from store.models import ReportEvent
+
+    with Session(service.engine) as session:
+        return (
+            session.scalar(
+                select(func.count()).where(ReportEvent.report_id == rid, ReportEvent.action == action)
+            )
+            or 0
+        )
+
+
+def _audit_rows(service: ReportService, **where: object) -> list[tuple[str, str, int | None]]:
+    from sqlalchemy import select
+    from sqlalchemy.orm import Session
+
+    from store.models import AuditEntry
+
+    query = select(AuditEntry.action, AuditEntry.outcome, AuditEntry.report_id).order_by(AuditEntry.id)
+    for name, value in where.items():
+        query = query.where(getattr(AuditEntry, name) == value)
+    with Session(service.engine) as session:
+        return [tuple(r) for r in session.execute(query)]  # type: ignore[misc]
+
+
+def test_a_retried_action_with_its_key_takes_one_step(service: ReportService) -> None:
+    rid = service.submit(report()).report["id"]
+    dispatcher = staff(S12, "dispatcher")
+    first = service.act_once(rid, "verify", dispatcher, idempotency_key="verify-retry-0001")
+    again = service.act_once(rid, "verify", dispatcher, idempotency_key="verify-retry-0001")
+    assert (first.replayed, again.replayed) == (False, True)
+    assert again.report["state"] == first.report["state"] == "verified"
+    assert again.report["version"] == first.report["version"] == 2
+    assert _events(service, rid, "verify") == 1
+    assert _audit_rows(service, report_id=rid, action="report.verify") == [("report.verify", "ok", rid)]
+    # without the key the same retry is an illegal second step
+    with pytest.raises(IllegalTransitionError, match="not allowed from state 'verified'"):
+        service.act(rid, "verify", dispatcher)
+
+
+@pytest.mark.parametrize(
+    ("change", "fragment"),
+    [
+        ("action", "was already used to verify report"),
+        ("report", "was already used to verify report"),
+        ("token", "already used by another token"),
+    ],
+)
+def test_a_key_reused_for_another_request_is_a_conflict(
+    service: ReportService, change: str, fragment: str
+) -> None:
+    from routing.workflow import IdempotencyConflictError
+
+    rid = service.submit(report()).report["id"]  # owned by S12
+    other = service.submit(report(where=IN_C111)).report["id"]  # owned by S11
+    district = staff(D1, "dispatcher")  # may act on both
+    service.act(rid, "verify", district, idempotency_key="reused-key-0001")
+    target, action, who = {
+        "action": (rid, "invalidate", district),
+        "report": (other, "verify", district),
+        "token": (rid, "verify", staff(D1, "supervisor")),
+    }[change]
+    with pytest.raises(IdempotencyConflictError, match=fragment) as info:
+        service.act(target, action, who, note="重复", idempotency_key="reused-key-0001")
+    assert info.value.code == "idempotency_key_reused"
+    assert _events(service, rid, "verify") == 1
+    assert [service.get(r, district)["state"] for r in (rid, other)] == ["verified", "reported"]
+
+
+@pytest.mark.parametrize("key", ["short", "k" * 129])
+def test_idempotency_keys_are_8_to_128_characters(service: ReportService, key: str) -> None:
+    rid = service.submit(report()).report["id"]
+    with pytest.raises(InvalidInputError, match=f"8 to 128 characters \\(got {len(key)}\\)"):
+        service.act(rid, "verify", staff(S12, "dispatcher"), idempotency_key=key)
+
+
+def test_a_step_without_its_audit_entry_is_not_taken(
+    service: ReportService, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from routing import audit
+
+    rid = service.submit(report()).report["id"]
+    make_entry = audit.entry
+
+    def unstorable(*args: object, **kwargs: object) -> object:
+        row = make_entry(*args, **kwargs)  # type: ignore[arg-type]
+        row.detail = {"unstorable": object()}  # the INSERT of the audit row fails
+        return row
+
+    monkeypatch.setattr(audit, "entry", unstorable)
+    with pytest.raises(Exception, match="not JSON serializable"):
+        service.act(rid, "verify", staff(S12, "dispatcher"), idempotency_key="crash-audit-0001")
+    monkeypatch.undo()
+    view = service.get(rid, staff(S12, "dispatcher"))
+    assert (view["state"], view["version"]) == ("reported", 1)  # nothing half-transitioned
+    assert _events(service, rid, "verify") == 0
+    assert _audit_rows(service, action="report.verify") == []
+    # the key was not spent: the retry takes the step
+    assert not service.act_once(
+        rid, "verify", staff(S12, "dispatcher"), idempotency_key="crash-audit-0001"
+    ).replayed
+
+
+def test_a_refused_step_is_audited_as_refused_and_changes_nothing(service: ReportService) -> None:
+    rid = service.submit(report()).report["id"]
+    with pytest.raises(IllegalTransitionError):
+        service.act(rid, "close", staff(S12, "dispatcher"))
+    with pytest.raises(ForbiddenError):
+        service.act(rid, "verify", staff(S11, "dispatcher"))  # a sibling subdistrict
+    assert _audit_rows(service, report_id=rid) == [
+        ("report.close", "refused:illegal_transition", rid),
+        ("report.verify", "refused:forbidden", rid),
+    ]
+    assert service.get(rid, staff(S12, "dispatcher"))["version"] == 1
+
+
+def test_escalation_runs_are_audited(service: ReportService, clock: Clock) -> None:
+    rid = service.submit(report()).report["id"]
+    for action in ("verify", "file", "dispatch"):
+        service.act(rid, action, staff(S12, "dispatcher"))
+    assert service.escalate_overdue() == []
+    assert _audit_rows(service, action="escalation.run") == []  # the schedule's empty runs are not noise
+    clock.advance(days=3)
+    service.escalate_overdue(actor=staff(D1, "supervisor"))
+    assert _audit_rows(service, action="escalation.run") == [("escalation.run", "ok", None)]
+
+
+# --- staff tokens at rest, and the secret -------------------------------------------------
+def test_tokens_are_stored_only_as_hashes_and_compared_in_constant_time(
+    service: ReportService, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import hashlib
+    import hmac
+
+    from sqlalchemy import select
+    from sqlalchemy.orm import Session
+
+    from routing import access
+    from routing import staff as tokens
+    from store.models import StaffToken
+
+    token, token_id = tokens.issue(service.engine, name="甲", unit_key=S12, role="dispatcher")
+    with Session(service.engine) as session:
+        row = session.scalars(select(StaffToken).where(StaffToken.id == token_id)).one()
+        stored = [str(getattr(row, c.key)) for c in StaffToken.__table__.columns]
+    assert row.token_hash == hashlib.sha256(token.encode()).hexdigest()
+    assert not any(token in value or token[3:] in value for value in stored)
+    compared: list[tuple[bytes, bytes]] = []
+    compare = hmac.compare_digest
+
+    def spy(a: bytes, b: bytes) -> bool:
+        compared.append((a, b))
+        return compare(a, b)
+
+    monkeypatch.setattr(access.hmac, "compare_digest", spy)
+    assert tokens.resolve(service.engine, token).token_id == token_id
+    assert compared == [(row.token_hash.encode(), row.token_hash.encode())]
+
+
+@pytest.mark.parametrize(
+    ("environment", "secret", "ok"),
+    [
+        ("development", None, True),
+        ("test", None, True),
+        ("production", None, False),
+        ("production", "a-new-random-production-secret", True),
+    ],
+)
+def test_the_default_secret_works_only_in_development(environment: str, secret: str | None, ok: bool) -> None:
+    from pydantic import ValidationError
+
+    from api.settings import Settings
+
+    kwargs = {"environment": environment, **({"secret_key": secret} if secret else {})}
+    if ok:
+        Settings(**kwargs)  # type: ignore[arg-type]
+        return
+    with pytest.raises(ValidationError, match="SIJI_SECRET_KEY must be set to a new random value"):
+        Settings(**kwargs)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("same_key", [True, False])
+def test_two_steps_that_read_the_same_version_take_it_once(
+    tmp_path, monkeypatch: pytest.MonkeyPatch, same_key: bool
+) -> None:  # type: ignore[no-untyped-def]
+    """Both requests read the case before either writes (SQLite: no row locks; the race of two
+    workers).  With one Idempotency-Key the loser replays the winner's step; without, it gets 409."""
+    import threading
+
+    import routing.service as service_module
+
+    engine = make_engine(f"sqlite:///{tmp_path}/race.db")
+    upgrade(engine)
+    import_generation(engine, units_frame(), name="toy", valid_from=dt.date(2024, 1, 1))
+    reports = ReportService(engine, BoundaryService(engine), secret="test-secret-0123456789")
+    rid = reports.submit(report()).report["id"]
+    both_read = threading.Barrier(2, timeout=30)
+    check = service_module.transition
+
+    def after_both_read(*args: object, **kwargs: object) -> object:
+        both_read.wait()
+        return check(*args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(service_module, "transition", after_both_read)
+    outcomes: list[str] = []
+
+    def verify(n: int) -> None:
+        key = "same-key-0001" if same_key else f"own-key-000{n}"
+        try:
+            acted = reports.act_once(rid, "verify", staff(S12, "dispatcher"), idempotency_key=key)
+            outcomes.append("replayed" if acted.replayed else "taken")
+        except IllegalTransitionError as error:
+            outcomes.append("409" if "changed while this step was taken" in error.message else error.message)
+
+    threads = [threading.Thread(target=verify, args=(n,)) for n in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    monkeypatch.undo()
+    view = reports.get(rid, staff(S12, "dispatcher"))
+    engine.dispose()
+    assert sorted(outcomes) == (["replayed", "taken"] if same_key else ["409", "taken"])
+    assert [e["action"] for e in view["events"]] == ["report", "verify"]
+    assert view["version"] == 2

@@ -1,0 +1,233 @@
+"""Rate limits per client address and per bearer token, with a clear 429.
+
+The counting is the ``limits`` package's moving window in process memory: each
+worker process (``siji serve --workers N``) counts on its own, so the limits a client
+meets are up to N times the settings when the kernel spreads its connections over the
+workers.  That is the price of keeping workers stateless; a shared store (Redis) would
+make them exact, and ``limits`` supports one when that is wanted.
+
+A refused request is answered before any route runs (so before the body is read or a
+token is looked up): ``429`` with ``Retry-After`` (seconds) and the error body of the
+API, which names the limit, the window and what was counted; under ``/open311/`` the
+GeoReport v2 error list.  ``/healthz``, ``/readyz`` and the map assets are not counted.
+
+The client address is the TCP peer, or, when the peer is a trusted proxy
+(``SIJI_TRUSTED_PROXIES``), the address it forwarded: ``X-Forwarded-For`` is read
+from the right, skipping trusted proxies, and the first address not trusted is the
+client.  Without trusted proxies the header is ignored, so a client cannot pick its
+own address.
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import ipaddress
+import math
+import time
+from collections.abc import Iterable
+from typing import Any
+
+from fastapi import FastAPI
+from limits import RateLimitItem, RateLimitItemPerSecond
+from limits.storage import MemoryStorage
+from limits.strategies import MovingWindowRateLimiter
+from starlette.datastructures import Headers
+from starlette.responses import JSONResponse, Response
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+from api.errors import error_body
+from api.schemas.common import ErrorResponse
+
+EXEMPT_PATHS = frozenset({"/healthz", "/readyz"})
+EXEMPT_PREFIXES = ("/maps/assets/",)
+"""Not counted: the probes (a load balancer polls them) and the map pages' static files."""
+
+RATE_LIMIT_RESPONSE: dict[int | str, dict[str, Any]] = {
+    429: {
+        "model": ErrorResponse,
+        "description": (
+            "Too many requests from this client address or with this token: the message names the "
+            "limit and the window; Retry-After gives the seconds to wait."
+        ),
+        "headers": {
+            "Retry-After": {
+                "description": "Seconds until a request is allowed again.",
+                "schema": {"type": "integer"},
+            }
+        },
+    }
+}
+
+Network = ipaddress.IPv4Network | ipaddress.IPv6Network
+
+
+@functools.lru_cache(maxsize=16)
+def _networks(trusted: tuple[str, ...]) -> tuple[Network, ...]:
+    return tuple(ipaddress.ip_network(item, strict=False) for item in trusted)
+
+
+def _trusted(address: str, networks: tuple[Network, ...]) -> bool:
+    try:
+        ip = ipaddress.ip_address(address)
+    except ValueError:
+        return False
+    return any(ip in network for network in networks)
+
+
+def client_address(peer: str | None, forwarded_for: Iterable[str], trusted: Iterable[str]) -> str:
+    """The client's address: the peer, or what trusted proxies say they forwarded for.
+
+    Parameters
+    ----------
+    peer : str or None
+        The TCP peer's address.
+    forwarded_for : iterable of str
+        The values of every ``X-Forwarded-For`` header, in order.
+    trusted : iterable of str
+        Addresses or networks of trusted proxies.
+
+    Examples
+    --------
+    >>> client_address("10.0.0.2", ["203.0.113.9, 10.0.0.1"], ["10.0.0.0/8"])
+    '203.0.113.9'
+    >>> client_address("198.51.100.7", ["203.0.113.9"], ["10.0.0.0/8"])  # not a trusted peer
+    '198.51.100.7'
+    >>> client_address("10.0.0.2", ["1.2.3.4, 203.0.113.9"], ["10.0.0.0/8"])  # 1.2.3.4 is the client's claim
+    '203.0.113.9'
+    """
+    current = peer or "unknown"
+    networks = _networks(tuple(trusted))
+    if not networks:
+        return current
+    hops = [hop.strip() for value in forwarded_for for hop in value.split(",")]
+    for hop in reversed(hops):
+        if not _trusted(current, networks):
+            break
+        try:
+            ipaddress.ip_address(hop)
+        except ValueError:  # a malformed entry: stop at the last proxy we trust
+            break
+        current = hop
+    return current
+
+
+def request_address(scope: Scope, trusted: Iterable[str]) -> str:
+    """:func:`client_address` of an ASGI request."""
+    client = scope.get("client")
+    headers = Headers(scope=scope)
+    return client_address(client[0] if client else None, headers.getlist("x-forwarded-for"), trusted)
+
+
+def bearer_token(headers: Headers) -> str | None:
+    """The token of an ``Authorization: Bearer`` header, if any."""
+    value = headers.get("authorization", "")
+    scheme, _, token = value.partition(" ")
+    return token.strip() or None if scheme.lower() == "bearer" else None
+
+
+class RateLimit:
+    """ASGI middleware: refuse requests over the per-address or per-token limit with a 429.
+
+    Parameters
+    ----------
+    app : ASGI app
+    per_address, per_token : int
+        Requests allowed per window (0: that limit is off).
+    window_s : int
+        The moving window, in seconds.
+    trusted_proxies : list of str
+        See :func:`client_address`.
+    """
+
+    def __init__(
+        self,
+        app: ASGIApp,
+        *,
+        per_address: int,
+        per_token: int,
+        window_s: int,
+        trusted_proxies: Iterable[str] = (),
+    ) -> None:
+        self.app = app
+        self.window_s = window_s
+        self.trusted = tuple(trusted_proxies)
+        self.limits: dict[str, RateLimitItem | None] = {
+            "address": RateLimitItemPerSecond(per_address, window_s) if per_address > 0 else None,
+            "token": RateLimitItemPerSecond(per_token, window_s) if per_token > 0 else None,
+        }
+        self.limiter = MovingWindowRateLimiter(MemoryStorage())
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        path = scope.get("path", "")
+        if scope["type"] != "http" or path in EXEMPT_PATHS or path.startswith(EXEMPT_PREFIXES):
+            await self.app(scope, receive, send)
+            return
+        counted = []
+        if self.limits["address"] is not None:
+            counted.append(("address", request_address(scope, self.trusted)))
+        token = bearer_token(Headers(scope=scope))
+        if token is not None and self.limits["token"] is not None:
+            # Counted under a digest: the token itself is never kept.
+            counted.append(("token", hashlib.sha256(token.encode("utf-8", "surrogatepass")).hexdigest()))
+        # Test every limit first and count only an allowed request, so a refused
+        # request uses up nothing (no await between test and hit: atomic in this worker).
+        for kind, key in counted:
+            item = self.limits[kind]
+            assert item is not None
+            if not self.limiter.test(item, kind, key):
+                response = self._refusal(scope, kind, key, item)
+                await response(scope, receive, send)
+                return
+        for kind, key in counted:
+            item = self.limits[kind]
+            assert item is not None
+            self.limiter.hit(item, kind, key)
+        await self.app(scope, receive, send)
+
+    def _refusal(self, scope: Scope, kind: str, key: str, item: RateLimitItem) -> Response:
+        reset, _ = self.limiter.get_window_stats(item, kind, key)
+        retry_after = max(1, math.ceil(reset - time.time()))
+        who = f"client address {key}" if kind == "address" else "token"
+        message = (
+            f"rate limit exceeded: at most {item.amount} requests per {self.window_s} s per {who}; "
+            f"retry after {retry_after} s"
+        )
+        headers = {"Retry-After": str(retry_after)}
+        if scope.get("path", "").startswith("/open311/"):
+            from api.open311_format import error_response
+
+            fmt = "xml" if scope["path"].endswith(".xml") else "json"
+            return error_response(fmt, 429, [message], headers)
+        detail = {"limit": item.amount, "window_s": self.window_s, "per": kind, "retry_after_s": retry_after}
+        if kind == "address":
+            detail["address"] = key
+        return JSONResponse(error_body("rate_limited", message, detail), status_code=429, headers=headers)
+
+
+def document(app: FastAPI) -> None:
+    """Add the 429 answer to the OpenAPI responses of every counted route.
+
+    Done on the generated schema (once, when it is first asked for), so routes of
+    every router get it, including routers that do not list it themselves.
+    """
+    generate = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema:
+            return app.openapi_schema
+        schema = generate()
+        spec = {k: v for k, v in RATE_LIMIT_RESPONSE[429].items() if k != "model"}
+        for path, operations in schema.get("paths", {}).items():
+            if path in EXEMPT_PATHS or path.startswith(EXEMPT_PREFIXES):
+                continue
+            answer = dict(spec)
+            if not path.startswith("/open311/"):  # Open311 answers errors in its own list format
+                answer["content"] = {
+                    "application/json": {"schema": {"$ref": "#/components/schemas/ErrorResponse"}}
+                }
+            for operation in operations.values():
+                operation.setdefault("responses", {}).setdefault("429", answer)
+        return schema
+
+    app.openapi = openapi  # type: ignore[method-assign]

@@ -1,0 +1,175 @@
+"""Rate limits per client address and per token: a clear 429, and nobody else is affected."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+from fastapi.testclient import TestClient
+from pydantic import ValidationError
+from starlette.applications import Starlette
+from starlette.responses import PlainTextResponse
+from starlette.routing import Route
+
+from api.app import create_app
+from api.ratelimit import RateLimit, client_address
+from api.settings import Settings
+
+WINDOW_S = 3600  # long enough that no test run crosses a window edge
+PER_ADDRESS, PER_TOKEN = 3, 2
+
+
+@pytest.fixture(scope="module")
+def limited(client: TestClient) -> Iterator[Starlette]:
+    """The service with tight limits, on the session's database (bundled set already loaded)."""
+    settings = Settings(
+        database_url=client.app.state.settings.database_url,  # type: ignore[attr-defined]
+        environment="test",
+        escalation_interval_s=0,
+        rate_limit_per_address=PER_ADDRESS,
+        rate_limit_per_token=PER_TOKEN,
+        rate_limit_window_s=WINDOW_S,
+        trusted_proxies=["10.0.0.0/8"],
+    )
+    app = create_app(settings)
+    with TestClient(app):  # runs the lifespan once; the clients below share app.state
+        yield app
+
+
+def from_address(app: Starlette, address: str) -> TestClient:
+    return TestClient(app, client=(address, 40000))
+
+
+def test_one_address_over_its_limit_gets_a_clear_429(limited: Starlette) -> None:
+    me, other = from_address(limited, "198.51.100.1"), from_address(limited, "198.51.100.2")
+    assert [me.get("/v1/categories").status_code for _ in range(PER_ADDRESS)] == [200] * PER_ADDRESS
+    refused = me.get("/v1/categories")
+    assert refused.status_code == 429
+    error = refused.json()["error"]
+    assert error["code"] == "rate_limited"
+    assert (
+        f"at most {PER_ADDRESS} requests per {WINDOW_S} s per client address 198.51.100.1" in error["message"]
+    )
+    assert error["detail"] | {"retry_after_s": 0} == {
+        "limit": PER_ADDRESS, "window_s": WINDOW_S, "per": "address", "address": "198.51.100.1",
+        "retry_after_s": 0,
+    }  # fmt: skip
+    assert 1 <= int(refused.headers["Retry-After"]) <= WINDOW_S
+    assert int(refused.headers["Retry-After"]) == error["detail"]["retry_after_s"]
+    assert me.post("/v1/reports", json={}).status_code == 429  # refused before the body is read
+    assert other.get("/v1/categories").status_code == 200  # another address is unaffected
+    assert me.get("/healthz").status_code == 200  # probes are never counted
+    assert me.get("/readyz").status_code == 200
+
+
+def test_one_token_over_its_limit_gets_a_429_from_any_address(limited: Starlette) -> None:
+    token = {"Authorization": "Bearer sj_not-a-real-token-but-counted"}
+    other_token = {"Authorization": "Bearer sj_another-token"}
+    clients = [from_address(limited, f"198.51.100.{n}") for n in (11, 12, 13)]
+    assert [c.get("/v1/categories", headers=token).status_code for c in clients[:PER_TOKEN]] == [
+        200
+    ] * PER_TOKEN
+    refused = clients[2].get("/v1/categories", headers=token)
+    assert refused.status_code == 429
+    message = refused.json()["error"]["message"]
+    assert f"at most {PER_TOKEN} requests per {WINDOW_S} s per token" in message
+    assert "not-a-real-token" not in refused.text  # the token is never echoed
+    assert refused.json()["error"]["detail"]["per"] == "token"
+    assert clients[2].get("/v1/categories", headers=other_token).status_code == 200  # another token is fine
+    assert clients[2].get("/v1/categories").status_code == 200  # and so is the address without it
+
+
+def test_forwarded_addresses_count_only_behind_a_trusted_proxy(limited: Starlette) -> None:
+    proxy = from_address(limited, "10.0.0.2")
+
+    def via_proxy(client_ip: str) -> int:
+        return proxy.get("/v1/categories", headers={"X-Forwarded-For": client_ip}).status_code
+
+    assert [via_proxy("203.0.113.7") for _ in range(PER_ADDRESS)] == [200] * PER_ADDRESS
+    refused = proxy.get("/v1/categories", headers={"X-Forwarded-For": "203.0.113.7"})
+    assert "per client address 203.0.113.7" in refused.json()["error"]["message"]
+    assert via_proxy("203.0.113.8") == 200  # the proxy's other clients are unaffected
+    # an untrusted peer cannot escape its limit by inventing X-Forwarded-For values
+    spoofer = from_address(limited, "198.51.100.20")
+    codes = [
+        spoofer.get("/v1/categories", headers={"X-Forwarded-For": f"192.0.2.{n}"}).status_code
+        for n in range(5)
+    ]
+    assert codes == [200] * PER_ADDRESS + [429] * (5 - PER_ADDRESS)
+
+
+@pytest.mark.parametrize(("fmt", "marker"), [("json", '"code":429'), ("xml", "<code>429</code>")])
+def test_open311_gets_its_own_error_format(limited: Starlette, fmt: str, marker: str) -> None:
+    me = from_address(limited, f"198.51.100.{30 + len(fmt)}")
+    for _ in range(PER_ADDRESS):
+        assert me.get(f"/open311/v2/services.{fmt}").status_code == 200
+    refused = me.get(f"/open311/v2/services.{fmt}")
+    assert refused.status_code == 429
+    assert marker in refused.text.replace(" ", "")
+    assert "Retry-After" in refused.headers
+
+
+def test_openapi_documents_429(limited: Starlette) -> None:
+    paths = from_address(limited, "198.51.100.40").get("/openapi.json").json()["paths"]
+    for path, method in [
+        ("/v1/reports", "get"), ("/v1/reports/{report_id}/actions", "post"), ("/v1/lookup", "post"),
+        ("/v1/metrics", "get"), ("/maps/density", "get"), ("/v1/audit", "get"),
+        ("/open311/v2/requests.{format}", "get"),
+    ]:  # fmt: skip
+        assert "429" in paths[path][method]["responses"], (path, method)
+    assert "429" not in paths["/healthz"]["get"]["responses"]
+
+
+def _tiny(**limits: int) -> Starlette:
+    async def ok(_request: object) -> PlainTextResponse:
+        return PlainTextResponse("ok")
+
+    app = Starlette(routes=[Route("/x", ok)])
+    return RateLimit(app, window_s=60, **limits)  # type: ignore[return-value]
+
+
+@pytest.mark.parametrize(
+    ("limits", "codes"),
+    [
+        ({"per_address": 0, "per_token": 0}, [200] * 6),
+        ({"per_address": 4, "per_token": 0}, [200] * 4 + [429] * 2),
+        ({"per_address": 0, "per_token": 2}, [200] * 2 + [429] * 4),
+    ],
+)
+def test_zero_turns_a_limit_off(limits: dict[str, int], codes: list[int]) -> None:
+    client = TestClient(_tiny(**limits))
+    assert [client.get("/x", headers={"Authorization": "Bearer t"}).status_code for _ in codes] == codes
+
+
+@pytest.mark.parametrize(
+    ("peer", "forwarded", "trusted", "expected"),
+    [
+        ("198.51.100.7", ["203.0.113.9"], [], "198.51.100.7"),  # no trusted proxies: header ignored
+        ("198.51.100.7", ["203.0.113.9"], ["10.0.0.0/8"], "198.51.100.7"),  # peer not trusted
+        ("10.0.0.2", ["203.0.113.9"], ["10.0.0.0/8"], "203.0.113.9"),
+        ("10.0.0.2", ["1.2.3.4, 203.0.113.9, 10.0.0.5"], ["10.0.0.0/8"], "203.0.113.9"),  # two proxies
+        ("10.0.0.2", ["1.2.3.4", "203.0.113.9"], ["10.0.0.0/8"], "203.0.113.9"),  # repeated headers
+        ("10.0.0.2", ["garbage, 203.0.113.9"], ["10.0.0.0/8"], "203.0.113.9"),
+        ("10.0.0.2", ["203.0.113.9, garbage"], ["10.0.0.0/8"], "10.0.0.2"),  # malformed last hop
+        ("10.0.0.2", [], ["10.0.0.0/8"], "10.0.0.2"),
+        ("2001:db8::2", ["2001:db8:1::9"], ["2001:db8::/64"], "2001:db8:1::9"),
+        (None, [], [], "unknown"),
+    ],
+)
+def test_client_address(peer: str | None, forwarded: list[str], trusted: list[str], expected: str) -> None:
+    assert client_address(peer, forwarded, trusted) == expected
+
+
+def test_a_bad_trusted_proxy_setting_is_named() -> None:
+    with pytest.raises(
+        ValidationError, match=r"trusted proxy 'proxy\.local' is not an IP address or network"
+    ):
+        Settings(trusted_proxies=["10.0.0.1", "proxy.local"], environment="test")
+
+
+def test_production_defaults_limit() -> None:
+    settings = Settings(environment="test")
+    assert settings.rate_limit_per_address > 0
+    assert settings.rate_limit_per_token > 0
+    app = create_app(settings)
+    assert any(m.cls is RateLimit for m in app.user_middleware)
