@@ -1,6 +1,8 @@
 """Rate limits per client address and per bearer token, with a clear 429.
 
-The counting is the ``limits`` package's moving window in process memory: each
+The counting is the ``limits`` package's sliding window counter in process memory
+(two counters per key, so memory and time per request stay constant however high a
+limit is set; a moving window keeps one timestamp per request): each
 worker process (``siji serve --workers N``) counts on its own, so the limits a client
 meets are up to N times the settings when the kernel spreads its connections over the
 workers.  That is the price of keeping workers stateless; a shared store (Redis) would
@@ -31,7 +33,7 @@ from typing import Any
 from fastapi import FastAPI
 from limits import RateLimitItem, RateLimitItemPerSecond
 from limits.storage import MemoryStorage
-from limits.strategies import MovingWindowRateLimiter
+from limits.strategies import SlidingWindowCounterRateLimiter
 from starlette.datastructures import Headers
 from starlette.responses import JSONResponse, Response
 from starlette.types import ASGIApp, Receive, Scope, Send
@@ -135,7 +137,7 @@ class RateLimit:
     per_address, per_token : int
         Requests allowed per window (0: that limit is off).
     window_s : int
-        The moving window, in seconds.
+        The sliding window, in seconds.
     trusted_proxies : list of str
         See :func:`client_address`.
     """
@@ -156,7 +158,7 @@ class RateLimit:
             "address": RateLimitItemPerSecond(per_address, window_s) if per_address > 0 else None,
             "token": RateLimitItemPerSecond(per_token, window_s) if per_token > 0 else None,
         }
-        self.limiter = MovingWindowRateLimiter(MemoryStorage())
+        self.limiter = SlidingWindowCounterRateLimiter(MemoryStorage())
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         path = scope.get("path", "")

@@ -75,7 +75,7 @@ class Settings(BaseSettings):
         description="Requests per window with one bearer token (0: no limit).  Per worker process.",
     )
     rate_limit_window_s: int = Field(
-        default=60, ge=1, le=86_400, description="The window of the rate limits, in seconds (moving)."
+        default=60, ge=1, le=86_400, description="The window of the rate limits, in seconds (sliding)."
     )
 
     @field_validator("trusted_proxies")
