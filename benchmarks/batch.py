@@ -22,7 +22,7 @@ class BatchOutcome:
     Attributes
     ----------
     rate : float
-        siji's best points/s, four levels (threads=auto).
+        siji's best points/s, four levels (threads=auto or 1 thread).
     sjoin_rate, sjoin4_rate : float
         ``geopandas.sjoin`` points/s: one level, and four levels (sjoin + parent merge).
     community_codes : ndarray of object
@@ -87,19 +87,28 @@ def run(work: Workload, index: JurisdictionIndex, repeats: int = 3) -> tuple[Sec
     mismatches = int((ours[inside] != oracle[inside]).sum())
     boundary = int((result.status_names() == "boundary").sum())
 
-    rate, rate1 = n / ours_s, n / ours1_s
+    rate_auto, rate1 = n / ours_s, n / ours1_s
+    # siji's figure is its better setting: a busy machine can make two threads slower.
+    rate = max(rate_auto, rate1)
     sjoin_rate, sjoin4_rate = n / sjoin_s, n / sjoin4_s
     rows = [
         Row(
             "batch",
             "siji, 4 levels, exact (threads=auto)",
-            rate,
+            rate_auto,
             "points/s",
             ours_s,
-            ratio=ratio(rate, sjoin4_rate, "sjoin 4-level"),
+            ratio=_ratios(rate_auto, sjoin_rate, sjoin4_rate),
             note=f"{mismatches} mismatches vs covers",
         ),
-        Row("batch", "siji, 4 levels, exact (1 thread)", rate1, "points/s", ours1_s),
+        Row(
+            "batch",
+            "siji, 4 levels, exact (1 thread)",
+            rate1,
+            "points/s",
+            ours1_s,
+            ratio=_ratios(rate1, sjoin_rate, sjoin4_rate),
+        ),
         Row(
             "batch",
             "geopandas.sjoin within, 1 level",
@@ -125,3 +134,7 @@ def run(work: Workload, index: JurisdictionIndex, repeats: int = 3) -> tuple[Sec
     }
     outcome = BatchOutcome(rate, sjoin_rate, sjoin4_rate, np.asarray(ours, dtype=object), mismatches)
     return Section(rows, facts), outcome
+
+
+def _ratios(rate: float, sjoin_rate: float, sjoin4_rate: float) -> str:
+    return f"{ratio(rate, sjoin_rate, 'sjoin 1-level')}, {ratio(rate, sjoin4_rate, '4-level')}"

@@ -23,6 +23,7 @@ Regions are labelled with ``scipy.ndimage.label``.
 from __future__ import annotations
 
 import math
+from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -155,33 +156,47 @@ class LevelGrid:
         key = _sorted_unique(key[np.r_[True, key[1:] != key[:-1]]])
         return key // n_polys, key % n_polys
 
-    def _edge_samples(
-        self, cell: float, nx: int, ny: int
-    ) -> tuple[NDArray[np.int64], NDArray[np.int64], NDArray[np.int64], NDArray[np.int64], NDArray[np.int64]]:
-        """Samples along every edge, every half ``cell``, as the column and row ranges
-        (``x_lo..x_hi``, ``y_lo..y_hi``) of the cells of an ``ny`` x ``nx`` raster of
-        that size (from the grid's origin) that each marks, and the sample's polygon."""
+    def _segments(self) -> tuple[NDArray[np.float64], NDArray[np.float64], NDArray[np.int64]]:
+        """Start and end points of every edge, and the polygon it belongs to."""
         # get_rings only reads Polygons: split MultiPolygons into their parts first.
         parts, part_poly = shapely.get_parts(self.geometries, return_index=True)
         rings, ring_part = shapely.get_rings(parts, return_index=True)
         ring_poly = part_poly[ring_part]
         coords, ring_of = shapely.get_coordinates(rings, return_index=True)
         same_ring = ring_of[1:] == ring_of[:-1]
-        start, end = coords[:-1][same_ring], coords[1:][same_ring]
-        owner = ring_poly[ring_of[:-1][same_ring]]
-        step = cell / 2
-        steps = np.ceil(np.abs(end - start).max(axis=1) / step).astype(np.int64) + 1
+        owner = ring_poly[ring_of[:-1][same_ring]].astype(np.int64)
+        return coords[:-1][same_ring], coords[1:][same_ring], owner
+
+    def _edge_samples(
+        self,
+        cell: float,
+        nx: int,
+        ny: int,
+        segments: tuple[NDArray[np.float64], NDArray[np.float64], NDArray[np.int64]] | None = None,
+    ) -> tuple[NDArray[np.int64], NDArray[np.int64], NDArray[np.int64], NDArray[np.int64], NDArray[np.int64]]:
+        """Samples along every edge (or ``segments``), every half ``cell``, as the column
+        and row ranges (``x_lo..x_hi``, ``y_lo..y_hi``) of the cells of an ``ny`` x ``nx``
+        raster of that size (from the grid's origin) that each marks, and the sample's
+        polygon."""
+        start, end, owner = segments if segments is not None else self._segments()
+        # In cell units from the origin: one scaling per segment, not per sample.
+        origin = np.array([self.x0, self.y0])
+        first = (start - origin) / cell
+        delta = (end - start) / cell
+        steps = np.ceil(np.abs(delta).max(axis=1) * 2).astype(np.int64) + 1
         seg = np.repeat(np.arange(len(start)), steps)
         t = (np.arange(len(seg)) - np.repeat(np.cumsum(steps) - steps, steps)) / np.repeat(steps - 1, steps)
-        points = start[seg] + (end[seg] - start[seg]) * t[:, None]
-        # Every point of an edge is within step/2 of a sample (in each axis), so the
-        # square of half-width step/2 + _EPS around the samples covers the edge and an
-        # _EPS band around it.  A sample marks the one, two or four cells its square
-        # touches.
-        reach = step / 2 + _EPS
-        x_lo, x_hi = (_cell_index(points[:, 0] + d, self.x0, cell, nx) for d in (-reach, reach))
-        y_lo, y_hi = (_cell_index(points[:, 1] + d, self.y0, cell, ny) for d in (-reach, reach))
-        return x_lo, x_hi, y_lo, y_hi, owner[seg].astype(np.int64)
+        points = first[seg] + delta[seg] * t[:, None]
+        # Every point of an edge is within a quarter cell of a sample (in each axis), so
+        # the square of half-width 1/4 cell + _EPS around the samples covers the edge and
+        # an _EPS band around it.  A sample marks the one, two or four cells its square
+        # touches.  (Rounding in cell units is ~1e-12 cells, far inside _EPS.)
+        reach = 0.25 + _EPS / cell
+        lo = np.floor(points - reach)
+        hi = np.floor(points + reach)
+        x_lo, x_hi = (np.clip(v[:, 0], 0, nx - 1).astype(np.int64) for v in (lo, hi))
+        y_lo, y_hi = (np.clip(v[:, 1], 0, ny - 1).astype(np.int64) for v in (lo, hi))
+        return x_lo, x_hi, y_lo, y_hi, owner[seg]
 
     def _covering(self, flat_cells: NDArray[np.int64]) -> tuple[NDArray[np.int64], NDArray[np.int64]]:
         """(i, polygon) pairs for the polygons covering the centre of ``flat_cells[i]``."""
@@ -212,21 +227,31 @@ class LevelGrid:
         self.tile_of_leaf[leaf] = np.arange(n_tiles, dtype=np.int32)
         tile_of_cell = np.full(self.ny * self.nx, -1, dtype=np.int32)
         tile_of_cell[marked] = np.arange(n_tiles, dtype=np.int32)
-        x_lo, x_hi, y_lo, y_hi, _ = self._edge_samples(fine, self.nx * f, self.ny * f)
         flat_marked = np.zeros(n_tiles * f * f, dtype=bool)
-        # Scattering marks needs no sorting; repeated marks are harmless.  An edge near
-        # a subcell marked its cell too, so every sample lands in a tile.
-        for fx, fy, extra in (
-            (x_lo, y_lo, None),
-            (x_hi, y_lo, x_hi != x_lo),
-            (x_lo, y_hi, y_hi != y_lo),
-            (x_hi, y_hi, (x_hi != x_lo) & (y_hi != y_lo)),
-        ):
-            if extra is not None:
-                fx, fy = fx[extra], fy[extra]
-            cy, sy = np.divmod(fy, f)
-            cx, sx = np.divmod(fx, f)
-            flat_marked[tile_of_cell[cy * self.nx + cx].astype(np.int64) * (f * f) + sy * f + sx] = True
+
+        def mark(segments: tuple[NDArray[np.float64], NDArray[np.float64], NDArray[np.int64]]) -> None:
+            x_lo, x_hi, y_lo, y_hi, _ = self._edge_samples(fine, self.nx * f, self.ny * f, segments)
+            # Scattering marks needs no sorting; repeated (or concurrent) marks are
+            # harmless.  An edge near a subcell marked its cell too, so every sample
+            # lands in a tile.
+            for fx, fy, extra in (
+                (x_lo, y_lo, None),
+                (x_hi, y_lo, x_hi != x_lo),
+                (x_lo, y_hi, y_hi != y_lo),
+                (x_hi, y_hi, (x_hi != x_lo) & (y_hi != y_lo)),
+            ):
+                if extra is not None:
+                    fx, fy = fx[extra], fy[extra]
+                cy, sy = np.divmod(fy, f)
+                cx, sx = np.divmod(fx, f)
+                flat_marked[tile_of_cell[cy * self.nx + cx].astype(np.int64) * (f * f) + sy * f + sx] = True
+
+        # Two halves of the edges at once: numpy releases the GIL in these loops.
+        start, end, owner = self._segments()
+        half = len(start) // 2
+        halves = [(start[:half], end[:half], owner[:half]), (start[half:], end[half:], owner[half:])]
+        with ThreadPoolExecutor(2) as pool:
+            list(pool.map(mark, halves))
         sub_marked = flat_marked.reshape(n_tiles, f, f)
         in_plane = np.zeros((3, 3, 3), dtype=bool)
         in_plane[1] = [[False, True, False], [True, True, True], [False, True, False]]
