@@ -231,6 +231,15 @@ class LevelGrid:
 
         def mark(segments: tuple[NDArray[np.float64], NDArray[np.float64], NDArray[np.int64]]) -> None:
             x_lo, x_hi, y_lo, y_hi, _ = self._edge_samples(fine, self.nx * f, self.ny * f, segments)
+            # Consecutive samples mostly mark the same subcells: drop the repeats.
+            new = np.ones(len(x_lo), dtype=bool)
+            new[1:] = (
+                (x_lo[1:] != x_lo[:-1])
+                | (y_lo[1:] != y_lo[:-1])
+                | (x_hi[1:] != x_hi[:-1])
+                | (y_hi[1:] != y_hi[:-1])
+            )
+            x_lo, x_hi, y_lo, y_hi = x_lo[new], x_hi[new], y_lo[new], y_hi[new]
             # Scattering marks needs no sorting; repeated (or concurrent) marks are
             # harmless.  An edge near a subcell marked its cell too, so every sample
             # lands in a tile.
@@ -246,8 +255,9 @@ class LevelGrid:
                 cx, sx = np.divmod(fx, f)
                 flat_marked[tile_of_cell[cy * self.nx + cx].astype(np.int64) * (f * f) + sy * f + sx] = True
 
-        # Two halves of the edges at once: numpy releases the GIL in these loops.
-        start, end, owner = self._segments()
+        # Marks need no owner, so an edge shared by two polygons is sampled once; then
+        # two halves of the edges at once (numpy releases the GIL in these loops).
+        start, end, owner = _unique_segments(*self._segments())
         half = len(start) // 2
         halves = [(start[:half], end[:half], owner[:half]), (start[half:], end[half:], owner[half:])]
         with ThreadPoolExecutor(2) as pool:
@@ -404,8 +414,18 @@ class LevelGrid:
         return points[keep], leaf[keep]
 
 
-def _cell_index(values: NDArray[np.float64], origin: float, cell: float, size: int) -> NDArray[np.int64]:
-    return np.clip(np.floor((values - origin) / cell), 0, size - 1).astype(np.int64)
+def _unique_segments(
+    start: NDArray[np.float64], end: NDArray[np.float64], owner: NDArray[np.int64]
+) -> tuple[NDArray[np.float64], NDArray[np.float64], NDArray[np.int64]]:
+    """The segments without repeats, whichever way round they run (neighbours share edges)."""
+    import pandas as pd
+
+    swap = (start[:, 0] > end[:, 0]) | ((start[:, 0] == end[:, 0]) & (start[:, 1] > end[:, 1]))
+    low = np.where(swap[:, None], end, start)
+    high = np.where(swap[:, None], start, end)
+    ends = pd.DataFrame({"x0": low[:, 0], "y0": low[:, 1], "x1": high[:, 0], "y1": high[:, 1]})
+    keep = ~ends.duplicated().to_numpy()
+    return start[keep], end[keep], owner[keep]
 
 
 def _pack(
