@@ -6,7 +6,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell cksum pyproject.toml | cut -d' ' -f1)
 
-.PHONY: run test lint install system-deps bench
+.PHONY: run test lint install system-deps bench fuzz-long load-long crash-long
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -33,3 +33,14 @@ test: install system-deps lint
 
 bench: install
 	$(BIN)/python -m benchmarks --json benchmarks/results.json
+
+# The long forms of the hardening tests (CI runs short ones inside `make test`).
+fuzz-long: install
+	SIJI_FUZZ_EXAMPLES=1000 SIJI_FUZZ_MAP_EXAMPLES=25 $(BIN)/python -m pytest -q -p no:cacheprovider \
+		tests/api/test_fuzz.py --junitxml=fuzz-long.xml
+
+load-long: install
+	$(BIN)/python -m benchmarks.load --seconds 300
+
+crash-long: install system-deps
+	SIJI_CRASH_ROUNDS=50 $(BIN)/python -m pytest -q -p no:cacheprovider -rP tests/system/test_crash.py
