@@ -106,11 +106,26 @@ def _short(value: Any) -> Any:
     return text if len(text) <= 200 else text[:200] + "..."
 
 
-async def _http(_request: Request, exc: Exception) -> JSONResponse:
+# FastAPI's own detail for a body it could not decode (bytes that are not UTF-8, for one).
+_UNREADABLE_BODY = "There was an error parsing the body"
+
+
+async def _http(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, StarletteHTTPException)
-    code = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, "http_error")
+    code = {400: "bad_request", 404: "not_found", 405: "method_not_allowed"}.get(
+        exc.status_code, "http_error"
+    )
+    message = str(exc.detail)
+    detail: dict[str, Any] = {}
+    if exc.status_code == 400 and message == _UNREADABLE_BODY:
+        content_type = request.headers.get("content-type", "")
+        code, detail = "unreadable_body", {"content_type": _short(content_type)}
+        message = (
+            f"the request body could not be read as {_short(content_type) or 'no content type'!r}; "
+            "send UTF-8 JSON with Content-Type: application/json"
+        )
     return JSONResponse(
-        error_body(code, str(exc.detail)), status_code=exc.status_code, headers=getattr(exc, "headers", None)
+        error_body(code, message, detail), status_code=exc.status_code, headers=getattr(exc, "headers", None)
     )
 
 

@@ -202,6 +202,16 @@ def _error_doc(description: str) -> dict[str, Any]:
 ERRORS: dict[int | str, dict[str, Any]] = {
     400: _error_doc("Invalid input (Open311 convention), naming the field and what is allowed."),
     404: _error_doc("Unknown resource, or a format other than json and xml."),
+    # The rate limiter answers before the route, in this format (api/ratelimit.py).
+    429: {
+        **_error_doc("Too many requests from this client address or with this token."),
+        "headers": {
+            "Retry-After": {
+                "description": "Seconds until a request is allowed again.",
+                "schema": {"type": "integer"},
+            }
+        },
+    },
     # Listing the range also keeps FastAPI from documenting its 422, which these routes never send.
     "4XX": _error_doc("Any other client error of these routes, in the same format."),
 }

@@ -11,8 +11,16 @@ from fastapi.responses import JSONResponse
 from pyproj import Geod
 
 from api.deps import BoundariesDep
-from api.schemas.common import ERROR_RESPONSES
-from api.schemas.units import GenerationList, GenerationOut, LineageLink, UnitDetail, UnitList, UnitSummary
+from api.schemas.common import ERROR_RESPONSES, JSON_ERROR_RESPONSES
+from api.schemas.units import (
+    GenerationList,
+    GenerationOut,
+    LineageLink,
+    UnitDetail,
+    UnitFeature,
+    UnitList,
+    UnitSummary,
+)
 from boundaries.service import generation_ref
 from store import units as unit_store
 from store.generations import lineage, list_generations
@@ -22,6 +30,12 @@ _GEOD = Geod(ellps="WGS84")  # geodesic areas: exact on the ellipsoid, no projec
 
 AtQuery = Annotated[dt.date | None, Query(description="Use the boundaries valid on this date (YYYY-MM-DD).")]
 CodePath = Annotated[str, Path(min_length=1, max_length=32, pattern=r"^[0-9A-Za-z_-]+$")]
+
+
+class GeoJSONResponse(JSONResponse):
+    """JSON with the GeoJSON media type (RFC 7946)."""
+
+    media_type = "application/geo+json"
 
 
 def _summary(row: unit_store.UnitRow) -> UnitSummary:
@@ -50,7 +64,13 @@ def search_units(
     )
 
 
-@router.get("/units/{code}.geojson", responses=ERROR_RESPONSES, summary="A unit as a GeoJSON Feature")
+@router.get(
+    "/units/{code}.geojson",
+    response_model=UnitFeature,
+    response_class=GeoJSONResponse,
+    responses=JSON_ERROR_RESPONSES,
+    summary="A unit as a GeoJSON Feature",
+)
 def unit_geojson(
     boundaries: BoundariesDep,
     code: CodePath,
@@ -71,7 +91,7 @@ def unit_geojson(
         },
         "geometry": geometry,
     }
-    return JSONResponse(feature, media_type="application/geo+json")
+    return GeoJSONResponse(feature)
 
 
 @router.get("/units/{code}", response_model=UnitDetail, responses=ERROR_RESPONSES, summary="One unit")

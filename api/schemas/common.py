@@ -32,6 +32,27 @@ class GenerationRef(BaseModel):
 
 
 ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
+    # FastAPI answers 400 itself, before any route runs, for a body it cannot decode.
+    400: {"model": ErrorResponse, "description": "A request body that cannot be read (e.g. not UTF-8)."},
     404: {"model": ErrorResponse, "description": "Unknown code or no generation on that date."},
     422: {"model": ErrorResponse, "description": "Invalid input, naming the field and the value."},
 }
+
+
+def json_error(description: str) -> dict[str, Any]:
+    """An error answer documented as JSON, for routes whose own media type is another one.
+
+    FastAPI documents a response ``model`` under the route's media type, so on a route
+    that answers GeoJSON or HTML an ``ERROR_RESPONSES`` entry would claim the error body
+    is GeoJSON or HTML; this names the JSON media type explicitly.
+    """
+    return {
+        "description": description,
+        "content": {"application/json": {"schema": {"$ref": "#/components/schemas/ErrorResponse"}}},
+    }
+
+
+JSON_ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
+    status: json_error(response["description"]) for status, response in ERROR_RESPONSES.items()
+}
+"""``ERROR_RESPONSES`` for routes that answer another media type than JSON."""

@@ -27,6 +27,15 @@ class UnitList(BaseModel):
     units: list[UnitSummary]
 
 
+class UnitFeature(BaseModel):
+    """A unit as a GeoJSON Feature (RFC 7946), in WGS84."""
+
+    type: Literal["Feature"]
+    id: str = Field(description="The unit code.")
+    properties: UnitSummary
+    geometry: dict[str, Any] = Field(description="GeoJSON (Multi)Polygon.")
+
+
 class LineageLink(BaseModel):
     predecessor_code: str
     successor_code: str
