@@ -6,13 +6,14 @@ import datetime as dt
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query
+from pydantic import BeforeValidator
 from starlette.concurrency import run_in_threadpool
 
 from api.auth import PrincipalDep
 from api.deps import ReportsDep
 from api.ratelimit import RATE_LIMIT_RESPONSE
 from api.schemas.audit import AuditEntryOut, AuditPage
-from api.schemas.common import ErrorResponse
+from api.schemas.common import ErrorResponse, datetime_with_offset
 from routing.audit import AuditQuery
 
 router = APIRouter(prefix="/v1", tags=["audit"])
@@ -38,10 +39,14 @@ async def audit_log(
     reports: ReportsDep,
     principal: PrincipalDep,
     since: Annotated[
-        dt.datetime | None, Query(description="From this time (inclusive), with an offset.")
+        dt.datetime | None,
+        BeforeValidator(datetime_with_offset),
+        Query(description="From this time (inclusive): RFC 3339 with an offset."),
     ] = None,
     until: Annotated[
-        dt.datetime | None, Query(description="Before this time (exclusive), with an offset.")
+        dt.datetime | None,
+        BeforeValidator(datetime_with_offset),
+        Query(description="Before this time (exclusive): RFC 3339 with an offset."),
     ] = None,
     actor: Annotated[str | None, Query(max_length=200, description="A token holder's name, exactly.")] = None,
     token_id: Annotated[int | None, Query(ge=1, le=2**31 - 1, description="A staff token's id.")] = None,

@@ -30,7 +30,7 @@ from starlette.concurrency import run_in_threadpool
 
 from api.auth import PrincipalDep
 from api.ratelimit import RATE_LIMIT_RESPONSE
-from api.schemas.common import ErrorResponse
+from api.schemas.common import ErrorResponse, json_error
 from geo.errors import NotFoundError
 from maps.offline import asset_file, media_type
 from routing.access import Principal
@@ -57,12 +57,10 @@ MAP_RESPONSES: dict[int | str, dict[str, Any]] = {
         "content": MAP_CONTENT,
         "description": "The map page (format=html), or the analysis as GeoJSON or CSV (UTF-8 with a BOM).",
     },
-    401: {"model": ErrorResponse, "description": "Unknown, expired or revoked token."},
-    403: {
-        "model": ErrorResponse,
-        "description": "Report maps need a staff token (unless there are no reports).",
-    },
-    422: {"model": ErrorResponse, "description": "Invalid parameter, naming it and what is allowed."},
+    # JSON errors on an HTML route: documented with their own media type.
+    401: json_error("Unknown, expired or revoked token."),
+    403: json_error("Report maps need a staff token (unless there are no reports)."),
+    422: json_error("Invalid parameter, naming it and what is allowed."),
     **RATE_LIMIT_RESPONSE,
 }
 ASSET_RESPONSES: dict[int | str, dict[str, Any]] = {

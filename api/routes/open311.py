@@ -64,7 +64,7 @@ from api.open311_format import (
     service_request,
     xml_example,
 )
-from api.schemas.common import ErrorResponse
+from api.schemas.common import RFC3339, ErrorResponse
 from api.settings import Settings
 from geo.errors import InvalidInputError, NotFoundError, SijiError
 from geo.locate import locate_point
@@ -153,7 +153,6 @@ def _short(value: Any) -> str:
     return text if len(text) <= 200 else text[:200] + "..."
 
 
-_RFC3339 = re.compile(r"\d{4}-\d{2}-\d{2}[Tt]\d{2}:\d{2}:\d{2}(\.\d{1,9})?([Zz]|[+-]\d{2}:\d{2})")
 _FULL_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
 
 
@@ -165,7 +164,7 @@ def _moment(value: Any) -> Any:
     """
     if isinstance(value, str) and _FULL_DATE.fullmatch(value):
         return dt.date.fromisoformat(value)
-    if isinstance(value, str) and _RFC3339.fullmatch(value):
+    if isinstance(value, str) and RFC3339.fullmatch(value):
         return dt.datetime.fromisoformat(value.upper())
     raise ValueError(
         f"{_short(value)!r} is not a date-time with an offset (2025-06-01T08:00:00+08:00) "

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import re
 from typing import Any
 
 from pydantic import BaseModel, Field
@@ -56,3 +57,24 @@ JSON_ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
     status: json_error(response["description"]) for status, response in ERROR_RESPONSES.items()
 }
 """``ERROR_RESPONSES`` for routes that answer another media type than JSON."""
+
+
+RFC3339 = re.compile(r"\d{4}-\d{2}-\d{2}[Tt]\d{2}:\d{2}:\d{2}(\.\d{1,9})?([Zz]|[+-]\d{2}:\d{2})")
+"""An RFC 3339 date-time: seconds and an offset are required."""
+
+
+def datetime_with_offset(value: Any) -> Any:
+    """Parse an RFC 3339 date-time with its offset, and nothing else.
+
+    pydantic alone would also take numbers as Unix times; use it as a
+    ``BeforeValidator`` on query parameters documented as ``date-time``.
+
+    Examples
+    --------
+    >>> datetime_with_offset("2025-06-01T08:00:00+08:00").isoformat()
+    '2025-06-01T08:00:00+08:00'
+    """
+    if isinstance(value, str) and RFC3339.fullmatch(value):
+        return dt.datetime.fromisoformat(value.upper())
+    shown = repr(value) if len(repr(value)) <= 40 else repr(value)[:37] + "..."
+    raise ValueError(f"{shown} is not a date-time with an offset (2025-06-01T08:00:00+08:00)")

@@ -73,13 +73,6 @@ FUZZ_SETTINGS = settings(
 )
 
 
-def _success_content_type(ctx: Any, response: Any, case: Any) -> bool | None:
-    """content_type_conformance for 2xx answers only (see KNOWN_BUGS)."""
-    if response.status_code < 400:
-        return schemathesis.checks.content_type_conformance(ctx, response, case)
-    return None
-
-
 CHECKS = (
     schemathesis.checks.not_a_server_error,
     schemathesis.checks.status_code_conformance,
@@ -89,17 +82,6 @@ CHECKS = (
     schemathesis.checks.negative_data_rejection,
 )
 MAP_ROUTES = (("GET", "/maps/density"), ("GET", "/maps/hotspots"), ("GET", "/maps/pocket-parks"))
-MAP_CHECKS = (
-    *(check for check in CHECKS if check is not schemathesis.checks.content_type_conformance),
-    _success_content_type,
-)
-KNOWN_BUGS = dict.fromkeys(MAP_ROUTES, MAP_CHECKS)
-"""Checks of routes with a known bug in a file this test's owner may not edit.
-
-api/routes/maps.py documents its JSON error bodies as text/html (see
-test_map_errors_are_documented_as_json): the map routes get every other check, and the
-content type check on their 2xx answers.
-"""
 
 
 @functools.cache
@@ -242,7 +224,7 @@ def test_every_operation_answers_every_caller_as_documented(
     callers: tuple[str, ...],
 ) -> None:
     operation = fuzz_target.schema[path][method]
-    checks = KNOWN_BUGS.get((method, path), CHECKS)
+    checks = CHECKS
     sent = {"examples": 0, "requests": 0}
 
     examples = MAP_EXAMPLES if (method, path) in MAP_ROUTES else FUZZ_EXAMPLES
@@ -345,15 +327,9 @@ def test_open311_rate_limit_answer_is_documented_in_its_own_format(method: str, 
 
 
 # --------------------------------------------------------------------------- found bugs
-# Bugs the fuzzer found in files this test's owner may not edit, each pinned by a test
-# that fails until it is fixed (strict: once fixed, the XPASS fails and says so).
+# Bugs the fuzzer found, pinned so that they stay fixed.
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="api/routes/maps.py: MAP_RESPONSES give 401/403/422 a 'model' on routes whose "
-    "response_class is HTMLResponse, so FastAPI documents the JSON error bodies as text/html",
-)
 @pytest.mark.parametrize(("method", "path"), MAP_ROUTES)
 @pytest.mark.parametrize("status", ["401", "403", "422"])
 def test_map_errors_are_documented_as_json(method: str, path: str, status: str) -> None:
@@ -361,12 +337,6 @@ def test_map_errors_are_documented_as_json(method: str, path: str, status: str) 
     assert "application/json" in content, sorted(content)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="api/routes/audit.py: since/until are plain dt.datetime queries, so pydantic takes a number "
-    "as Unix time (since=0.0 is 1970-01-01) although the schema says date-time; parse them like "
-    "api/routes/open311.py does (BeforeValidator(_moment): RFC 3339 with an offset, else 422)",
-)
 @pytest.mark.parametrize("value", ["0.0", "1700000000"])
 def test_audit_times_must_be_date_times_with_an_offset(fuzz_target: FuzzTarget, value: str) -> None:
     case = fuzz_target.schema["/v1/audit"]["GET"].Case(query={"since": value})
