@@ -9,6 +9,7 @@ from contextlib import asynccontextmanager, suppress
 
 from fastapi import FastAPI
 from starlette.concurrency import run_in_threadpool
+from starlette.routing import Route
 
 from api import errors, ratelimit
 from api.limits import BodySizeLimit
@@ -93,6 +94,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         window_s=settings.rate_limit_window_s,
         trusted_proxies=settings.trusted_proxies,
     )
+    # GET /v1/lookup, the hot path, is answered by a plain Starlette route ahead of
+    # FastAPI's router: no dependency injection or response re-validation (the same
+    # endpoint is also the documented FastAPI route below, for the OpenAPI schema).
+    app.router.routes.insert(0, Route("/v1/lookup", lookup.lookup_point, methods=["GET"]))
     app.include_router(health.router)
     app.include_router(lookup.router)
     app.include_router(units.router)

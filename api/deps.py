@@ -11,17 +11,17 @@ from boundaries.service import BoundaryService
 from routing.service import ReportService
 
 
-def get_settings(request: Request) -> Settings:
+async def get_settings(request: Request) -> Settings:
     settings: Settings = request.app.state.settings
     return settings
 
 
-def get_boundaries(request: Request) -> BoundaryService:
+async def get_boundaries(request: Request) -> BoundaryService:
     service: BoundaryService = request.app.state.boundaries
     return service
 
 
-def get_reports(request: Request) -> ReportService:
+async def get_reports(request: Request) -> ReportService:
     service: ReportService = request.app.state.reports
     return service
 

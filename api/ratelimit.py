@@ -2,7 +2,8 @@
 
 The counting is the ``limits`` package's sliding window counter in process memory
 (two counters per key, so memory and time per request stay constant however high a
-limit is set; a moving window keeps one timestamp per request): each
+limit is set; a moving window keeps one timestamp per request), in its asyncio form
+(the threaded form starts a timer thread every 10 ms under load): each
 worker process (``siji serve --workers N``) counts on its own, so the limits a client
 meets are up to N times the settings when the kernel spreads its connections over the
 workers.  That is the price of keeping workers stateless; a shared store (Redis) would
@@ -32,8 +33,8 @@ from typing import Any
 
 from fastapi import FastAPI
 from limits import RateLimitItem, RateLimitItemPerSecond
-from limits.storage import MemoryStorage
-from limits.strategies import SlidingWindowCounterRateLimiter
+from limits.aio.storage import MemoryStorage
+from limits.aio.strategies import SlidingWindowCounterRateLimiter
 from starlette.datastructures import Headers
 from starlette.responses import JSONResponse, Response
 from starlette.types import ASGIApp, Receive, Scope, Send
@@ -173,22 +174,23 @@ class RateLimit:
             # Counted under a digest: the token itself is never kept.
             counted.append(("token", hashlib.sha256(token.encode("utf-8", "surrogatepass")).hexdigest()))
         # Test every limit first and count only an allowed request, so a refused
-        # request uses up nothing (no await between test and hit: atomic in this worker).
+        # request uses up nothing.  (Requests racing between test and hit can pass a
+        # few over the limit; the in-memory storage never blocks, so the window is tiny.)
         for kind, key in counted:
             item = self.limits[kind]
             assert item is not None
-            if not self.limiter.test(item, kind, key):
-                response = self._refusal(scope, kind, key, item)
+            if not await self.limiter.test(item, kind, key):
+                response = await self._refusal(scope, kind, key, item)
                 await response(scope, receive, send)
                 return
         for kind, key in counted:
             item = self.limits[kind]
             assert item is not None
-            self.limiter.hit(item, kind, key)
+            await self.limiter.hit(item, kind, key)
         await self.app(scope, receive, send)
 
-    def _refusal(self, scope: Scope, kind: str, key: str, item: RateLimitItem) -> Response:
-        reset, _ = self.limiter.get_window_stats(item, kind, key)
+    async def _refusal(self, scope: Scope, kind: str, key: str, item: RateLimitItem) -> Response:
+        reset, _ = await self.limiter.get_window_stats(item, kind, key)
         retry_after = max(1, math.ceil(reset - time.time()))
         who = f"client address {key}" if kind == "address" else "token"
         message = (
