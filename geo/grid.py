@@ -347,6 +347,14 @@ class LevelGrid:
         f = self.refine
         return int(self.tiles[tile, math.floor(dy * f) % f, math.floor(dx * f) % f])
 
+    def candidates_at(self, x: float, y: float) -> NDArray[np.int32]:
+        """The polygons to test exactly for one point whose :meth:`value_at` is
+        ``MIXED_SUBCELL`` (its cell's candidate list, sorted by position)."""
+        leaf = -2 - int(self.cell_values(np.array([x]), np.array([y]))[0])
+        if leaf < 0:
+            return np.empty(0, dtype=np.int32)
+        return self.candidates[self.candidate_offsets[leaf] : self.candidate_offsets[leaf + 1]]
+
     def query(
         self, x: NDArray[np.float64], y: NDArray[np.float64]
     ) -> tuple[NDArray[np.int32], NDArray[np.int32], NDArray[np.intp], NDArray[np.int32]]:

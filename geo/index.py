@@ -37,7 +37,7 @@ import numpy as np
 import shapely
 
 from geo.errors import BoundaryDataError, InvalidInputError
-from geo.grid import LevelGrid
+from geo.grid import MIXED_SUBCELL, LevelGrid
 from geo.levels import LEVEL_KEYS, LEVELS, get_level
 
 if TYPE_CHECKING:
@@ -303,20 +303,31 @@ class JurisdictionIndex:
         return _concat(parts)
 
     def _lookup_one(self, x: float, y: float) -> LookupResult | None:
-        """A single point inside a pure community (sub)cell, the common case of a
-        service request, without the batch machinery; None for any other point."""
+        """A single point covered at the finest level (the common case of a service
+        request), without the batch machinery; None for any other point."""
         finest = self.ranks_present[-1]
-        position = self._grids[finest].value_at(x, y)
-        if position < 0:
+        grid = self._grids[finest]
+        rows = self._rows_by_rank[finest]
+        position = grid.value_at(x, y)
+        covering: NDArray[np.int32] = np.empty(0, dtype=np.int32)
+        if position == MIXED_SUBCELL:
+            # Near an edge: the exact test on the cell's few polygons, as query() does.
+            candidates = grid.candidates_at(x, y)
+            covering = candidates[shapely.intersects_xy(grid.geometries[candidates], x, y)]
+            if len(covering) == 0:
+                return None  # a gap or outside: the coarser levels and snapping decide
+            position = int(covering[0])  # candidates are sorted: the lowest position wins
+        elif position < 0:
             return None
-        resolved = self._rows_by_rank[finest][position : position + 1]
+        resolved = rows[position : position + 1]
+        shared = len(covering) > 1
         return LookupResult(
             self.units,
             self.units.unit_rows(resolved),
-            np.array([OK], dtype=np.uint8),
+            np.array([BOUNDARY if shared else OK], dtype=np.uint8),
             np.array([np.nan]),
-            np.zeros(2, dtype=np.int64),
-            np.empty(0, dtype=np.int32),
+            np.array([0, len(covering) if shared else 0], dtype=np.int64),
+            np.sort(rows[covering]).astype(np.int32) if shared else np.empty(0, dtype=np.int32),
         )
 
     def _lookup(self, x: NDArray[np.float64], y: NDArray[np.float64]) -> LookupResult:
