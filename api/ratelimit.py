@@ -173,6 +173,17 @@ class RateLimit:
         if token is not None and self.limits["token"] is not None:
             # Counted under a digest: the token itself is never kept.
             counted.append(("token", hashlib.sha256(token.encode("utf-8", "surrogatepass")).hexdigest()))
+        if len(counted) == 1:
+            # One limit (most requests): hit() counts only an allowed request, atomically.
+            kind, key = counted[0]
+            item = self.limits[kind]
+            assert item is not None
+            if not await self.limiter.hit(item, kind, key):
+                response = await self._refusal(scope, kind, key, item)
+                await response(scope, receive, send)
+                return
+            await self.app(scope, receive, send)
+            return
         # Test every limit first and count only an allowed request, so a refused
         # request uses up nothing.  (Requests racing between test and hit can pass a
         # few over the limit; the in-memory storage never blocks, so the window is tiny.)
