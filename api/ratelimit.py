@@ -173,31 +173,19 @@ class RateLimit:
         if token is not None and self.limits["token"] is not None:
             # Counted under a digest: the token itself is never kept.
             counted.append(("token", hashlib.sha256(token.encode("utf-8", "surrogatepass")).hexdigest()))
-        if len(counted) == 1:
-            # One limit (most requests): hit() counts only an allowed request, atomically.
-            kind, key = counted[0]
-            item = self.limits[kind]
-            assert item is not None
-            if not await self.limiter.hit(item, kind, key):
-                response = await self._refusal(scope, kind, key, item)
-                await response(scope, receive, send)
-                return
-            await self.app(scope, receive, send)
-            return
-        # Test every limit first and count only an allowed request, so a refused
-        # request uses up nothing.  (Requests racing between test and hit can pass a
-        # few over the limit; the in-memory storage never blocks, so the window is tiny.)
-        for kind, key in counted:
-            item = self.limits[kind]
-            assert item is not None
-            if not await self.limiter.test(item, kind, key):
-                response = await self._refusal(scope, kind, key, item)
-                await response(scope, receive, send)
-                return
-        for kind, key in counted:
-            item = self.limits[kind]
-            assert item is not None
-            await self.limiter.hit(item, kind, key)
+        # hit() counts a request only when it is allowed.  With two limits, test both
+        # first, so that a request refused by the second uses up nothing of the first.
+        # (Requests racing between test and hit can pass a few over the limit; the
+        # in-memory storage never blocks, so the window is tiny.)
+        checks = (self.limiter.test, self.limiter.hit) if len(counted) > 1 else (self.limiter.hit,)
+        for check in checks:
+            for kind, key in counted:
+                item = self.limits[kind]
+                assert item is not None
+                if not await check(item, kind, key):
+                    response = await self._refusal(scope, kind, key, item)
+                    await response(scope, receive, send)
+                    return
         await self.app(scope, receive, send)
 
     async def _refusal(self, scope: Scope, kind: str, key: str, item: RateLimitItem) -> Response:

@@ -69,22 +69,25 @@ class BoundaryService:
         """
         if at is not None:
             return generation_at(self.engine, at)
-        now = time.monotonic()
-        cached = self._active
-        if cached is not None and now - cached[0] < ACTIVE_TTL_S and cached[1].valid_from <= dt.date.today():
-            return cached[1]
+        cached = self._fresh_active()
+        if cached is not None:
+            return cached
         info = generation_at(self.engine, None)
-        self._active = (now, info)
+        self._active = (time.monotonic(), info)
         return info
+
+    def _fresh_active(self) -> GenerationInfo | None:
+        """The remembered active generation, if it is recent and already valid."""
+        cached = self._active
+        if cached is None or time.monotonic() - cached[0] >= ACTIVE_TTL_S:
+            return None
+        return cached[1] if cached[1].valid_from <= dt.date.today() else None
 
     def cached_index(self) -> tuple[GenerationInfo, JurisdictionIndex] | None:
         """The active generation and its index if both are in memory and fresh, else
         None: a lookup that can answer without touching the database or a thread."""
-        cached = self._active
-        if cached is None or time.monotonic() - cached[0] >= ACTIVE_TTL_S:
-            return None
-        generation = cached[1]
-        if generation.valid_from > dt.date.today():
+        generation = self._fresh_active()
+        if generation is None:
             return None
         index = self._indexes.get(generation.id)  # a dict read: atomic under the GIL
         return None if index is None else (generation, index)

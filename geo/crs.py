@@ -211,8 +211,9 @@ _A = 6378245.0
 _EE = 0.00669342162296594323
 
 
-def _in_china(lon: FloatArray, lat: FloatArray) -> NDArray[np.bool_]:
+def _in_china(lon: Any, lat: Any) -> Any:
     # The offset is applied only inside this rectangle; outside it GCJ-02 == WGS84.
+    # Arrays or floats (``&`` of two bools is a bool).
     return (lon >= 72.004) & (lon <= 137.8347) & (lat >= 0.8293) & (lat <= 55.8271)
 
 
@@ -246,12 +247,11 @@ def _gcj_delta(lon: Any, lat: Any, xp: Any) -> tuple[Any, Any]:
 
 def _gcj02_to_wgs84_point(lon: float, lat: float) -> tuple[float, float]:
     """:func:`gcj02_to_wgs84` for one finite point, in floats (no array overhead)."""
-    if not (72.004 <= lon <= 137.8347 and 0.8293 <= lat <= 55.8271):
+    if not _in_china(lon, lat):
         return lon, lat
     wlon, wlat = lon, lat
     for _ in range(30):
-        inside = 72.004 <= wlon <= 137.8347 and 0.8293 <= wlat <= 55.8271
-        dlon, dlat = _gcj_delta(wlon, wlat, math) if inside else (0.0, 0.0)
+        dlon, dlat = _gcj_delta(wlon, wlat, math) if _in_china(wlon, wlat) else (0.0, 0.0)
         elon, elat = wlon + dlon - lon, wlat + dlat - lat
         wlon -= elon
         wlat -= elat

@@ -334,26 +334,31 @@ class LevelGrid:
         ``MIXED_SUBCELL`` if the point needs the exact test of :meth:`query`.  The cell
         arithmetic is the same IEEE arithmetic as :meth:`cell_values`.
         """
-        dx = (x - self.x0) / self.cell
-        dy = (y - self.y0) / self.cell
-        if not (0.0 <= dx < self.nx and 0.0 <= dy < self.ny):  # NaN fails both too
-            return EMPTY
-        value = int(self.cells[math.floor(dy), math.floor(dx)])
-        if value >= EMPTY:
-            return value
-        tile = int(self.tile_of_leaf[-2 - value])
-        if tile < 0:
-            return MIXED_SUBCELL
-        f = self.refine
-        return int(self.tiles[tile, math.floor(dy * f) % f, math.floor(dx * f) % f])
+        return self._classify(x, y)[0]
 
     def candidates_at(self, x: float, y: float) -> NDArray[np.int32]:
         """The polygons to test exactly for one point whose :meth:`value_at` is
         ``MIXED_SUBCELL`` (its cell's candidate list, sorted by position)."""
-        leaf = -2 - int(self.cell_values(np.array([x]), np.array([y]))[0])
+        leaf = self._classify(x, y)[1]
         if leaf < 0:
             return np.empty(0, dtype=np.int32)
         return self.candidates[self.candidate_offsets[leaf] : self.candidate_offsets[leaf + 1]]
+
+    def _classify(self, x: float, y: float) -> tuple[int, int]:
+        """(:meth:`value_at`, the leaf of the point's cell or -1) for one point."""
+        dx = (x - self.x0) / self.cell
+        dy = (y - self.y0) / self.cell
+        if not (0.0 <= dx < self.nx and 0.0 <= dy < self.ny):  # NaN fails both too
+            return EMPTY, -1
+        value = int(self.cells[math.floor(dy), math.floor(dx)])
+        if value >= EMPTY:
+            return value, -1
+        leaf = -2 - value
+        tile = int(self.tile_of_leaf[leaf])
+        if tile < 0:
+            return MIXED_SUBCELL, leaf
+        f = self.refine
+        return int(self.tiles[tile, math.floor(dy * f) % f, math.floor(dx * f) % f]), leaf
 
     def query(
         self, x: NDArray[np.float64], y: NDArray[np.float64]

@@ -598,6 +598,24 @@ class ReportService:
                 )  # fmt: skip
         return escalated
 
+    def read_rows(self, query: Any, principal: Principal | None, action: str, counted: str) -> list[Any]:
+        """Rows of a report ``query``: only the principal's cases when one is given, and
+        then the read is audited (``action``, with the row count under ``counted``) in
+        the same transaction."""
+        if principal is not None:
+            require_staff(principal)
+            query = query.where(_scope(principal))
+        with Session(self.engine) as session, session.begin():
+            rows = list(session.execute(query).all())
+            if principal is not None:
+                session.add(
+                    audit.entry(
+                        principal, action, self._now(), scope=self._chain(principal),
+                        detail={counted: len(rows)},
+                    )
+                )  # fmt: skip
+        return rows
+
     def cases_frame(self, principal: Principal | None = None) -> Any:
         """Cases as a DataFrame for metrics (one row per report); only those in the
         principal's scope when one is given."""
@@ -607,18 +625,7 @@ class ReportService:
             Report.id, Report.owner_key, Report.owner_name, Report.created_at, Report.dispatched_at,
             Report.due_at, Report.handled_at, Report.closed_at, Report.state, Report.rework_count,
         )  # fmt: skip
-        if principal is not None:
-            require_staff(principal)
-            query = query.where(_scope(principal))
-        with Session(self.engine) as session, session.begin():
-            rows = session.execute(query).all()
-            if principal is not None:
-                session.add(
-                    audit.entry(
-                        principal, "metrics.read", self._now(), scope=self._chain(principal),
-                        detail={"cases": len(rows)},
-                    )
-                )  # fmt: skip
+        rows = self.read_rows(query, principal, "metrics.read", "cases")
         frame = pd.DataFrame(
             rows,
             columns=[
@@ -647,18 +654,7 @@ def reports_geoframe(service: ReportService, principal: Principal | None = None)
         Report.district_code, Report.subdistrict_code, Report.community_code, Report.owner_key,
         Report.lon, Report.lat,
     )  # fmt: skip
-    if principal is not None:
-        require_staff(principal)
-        query = query.where(_scope(principal))
-    with Session(service.engine) as session, session.begin():
-        rows = session.execute(query.order_by(Report.id)).all()
-        if principal is not None:
-            session.add(
-                audit.entry(
-                    principal, "maps.read", service._now(), scope=service._chain(principal),
-                    detail={"reports": len(rows)},
-                )
-            )  # fmt: skip
+    rows = service.read_rows(query.order_by(Report.id), principal, "maps.read", "reports")
     frame = pd.DataFrame(
         rows,
         columns=[
