@@ -8,10 +8,8 @@ import pytest
 from fastapi.testclient import TestClient
 from starlette.applications import Starlette
 
-from api.app import create_app
-from api.settings import Settings
 from routing.staff import issue
-from tests.api.conftest import NO_RATE_LIMITS
+from tests.api.conftest import make_client
 
 CAIYUAN, SANLI, DISTRICT = "370902002000", "370902002001", "370902000000"
 REPORT = {
@@ -26,16 +24,9 @@ REPORT = {
 @pytest.fixture(scope="module")
 def behind_proxy(client: TestClient) -> Iterator[Starlette]:
     """The service behind a trusted reverse proxy (10.0.0.0/8), on the session's database."""
-    settings = Settings(
-        database_url=client.app.state.settings.database_url,  # type: ignore[attr-defined]
-        environment="test",
-        escalation_interval_s=0,
-        trusted_proxies=["10.0.0.0/8"],
-        **NO_RATE_LIMITS,  # type: ignore[arg-type]
-    )
-    app = create_app(settings)
-    with TestClient(app):
-        yield app
+    url = client.app.state.settings.database_url  # type: ignore[attr-defined]
+    for proxied in make_client(url, escalation_interval_s=0, trusted_proxies=["10.0.0.0/8"]):
+        yield proxied.app
 
 
 def _token(client: TestClient, unit: str, role: str, name: str | None = None) -> dict[str, str]:

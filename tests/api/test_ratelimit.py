@@ -14,6 +14,7 @@ from starlette.routing import Route
 from api.app import create_app
 from api.ratelimit import RateLimit, client_address
 from api.settings import Settings
+from tests.api.conftest import make_client
 
 WINDOW_S = 3600  # long enough that no test run crosses a window edge
 PER_ADDRESS, PER_TOKEN = 3, 2
@@ -22,18 +23,12 @@ PER_ADDRESS, PER_TOKEN = 3, 2
 @pytest.fixture(scope="module")
 def limited(client: TestClient) -> Iterator[Starlette]:
     """The service with tight limits, on the session's database (bundled set already loaded)."""
-    settings = Settings(
-        database_url=client.app.state.settings.database_url,  # type: ignore[attr-defined]
-        environment="test",
-        escalation_interval_s=0,
-        rate_limit_per_address=PER_ADDRESS,
-        rate_limit_per_token=PER_TOKEN,
-        rate_limit_window_s=WINDOW_S,
-        trusted_proxies=["10.0.0.0/8"],
-    )
-    app = create_app(settings)
-    with TestClient(app):  # runs the lifespan once; the clients below share app.state
-        yield app
+    url = client.app.state.settings.database_url  # type: ignore[attr-defined]
+    limits = {"rate_limit_per_address": PER_ADDRESS, "rate_limit_per_token": PER_TOKEN}
+    for limited_client in make_client(
+        url, escalation_interval_s=0, rate_limit_window_s=WINDOW_S, trusted_proxies=["10.0.0.0/8"], **limits
+    ):
+        yield limited_client.app  # the clients below share its app.state
 
 
 def from_address(app: Starlette, address: str) -> TestClient:
