@@ -117,16 +117,35 @@ def client_address(peer: str | None, forwarded_for: Iterable[str], trusted: Iter
 
 def request_address(scope: Scope, trusted: Iterable[str]) -> str:
     """:func:`client_address` of an ASGI request."""
+    return _peer_address(scope, Headers(scope=scope).getlist("x-forwarded-for"), trusted)
+
+
+def _peer_address(scope: Scope, forwarded_for: Iterable[str], trusted: Iterable[str]) -> str:
     client = scope.get("client")
-    headers = Headers(scope=scope)
-    return client_address(client[0] if client else None, headers.getlist("x-forwarded-for"), trusted)
+    return client_address(client[0] if client else None, forwarded_for, trusted)
 
 
 def bearer_token(headers: Headers) -> str | None:
     """The token of an ``Authorization: Bearer`` header, if any."""
-    value = headers.get("authorization", "")
-    scheme, _, token = value.partition(" ")
+    return _bearer(headers.get("authorization", ""))
+
+
+def _bearer(authorization: str) -> str | None:
+    scheme, _, token = authorization.partition(" ")
     return token.strip() or None if scheme.lower() == "bearer" else None
+
+
+def _counted_headers(scope: Scope) -> tuple[list[str], str]:
+    """(every X-Forwarded-For value, the first Authorization value) in one pass over the
+    raw headers: the limiter runs on every request, before anything else parses them."""
+    forwarded: list[str] = []
+    authorization = ""
+    for name, value in scope.get("headers", ()):
+        if name == b"x-forwarded-for":
+            forwarded.append(value.decode("latin-1"))
+        elif name == b"authorization" and not authorization:
+            authorization = value.decode("latin-1")
+    return forwarded, authorization
 
 
 class RateLimit:
@@ -166,10 +185,11 @@ class RateLimit:
         if scope["type"] != "http" or path in EXEMPT_PATHS or path.startswith(EXEMPT_PREFIXES):
             await self.app(scope, receive, send)
             return
+        forwarded, authorization = _counted_headers(scope)
         counted = []
         if self.limits["address"] is not None:
-            counted.append(("address", request_address(scope, self.trusted)))
-        token = bearer_token(Headers(scope=scope))
+            counted.append(("address", _peer_address(scope, forwarded, self.trusted)))
+        token = _bearer(authorization)
         if token is not None and self.limits["token"] is not None:
             # Counted under a digest: the token itself is never kept.
             counted.append(("token", hashlib.sha256(token.encode("utf-8", "surrogatepass")).hexdigest()))

@@ -12,6 +12,7 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 from fastapi import Request
+from fastapi.responses import FileResponse
 from starlette.datastructures import UploadFile
 
 from api.errors import NotAcceptableError, UnsupportedMediaError
@@ -126,6 +127,16 @@ async def save_upload(upload: UploadFile, path: Path) -> int:
             handle.write(piece)
             size += len(piece)
     return size
+
+
+class ResultFileResponse(FileResponse):
+    """A bulk lookup's output file, sent in 1 MiB pieces.
+
+    Every piece is read in a worker thread; Starlette's 64 KiB default made a
+    million-row GeoParquet answer (27 MiB) 430 thread hops, a tenth of the request.
+    """
+
+    chunk_size = 1 << 20
 
 
 def temp_dir() -> str:

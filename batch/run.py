@@ -19,6 +19,7 @@ because GeoPackage and SQL are case-insensitive.
 
 from __future__ import annotations
 
+import functools
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -353,22 +354,32 @@ def default_crs(info: SourceInfo) -> CRS:
     import pyproj
 
     try:
-        file_crs = pyproj.CRS.from_user_input(info.crs)
+        epsg, name = _epsg_of(info.crs)
     except pyproj.exceptions.CRSError as exc:
         raise InvalidInputError(
             f"{info.path.name}: the geometry's CRS cannot be read ({exc}); give the CRS explicitly "
             "(crs=..., --crs)"
         ) from exc
+    if epsg is None:
+        raise InvalidInputError(
+            f"{info.path.name}: the geometry's CRS ({name}) has no EPSG code; give the CRS "
+            "explicitly (crs=..., --crs)",
+            crs=name,
+        )
+    return parse_crs(epsg)
+
+
+@functools.lru_cache(maxsize=64)
+def _epsg_of(crs: str) -> tuple[int | None, str]:
+    """(EPSG code or None, name) of a file's CRS text.  Cached: files of one source
+    repeat the same PROJJSON, and parsing it costs PROJ tens of milliseconds."""
+    import pyproj
+
+    file_crs = pyproj.CRS.from_user_input(crs)
     epsg = file_crs.to_epsg()
     if epsg is None and file_crs.to_authority() == ("OGC", "CRS84"):
         epsg = 4326
-    if epsg is None:
-        raise InvalidInputError(
-            f"{info.path.name}: the geometry's CRS ({file_crs.name}) has no EPSG code; give the CRS "
-            "explicitly (crs=..., --crs)",
-            crs=file_crs.name,
-        )
-    return parse_crs(epsg)
+    return epsg, str(file_crs.name)
 
 
 def output_crs(info: SourceInfo, lookup_crs: CRS) -> str | None:

@@ -120,7 +120,7 @@ def main(argv: list[str] | None = None) -> None:
         from benchmarks import http
 
         console.print("[dim]HTTP: siji serve + wrk, bulk GeoParquet ...[/]")
-        report.extend(http.run(work, duration=args.http_seconds, repeats=min(args.repeats, 2)))
+        report.extend(http.run(work, duration=args.http_seconds, repeats=args.repeats))
 
     if args.big:
         from benchmarks import bigcsv

@@ -178,15 +178,32 @@ def to_wgs84(x: ArrayLike, y: ArrayLike, crs: str | int | CRS | None) -> tuple[F
     if parsed.is_wgs84:
         return xa, ya
     if parsed == GCJ02:
-        if xa.size == 1 and ya.size == 1 and np.isfinite(xa).all() and np.isfinite(ya).all():
-            lon, lat = _gcj02_to_wgs84_point(float(xa.flat[0]), float(ya.flat[0]))
-            return np.full(xa.shape, lon), np.full(ya.shape, lat)
         return gcj02_to_wgs84(xa, ya)
     if parsed == BD09:
         return gcj02_to_wgs84(*bd09_to_gcj02(xa, ya))
     assert parsed.epsg is not None
     lon, lat = _transformer(parsed.epsg, 4326).transform(xa, ya)
     return np.asarray(lon, dtype=np.float64), np.asarray(lat, dtype=np.float64)
+
+
+def point_to_wgs84(x: float, y: float, crs: str | int | CRS | None) -> tuple[float, float]:
+    """:func:`to_wgs84` for one finite point, in floats (the single-lookup hot path).
+
+    Examples
+    --------
+    >>> point_to_wgs84(117.135, 36.195, "wgs84")
+    (117.135, 36.195)
+    >>> lon, lat = point_to_wgs84(117.135, 36.195, "gcj02")
+    >>> bool(abs(lon - 117.1295) < 0.001)
+    True
+    """
+    parsed = parse_crs(crs)
+    if parsed.is_wgs84:
+        return float(x), float(y)
+    if parsed == GCJ02:
+        return _gcj02_to_wgs84_point(float(x), float(y))
+    lon, lat = to_wgs84([x], [y], parsed)
+    return float(lon[0]), float(lat[0])
 
 
 def from_wgs84(lon: ArrayLike, lat: ArrayLike, crs: str | int | CRS | None) -> tuple[FloatArray, FloatArray]:

@@ -334,18 +334,11 @@ class LevelGrid:
         ``MIXED_SUBCELL`` if the point needs the exact test of :meth:`query`.  The cell
         arithmetic is the same IEEE arithmetic as :meth:`cell_values`.
         """
-        return self._classify(x, y)[0]
+        return self.classify(x, y)[0]
 
-    def candidates_at(self, x: float, y: float) -> NDArray[np.int32]:
-        """The polygons to test exactly for one point whose :meth:`value_at` is
-        ``MIXED_SUBCELL`` (its cell's candidate list, sorted by position)."""
-        leaf = self._classify(x, y)[1]
-        if leaf < 0:
-            return np.empty(0, dtype=np.int32)
-        return self.candidates[self.candidate_offsets[leaf] : self.candidate_offsets[leaf + 1]]
-
-    def _classify(self, x: float, y: float) -> tuple[int, int]:
-        """(:meth:`value_at`, the leaf of the point's cell or -1) for one point."""
+    def classify(self, x: float, y: float) -> tuple[int, int]:
+        """(:meth:`value_at`, the leaf of the point's cell or -1) for one point; a
+        ``MIXED_SUBCELL`` point is tested against :meth:`leaf_candidates` of its leaf."""
         dx = (x - self.x0) / self.cell
         dy = (y - self.y0) / self.cell
         if not (0.0 <= dx < self.nx and 0.0 <= dy < self.ny):  # NaN fails both too
@@ -359,6 +352,10 @@ class LevelGrid:
             return MIXED_SUBCELL, leaf
         f = self.refine
         return int(self.tiles[tile, math.floor(dy * f) % f, math.floor(dx * f) % f]), leaf
+
+    def leaf_candidates(self, leaf: int) -> NDArray[np.int32]:
+        """The polygons whose bounding boxes meet cell ``leaf`` (sorted by position)."""
+        return self.candidates[self.candidate_offsets[leaf] : self.candidate_offsets[leaf + 1]]
 
     def query(
         self, x: NDArray[np.float64], y: NDArray[np.float64]

@@ -103,6 +103,49 @@ class UnitTable:
         return self.ancestors[resolved]
 
     @cached_property
+    def _level_pairs(self) -> list[tuple[tuple[str, str] | None, ...]]:
+        # (code, name) at each level of every row, plus the all-None row -1: plain
+        # Python objects, so that one answer costs no numpy scalar conversions.
+        codes, names = self.codes.tolist(), self.names.tolist()
+        return [
+            tuple(None if r < 0 else (codes[r], names[r]) for r in chain) for chain in self.ancestors.tolist()
+        ]
+
+    def answer(
+        self,
+        row: int,
+        status: int,
+        candidates: Sequence[int] = (),
+        distance_m: float | None = None,
+        error: str | None = None,
+    ) -> dict[str, Any]:
+        """The JSON-ready answer for a point resolved to unit ``row`` (-1: none).
+
+        Examples
+        --------
+        >>> from shapely import box
+        >>> index = JurisdictionIndex.from_arrays(["C"], ["c"], ["city"], [None], [box(0, 0, 1, 1)])
+        >>> answer = index.units.answer(0, OK)
+        >>> answer["city"], answer["community"], answer["status"]
+        ({'code': 'C', 'name': 'c'}, None, 'ok')
+        """
+        answer: dict[str, Any] = {
+            key: None if pair is None else {"code": pair[0], "name": pair[1]}
+            for key, pair in zip(LEVEL_KEYS, self._level_pairs[row], strict=True)
+        }
+        answer["status"] = STATUSES[status]
+        if len(candidates):
+            answer["candidates"] = [
+                {"code": self.codes[r], "name": self.names[r], "level": LEVEL_KEYS[self.ranks[r]]}
+                for r in candidates
+            ]
+        if distance_m is not None:
+            answer["distance_m"] = round(distance_m, 2)
+        if error is not None:
+            answer["error"] = error
+        return answer
+
+    @cached_property
     def has_children(self) -> NDArray[np.bool_]:
         """True for units that are the parent of some other unit."""
         flags = np.zeros(len(self), dtype=bool)
@@ -174,23 +217,35 @@ class LookupResult:
 
     def record(self, i: int) -> dict[str, Any]:
         """The JSON-ready answer for point ``i`` (the shape ``siji lookup`` prints)."""
-        units = self.units
-        answer: dict[str, Any] = {}
-        for rank, key in enumerate(LEVEL_KEYS):
-            row = int(self.unit_rows[i, rank])
-            answer[key] = None if row < 0 else {"code": units.codes[row], "name": units.names[row]}
-        answer["status"] = STATUSES[int(self.status[i])]
-        candidates = self.candidates(i)
-        if len(candidates):
-            answer["candidates"] = [
-                {"code": units.codes[r], "name": units.names[r], "level": LEVEL_KEYS[units.ranks[r]]}
-                for r in candidates
-            ]
-        if np.isfinite(self.distance_m[i]):
-            answer["distance_m"] = round(float(self.distance_m[i]), 2)
-        if self.errors is not None and self.errors[i] is not None:
-            answer["error"] = self.errors[i]
-        return answer
+        levels = self.unit_rows[i]
+        resolved = levels[levels >= 0]
+        distance = float(self.distance_m[i])
+        return self.units.answer(
+            int(resolved[-1]) if len(resolved) else -1,
+            int(self.status[i]),
+            self.candidates(i).tolist(),
+            distance if np.isfinite(distance) else None,
+            self.errors[i] if self.errors is not None else None,
+        )
+
+
+def _build_grids(
+    geometries: NDArray[np.object_], rows_by_rank: dict[int, NDArray[np.int32]]
+) -> dict[int, LevelGrid]:
+    """One :class:`LevelGrid` per level, the finest (the largest) started first and the
+    others built beside it: shapely and numpy release the GIL for most of a build."""
+    order = sorted(rows_by_rank, reverse=True)
+    with ThreadPoolExecutor(2) as pool:
+        futures = {
+            rank: pool.submit(
+                LevelGrid,
+                geometries[rows_by_rank[rank]],
+                finest_cell=_FINEST_CELL[rank],
+                refine=_REFINE[rank],
+            )
+            for rank in order
+        }
+        return {rank: futures[rank].result() for rank in sorted(rows_by_rank)}
 
 
 class Locator(Protocol):
@@ -235,10 +290,7 @@ class JurisdictionIndex:
         present = sorted(set(units.ranks.tolist()))
         self.ranks_present: tuple[int, ...] = tuple(present)
         self._rows_by_rank = {rank: np.flatnonzero(units.ranks == rank).astype(np.int32) for rank in present}
-        self._grids = {
-            rank: LevelGrid(geometries[rows], finest_cell=_FINEST_CELL[rank], refine=_REFINE[rank])
-            for rank, rows in self._rows_by_rank.items()
-        }
+        self._grids = _build_grids(geometries, self._rows_by_rank)
 
     @classmethod
     def from_arrays(
@@ -302,32 +354,64 @@ class JurisdictionIndex:
             )
         return _concat(parts)
 
-    def _lookup_one(self, x: float, y: float) -> LookupResult | None:
-        """A single point covered at the finest level (the common case of a service
-        request), without the batch machinery; None for any other point."""
+    def answer_one(self, lon: float, lat: float) -> dict[str, Any] | None:
+        """The JSON-ready answer for one WGS84 point covered at the finest level, or None.
+
+        The single-request hot path: no arrays are made.  None means the point needs the
+        batch path (:meth:`lookup`): a gap, snapping or outside.
+
+        Examples
+        --------
+        >>> from shapely import box
+        >>> index = JurisdictionIndex.from_arrays(
+        ...     ["A", "A1", "A2"], ["a", "west", "east"], ["city", "district", "district"],
+        ...     [None, "A", "A"], [box(0, 0, 2, 1), box(0, 0, 1, 1), box(1, 0, 2, 1)])
+        >>> index.answer_one(0.5, 0.5)["district"]
+        {'code': 'A1', 'name': 'west'}
+        >>> index.answer_one(1.0, 0.5)["status"]  # on the shared edge
+        'boundary'
+        >>> index.answer_one(5.0, 5.0) is None
+        True
+        """
+        found = self._resolve_one(lon, lat)
+        if found is None:
+            return None
+        row, shared = found
+        return self.units.answer(row, BOUNDARY if shared else OK, shared)
+
+    def _resolve_one(self, x: float, y: float) -> tuple[int, list[int]] | None:
+        """(unit row, the covering rows in code order when more than one cover it) for
+        one point covered at the finest level; None for any other point."""
         finest = self.ranks_present[-1]
         grid = self._grids[finest]
         rows = self._rows_by_rank[finest]
-        position = grid.value_at(x, y)
-        covering: NDArray[np.int32] = np.empty(0, dtype=np.int32)
+        position, leaf = grid.classify(x, y)
         if position == MIXED_SUBCELL:
             # Near an edge: the exact test on the cell's few polygons, as query() does.
-            candidates = grid.candidates_at(x, y)
+            candidates = grid.leaf_candidates(leaf)
             covering = candidates[shapely.intersects_xy(grid.geometries[candidates], x, y)]
             if len(covering) == 0:
                 return None  # a gap or outside: the coarser levels and snapping decide
-            position = int(covering[0])  # candidates are sorted: the lowest position wins
-        elif position < 0:
+            # Candidates are sorted by position, and positions by code: the first wins.
+            shared = sorted(rows[covering].tolist()) if len(covering) > 1 else []
+            return int(rows[covering[0]]), shared
+        if position < 0:
             return None
-        resolved = rows[position : position + 1]
-        shared = len(covering) > 1
+        return int(rows[position]), []
+
+    def _lookup_one(self, x: float, y: float) -> LookupResult | None:
+        """:meth:`_resolve_one` as a batch of one."""
+        found = self._resolve_one(x, y)
+        if found is None:
+            return None
+        row, shared = found
         return LookupResult(
             self.units,
-            self.units.unit_rows(resolved),
+            self.units.unit_rows(np.array([row], dtype=np.int32)),
             np.array([BOUNDARY if shared else OK], dtype=np.uint8),
             np.array([np.nan]),
-            np.array([0, len(covering) if shared else 0], dtype=np.int64),
-            np.sort(rows[covering]).astype(np.int32) if shared else np.empty(0, dtype=np.int32),
+            np.array([0, len(shared)], dtype=np.int64),
+            np.array(shared, dtype=np.int32),
         )
 
     def _lookup(self, x: NDArray[np.float64], y: NDArray[np.float64]) -> LookupResult:

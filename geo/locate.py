@@ -7,14 +7,15 @@ point and raises instead.
 
 from __future__ import annotations
 
+import math
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from geo.coords import coordinate_problems, point_problem, usable
-from geo.crs import CRS, parse_crs, to_wgs84
+from geo.crs import CRS, parse_crs, point_to_wgs84, to_wgs84
 from geo.errors import InvalidCoordinateError, SwappedAxesError
-from geo.index import BOUNDARY, GAP, INVALID, OK, OUTSIDE, Locator, LookupResult
+from geo.index import BOUNDARY, GAP, INVALID, OK, OUTSIDE, JurisdictionIndex, Locator, LookupResult
 
 if TYPE_CHECKING:
     from numpy.typing import ArrayLike, NDArray
@@ -92,11 +93,15 @@ def locate_point(index: Locator, x: float, y: float, crs: str | int | CRS | None
     x, y = float(x), float(y)
     problem = point_problem(x, y, parsed)
     if problem is None:
-        lon, lat = to_wgs84([x], [y], parsed)
-        if not (np.isfinite(lon[0]) and np.isfinite(lat[0])):
+        lon, lat = point_to_wgs84(x, y, parsed)
+        if not (math.isfinite(lon) and math.isfinite(lat)):
             problem = _no_position(x, y, parsed)
     if problem is None:
-        result = index.lookup(lon, lat, threads=1)
+        # Most points are covered at the finest level: answered without arrays.
+        answer = index.answer_one(lon, lat) if isinstance(index, JurisdictionIndex) else None
+        if answer is not None:
+            return answer
+        result = index.lookup([lon], [lat], threads=1)
         if result.status[0] != OUTSIDE:
             return result.record(0)
     # Unusable or outside: as in a batch, a swap that lands inside explains both.

@@ -22,6 +22,7 @@ from geo.crs import (
     gcj02_to_bd09,
     gcj02_to_wgs84,
     parse_crs,
+    point_to_wgs84,
     to_wgs84,
     wgs84_to_gcj02,
 )
@@ -177,6 +178,20 @@ def test_from_wgs84_then_to_wgs84_round_trip(crs, points):
     back_lon, back_lat = to_wgs84(x, y, crs)
     np.testing.assert_allclose(back_lon, lon, rtol=0, atol=1e-8)
     np.testing.assert_allclose(back_lat, lat, rtol=0, atol=1e-8)
+
+
+@pytest.mark.parametrize(
+    "crs", ["gcj02", "bd09", "wgs84", "cgcs2000", "EPSG:32650", "EPSG:4548", "EPSG:4527"]
+)
+@settings(max_examples=25, deadline=None)
+@given(lon=st.floats(70.0, 140.0), lat=st.floats(15.0, 56.0))
+def test_point_to_wgs84_matches_the_array_form(crs, lon, lat):
+    # Points on both sides of the GCJ-02 rectangle, given in each CRS.
+    x, y = from_wgs84([lon], [lat], crs)
+    expected = to_wgs84(x, y, crs)
+    got = point_to_wgs84(float(x[0]), float(y[0]), crs)
+    assert got == pytest.approx((float(expected[0][0]), float(expected[1][0])), abs=1e-9)
+    assert all(type(v) is float for v in got)
 
 
 # --- agreement with the prcoords reference implementation ------------------------------

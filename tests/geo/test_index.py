@@ -675,6 +675,12 @@ def test_random_hierarchies_match_oracle(data, unit_exp, finest_exp, refine, see
         assert (status[i], got_codes, got_candidates) == (want.status, want.codes, want.candidates), (
             f"point {i} ({lon[i]!r}, {lat[i]!r})"
         )
+        # The scalar path answers exactly the points covered at the finest level, the same.
+        one = index.answer_one(float(lon[i]), float(lat[i]))
+        if want.status in ("ok", "boundary") and want.codes[LEVEL_KEYS[index.ranks_present[-1]]]:
+            assert one == result.record(i), f"point {i} ({lon[i]!r}, {lat[i]!r})"
+        else:
+            assert one is None or one == result.record(i), f"point {i} ({lon[i]!r}, {lat[i]!r})"
 
 
 @pytest.mark.parametrize("case", CASES, ids=case_ids(CASES))
@@ -686,3 +692,9 @@ def test_single_point_lookup_matches_the_batch(index, case):
     single = index.lookup([case.lon], [case.lat])
     assert single.record(0) == batch.record(i)
     assert single.candidate_offsets.tolist() == [0, len(batch.candidates(i))]
+    # Without any arrays: the same answer, or None for the points it leaves to the batch.
+    one = index.answer_one(case.lon, case.lat)
+    if case.status in ("ok", "boundary"):
+        assert one == batch.record(i)
+    else:
+        assert one is None
