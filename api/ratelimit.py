@@ -1,13 +1,15 @@
 """Rate limits per client address and per bearer token, with a clear 429.
 
-The counting is the ``limits`` package's sliding window counter in process memory
-(two counters per key, so memory and time per request stay constant however high a
-limit is set; a moving window keeps one timestamp per request), in its asyncio form
-(the threaded form starts a timer thread every 10 ms under load): each
-worker process (``siji serve --workers N``) counts on its own, so the limits a client
-meets are up to N times the settings when the kernel spreads its connections over the
-workers.  That is the price of keeping workers stateless; a shared store (Redis) would
-make them exact, and ``limits`` supports one when that is wanted.
+Counting is a sliding window counter in process memory (:mod:`api.window_counter`:
+two counters per key, so memory and time per request stay constant however high a
+limit is set and however many clients there are).  Each worker process
+(``siji serve --workers N``) counts on its own, so the limits a client meets are up
+to N times the settings when the kernel spreads its connections over the workers.
+That is the price of keeping workers stateless; a shared store (Redis, for example
+through the ``limits`` package) would make them exact.
+
+IPv6 clients are counted per /64 network: one subscriber usually holds a whole /64,
+and counting its addresses one by one would let it pick a fresh one per request.
 
 A refused request is answered before any route runs (so before the body is read or a
 token is looked up): ``429`` with ``Retry-After`` (seconds) and the error body of the
@@ -27,20 +29,17 @@ import functools
 import hashlib
 import ipaddress
 import math
-import time
 from collections.abc import Iterable
 from typing import Any
 
 from fastapi import FastAPI
-from limits import RateLimitItem, RateLimitItemPerSecond
-from limits.aio.storage import MemoryStorage
-from limits.aio.strategies import SlidingWindowCounterRateLimiter
 from starlette.datastructures import Headers
 from starlette.responses import JSONResponse, Response
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from api.errors import error_body
 from api.schemas.common import ErrorResponse
+from api.window_counter import SlidingWindowCounter
 
 EXEMPT_PATHS = frozenset({"/healthz", "/readyz"})
 EXEMPT_PREFIXES = ("/maps/assets/",)
@@ -135,6 +134,31 @@ def _bearer(authorization: str) -> str | None:
     return token.strip() or None if scheme.lower() == "bearer" else None
 
 
+def counting_key(address: str) -> str:
+    """The key a client address is counted under: itself, or its /64 for IPv6.
+
+    Examples
+    --------
+    >>> counting_key("198.51.100.7")
+    '198.51.100.7'
+    >>> counting_key("2001:db8:1:2:a:b:c:d")
+    '2001:db8:1:2::/64'
+    >>> counting_key("::ffff:198.51.100.7")  # IPv4 on a dual-stack socket
+    '198.51.100.7'
+    >>> counting_key("unknown")
+    'unknown'
+    """
+    if ":" not in address:  # IPv4 or no address: as it is
+        return address
+    try:
+        ip = ipaddress.IPv6Address(address)
+    except ValueError:
+        return address
+    if ip.ipv4_mapped is not None:
+        return str(ip.ipv4_mapped)
+    return str(ipaddress.IPv6Network((ip, 64), strict=False))
+
+
 def _counted_headers(scope: Scope) -> tuple[list[str], str]:
     """(every X-Forwarded-For value, the first Authorization value) in one pass over the
     raw headers: the limiter runs on every request, before anything else parses them."""
@@ -174,11 +198,8 @@ class RateLimit:
         self.app = app
         self.window_s = window_s
         self.trusted = tuple(trusted_proxies)
-        self.limits: dict[str, RateLimitItem | None] = {
-            "address": RateLimitItemPerSecond(per_address, window_s) if per_address > 0 else None,
-            "token": RateLimitItemPerSecond(per_token, window_s) if per_token > 0 else None,
-        }
-        self.limiter = SlidingWindowCounterRateLimiter(MemoryStorage())
+        self.limits = {"address": per_address, "token": per_token}
+        self.counters = {kind: SlidingWindowCounter(window_s) for kind in self.limits}
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         path = scope.get("path", "")
@@ -187,33 +208,29 @@ class RateLimit:
             return
         forwarded, authorization = _counted_headers(scope)
         counted = []
-        if self.limits["address"] is not None:
-            counted.append(("address", _peer_address(scope, forwarded, self.trusted)))
+        if self.limits["address"] > 0:
+            counted.append(("address", counting_key(_peer_address(scope, forwarded, self.trusted))))
         token = _bearer(authorization)
-        if token is not None and self.limits["token"] is not None:
+        if token is not None and self.limits["token"] > 0:
             # Counted under a digest: the token itself is never kept.
             counted.append(("token", hashlib.sha256(token.encode("utf-8", "surrogatepass")).hexdigest()))
-        # hit() counts a request only when it is allowed.  With two limits, test both
-        # first, so that a request refused by the second uses up nothing of the first.
-        # (Requests racing between test and hit can pass a few over the limit; the
-        # in-memory storage never blocks, so the window is tiny.)
-        checks = (self.limiter.test, self.limiter.hit) if len(counted) > 1 else (self.limiter.hit,)
-        for check in checks:
-            for kind, key in counted:
-                item = self.limits[kind]
-                assert item is not None
-                if not await check(item, kind, key):
-                    response = await self._refusal(scope, kind, key, item)
-                    await response(scope, receive, send)
-                    return
+        # Test every limit before counting any, so that a request refused by one limit
+        # uses up nothing of the others.  (No await in between: nothing interleaves.)
+        for kind, key in counted:
+            if not self.counters[kind].allows(key, self.limits[kind]):
+                response = self._refusal(scope, kind, key)
+                await response(scope, receive, send)
+                return
+        for kind, key in counted:
+            self.counters[kind].hit(key, self.limits[kind])
         await self.app(scope, receive, send)
 
-    async def _refusal(self, scope: Scope, kind: str, key: str, item: RateLimitItem) -> Response:
-        reset, _ = await self.limiter.get_window_stats(item, kind, key)
-        retry_after = max(1, math.ceil(reset - time.time()))
+    def _refusal(self, scope: Scope, kind: str, key: str) -> Response:
+        limit = self.limits[kind]
+        retry_after = max(1, math.ceil(self.counters[kind].retry_after(key, limit)))
         who = f"client address {key}" if kind == "address" else "token"
         message = (
-            f"rate limit exceeded: at most {item.amount} requests per {self.window_s} s per {who}; "
+            f"rate limit exceeded: at most {limit} requests per {self.window_s} s per {who}; "
             f"retry after {retry_after} s"
         )
         headers = {"Retry-After": str(retry_after)}
@@ -222,7 +239,12 @@ class RateLimit:
 
             fmt = "xml" if scope["path"].endswith(".xml") else "json"
             return error_response(fmt, 429, [message], headers)
-        detail = {"limit": item.amount, "window_s": self.window_s, "per": kind, "retry_after_s": retry_after}
+        detail: dict[str, Any] = {
+            "limit": limit,
+            "window_s": self.window_s,
+            "per": kind,
+            "retry_after_s": retry_after,
+        }
         if kind == "address":
             detail["address"] = key
         return JSONResponse(error_body("rate_limited", message, detail), status_code=429, headers=headers)

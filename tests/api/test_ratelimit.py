@@ -12,7 +12,7 @@ from starlette.responses import PlainTextResponse
 from starlette.routing import Route
 
 from api.app import create_app
-from api.ratelimit import RateLimit, client_address
+from api.ratelimit import RateLimit, client_address, counting_key
 from api.settings import Settings
 from tests.api.conftest import make_client
 
@@ -91,6 +91,33 @@ def test_forwarded_addresses_count_only_behind_a_trusted_proxy(limited: Starlett
         for n in range(5)
     ]
     assert codes == [200] * PER_ADDRESS + [429] * (5 - PER_ADDRESS)
+
+
+def test_ipv6_clients_are_counted_per_64(limited: Starlette) -> None:
+    # One subscriber's /64 shares a limit: a fresh address per request does not escape it.
+    mine = [from_address(limited, f"2001:db8:5:6::{n:x}") for n in range(PER_ADDRESS + 1)]
+    assert [c.get("/v1/categories").status_code for c in mine[:PER_ADDRESS]] == [200] * PER_ADDRESS
+    refused = mine[PER_ADDRESS].get("/v1/categories")
+    assert refused.status_code == 429
+    assert "per client address 2001:db8:5:6::/64" in refused.json()["error"]["message"]
+    assert refused.json()["error"]["detail"]["address"] == "2001:db8:5:6::/64"
+    assert from_address(limited, "2001:db8:5:7::1").get("/v1/categories").status_code == 200
+
+
+@pytest.mark.parametrize(
+    ("address", "key"),
+    [
+        ("198.51.100.7", "198.51.100.7"),
+        ("2001:db8:1:2:a:b:c:d", "2001:db8:1:2::/64"),
+        ("2001:DB8:1:2::1", "2001:db8:1:2::/64"),
+        ("::ffff:198.51.100.7", "198.51.100.7"),  # IPv4 clients of a dual-stack socket
+        ("fe80::1%eth0", "fe80::/64"),
+        ("unknown", "unknown"),
+        ("not:an:address", "not:an:address"),
+    ],
+)
+def test_counting_key(address: str, key: str) -> None:
+    assert counting_key(address) == key
 
 
 @pytest.mark.parametrize(("fmt", "marker"), [("json", '"code":429'), ("xml", "<code>429</code>")])
