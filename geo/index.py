@@ -100,7 +100,7 @@ class UnitTable:
 
     def unit_rows(self, resolved: NDArray[np.int32]) -> NDArray[np.int32]:
         """Rows at every level (n x 4) for points resolved to ``resolved`` units (-1: none)."""
-        return self.ancestors[resolved]
+        return np.take(self.ancestors, resolved, axis=0)  # row -1 picks the all -1 row
 
     @cached_property
     def _level_pairs(self) -> list[tuple[tuple[str, str] | None, ...]]:
