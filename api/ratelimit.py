@@ -116,12 +116,9 @@ def client_address(peer: str | None, forwarded_for: Iterable[str], trusted: Iter
 
 def request_address(scope: Scope, trusted: Iterable[str]) -> str:
     """:func:`client_address` of an ASGI request."""
-    return _peer_address(scope, Headers(scope=scope).getlist("x-forwarded-for"), trusted)
-
-
-def _peer_address(scope: Scope, forwarded_for: Iterable[str], trusted: Iterable[str]) -> str:
     client = scope.get("client")
-    return client_address(client[0] if client else None, forwarded_for, trusted)
+    forwarded = Headers(scope=scope).getlist("x-forwarded-for")
+    return client_address(client[0] if client else None, forwarded, trusted)
 
 
 def bearer_token(headers: Headers) -> str | None:
@@ -209,20 +206,28 @@ class RateLimit:
         forwarded, authorization = _counted_headers(scope)
         counted = []
         if self.limits["address"] > 0:
-            counted.append(("address", counting_key(_peer_address(scope, forwarded, self.trusted))))
-        token = _bearer(authorization)
+            client = scope.get("client")
+            address = (client[0] if client else None) or "unknown"
+            if forwarded and self.trusted:
+                address = client_address(address, forwarded, self.trusted)
+            counted.append(("address", counting_key(address)))
+        token = _bearer(authorization) if authorization else None
         if token is not None and self.limits["token"] > 0:
             # Counted under a digest: the token itself is never kept.
             counted.append(("token", hashlib.sha256(token.encode("utf-8", "surrogatepass")).hexdigest()))
-        # Test every limit before counting any, so that a request refused by one limit
-        # uses up nothing of the others.  (No await in between: nothing interleaves.)
+        # With several limits, test them all before counting any, so that a request
+        # refused by one uses up nothing of the others (no await in between: nothing
+        # interleaves); with one, hit() tests and counts in one step.
+        several = len(counted) > 1
         for kind, key in counted:
-            if not self.counters[kind].allows(key, self.limits[kind]):
+            counter, limit = self.counters[kind], self.limits[kind]
+            if not (counter.allows(key, limit) if several else counter.hit(key, limit)):
                 response = self._refusal(scope, kind, key)
                 await response(scope, receive, send)
                 return
-        for kind, key in counted:
-            self.counters[kind].hit(key, self.limits[kind])
+        if several:
+            for kind, key in counted:
+                self.counters[kind].hit(key, self.limits[kind])
         await self.app(scope, receive, send)
 
     def _refusal(self, scope: Scope, kind: str, key: str) -> Response:

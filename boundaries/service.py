@@ -45,7 +45,7 @@ class BoundaryService:
         self.snap_distance_m = snap_distance_m
         self.cache_size = cache_size
         self._indexes: OrderedDict[int, JurisdictionIndex] = OrderedDict()
-        self._active: tuple[float, GenerationInfo] | None = None
+        self._active: tuple[float, GenerationInfo] | None = None  # (expiry, generation)
         self._lock = threading.Lock()
 
     def ensure_bundled(self) -> GenerationInfo | None:
@@ -73,15 +73,18 @@ class BoundaryService:
         if cached is not None:
             return cached
         info = generation_at(self.engine, None)
-        self._active = (time.monotonic(), info)
+        # Remembered only once valid (it is, being today's): the check is paid here
+        # once, not on every lookup.
+        if info.valid_from <= dt.date.today():
+            self._active = (time.monotonic() + ACTIVE_TTL_S, info)
         return info
 
     def _fresh_active(self) -> GenerationInfo | None:
-        """The remembered active generation, if it is recent and already valid."""
+        """The remembered active generation, if it was read less than ``ACTIVE_TTL_S`` ago."""
         cached = self._active
-        if cached is None or time.monotonic() - cached[0] >= ACTIVE_TTL_S:
+        if cached is None or time.monotonic() >= cached[0]:
             return None
-        return cached[1] if cached[1].valid_from <= dt.date.today() else None
+        return cached[1]
 
     def cached_index(self) -> tuple[GenerationInfo, JurisdictionIndex] | None:
         """The active generation and its index if both are in memory and fresh, else

@@ -109,8 +109,18 @@ def point_problem(x: float, y: float, crs: str | int | CRS | None = None) -> str
     >>> point_problem(float("inf"), 36.19)
     'lon=inf is not a finite number; allowed -180..180 degrees'
     """
-    geographic = parse_crs(crs).is_geographic
-    ok = math.isfinite(x) and math.isfinite(y)
-    if ok and geographic:
-        ok = -180.0 <= x <= 180.0 and -90.0 <= y <= 90.0
-    return None if ok else _describe(float(x), float(y), geographic)
+    parsed = parse_crs(crs)
+    return None if point_usable(x, y, parsed) else _describe(float(x), float(y), parsed.is_geographic)
+
+
+def point_usable(x: float, y: float, crs: str | int | CRS | None = None) -> bool:
+    """Whether one point's coordinates are usable: :func:`point_problem` without the words.
+
+    Examples
+    --------
+    >>> point_usable(117.13, 36.19), point_usable(117.13, 95.0), point_usable(500000.0, 95.0, 4547)
+    (True, False, True)
+    """
+    if not (math.isfinite(x) and math.isfinite(y)):
+        return False
+    return not parse_crs(crs).is_geographic or (-180.0 <= x <= 180.0 and -90.0 <= y <= 90.0)

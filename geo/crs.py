@@ -79,7 +79,6 @@ GCJ02 = CRS("gcj02", None)
 BD09 = CRS("bd09", None)
 
 
-@lru_cache(maxsize=256)
 def parse_crs(value: str | int | CRS | None) -> CRS:
     """Parse a CRS given by name or EPSG code.
 
@@ -101,10 +100,15 @@ def parse_crs(value: str | int | CRS | None) -> CRS:
     >>> parse_crs("EPSG:4547").name
     'EPSG:4547'
     """
+    if isinstance(value, CRS):  # before the cache: hashing a CRS costs more than this
+        return value
+    return _parse_crs(value)
+
+
+@lru_cache(maxsize=256)
+def _parse_crs(value: str | int | None) -> CRS:
     if value is None:
         return WGS84
-    if isinstance(value, CRS):
-        return value
     text = str(value).strip().lower()
     if not text.removeprefix("epsg:").lstrip("+-").replace("_", "").isdigit():
         # Separators are tolerated in names (gcj-02, wgs_84), never in EPSG codes.

@@ -373,15 +373,25 @@ class JurisdictionIndex:
         >>> index.answer_one(5.0, 5.0) is None
         True
         """
-        found = self._resolve_one(lon, lat)
+        found = self.resolve_one(lon, lat)
         if found is None:
             return None
         row, shared = found
         return self.units.answer(row, BOUNDARY if shared else OK, shared)
 
-    def _resolve_one(self, x: float, y: float) -> tuple[int, list[int]] | None:
+    def resolve_one(self, x: float, y: float) -> tuple[int, list[int]] | None:
         """(unit row, the covering rows in code order when more than one cover it) for
-        one point covered at the finest level; None for any other point."""
+        one WGS84 point covered at the finest level; None for any other point.
+
+        Examples
+        --------
+        >>> from shapely import box
+        >>> index = JurisdictionIndex.from_arrays(
+        ...     ["A", "A1", "A2"], ["a", "west", "east"], ["city", "district", "district"],
+        ...     [None, "A", "A"], [box(0, 0, 2, 1), box(0, 0, 1, 1), box(1, 0, 2, 1)])
+        >>> index.resolve_one(0.5, 0.5), index.resolve_one(1.0, 0.5), index.resolve_one(5.0, 5.0)
+        ((1, []), (1, [1, 2]), None)
+        """
         finest = self.ranks_present[-1]
         grid = self._grids[finest]
         rows = self._rows_by_rank[finest]
@@ -400,8 +410,8 @@ class JurisdictionIndex:
         return int(rows[position]), []
 
     def _lookup_one(self, x: float, y: float) -> LookupResult | None:
-        """:meth:`_resolve_one` as a batch of one."""
-        found = self._resolve_one(x, y)
+        """:meth:`resolve_one` as a batch of one."""
+        found = self.resolve_one(x, y)
         if found is None:
             return None
         row, shared = found

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from geo.coords import coordinate_problems, point_problem, usable
+from geo.coords import coordinate_problems, point_problem, point_usable, usable
 from geo.crs import CRS, parse_crs, point_to_wgs84, to_wgs84
 from geo.errors import InvalidCoordinateError, SwappedAxesError
 from geo.index import BOUNDARY, GAP, INVALID, OK, OUTSIDE, JurisdictionIndex, Locator, LookupResult
@@ -89,6 +89,11 @@ def locate_point(index: Locator, x: float, y: float, crs: str | int | CRS | None
     >>> locate_point(index, 117.5, 36.5)["status"]
     'ok'
     """
+    # Most points are covered at the finest level: answered without arrays.
+    found = resolve_point(index, x, y, crs)
+    if found is not None:
+        row, shared = found
+        return index.units.answer(row, BOUNDARY if shared else OK, shared)
     parsed = parse_crs(crs)
     x, y = float(x), float(y)
     problem = point_problem(x, y, parsed)
@@ -97,10 +102,6 @@ def locate_point(index: Locator, x: float, y: float, crs: str | int | CRS | None
         if not (math.isfinite(lon) and math.isfinite(lat)):
             problem = _no_position(x, y, parsed)
     if problem is None:
-        # Most points are covered at the finest level: answered without arrays.
-        answer = index.answer_one(lon, lat) if isinstance(index, JurisdictionIndex) else None
-        if answer is not None:
-            return answer
         result = index.lookup([lon], [lat], threads=1)
         if result.status[0] != OUTSIDE:
             return result.record(0)
@@ -110,6 +111,35 @@ def locate_point(index: Locator, x: float, y: float, crs: str | int | CRS | None
     if problem is not None:
         raise InvalidCoordinateError(problem, x=x, y=y, crs=str(parsed))
     return result.record(0)
+
+
+def resolve_point(
+    index: Locator, x: float, y: float, crs: str | int | CRS | None = None
+) -> tuple[int, list[int]] | None:
+    """(unit row, covering rows when several) of a usable point in ``crs`` that a unit
+    of the finest level covers; None for any other point (:func:`locate_point` answers
+    those, or says what is wrong with them).
+
+    The single-request hot path: floats only, no arrays, no answer built.
+
+    Examples
+    --------
+    >>> from shapely import box
+    >>> from geo.index import JurisdictionIndex
+    >>> index = JurisdictionIndex.from_arrays(["C"], ["c"], ["city"], [None], [box(117, 36, 118, 37)])
+    >>> resolve_point(index, 117.5, 36.5), resolve_point(index, float("nan"), 36.5)
+    ((0, []), None)
+    """
+    if not isinstance(index, JurisdictionIndex):
+        return None
+    parsed = parse_crs(crs)
+    x, y = float(x), float(y)
+    if not point_usable(x, y, parsed):
+        return None
+    lon, lat = point_to_wgs84(x, y, parsed)
+    if not (math.isfinite(lon) and math.isfinite(lat)):
+        return None
+    return index.resolve_one(lon, lat)
 
 
 def _no_position(x: float, y: float, crs: CRS) -> str:

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import datetime as dt
+import re
 import shutil
+import weakref
 from pathlib import Path
 from typing import Annotated, Any
 from urllib.parse import parse_qsl
@@ -17,6 +19,7 @@ from pydantic import BaseModel, Field, ValidationError
 from starlette.background import BackgroundTask
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import UploadFile
+from starlette.types import Receive, Scope, Send
 
 from api.deps import BoundariesDep, SettingsDep
 from api.errors import UnsupportedMediaError
@@ -37,7 +40,9 @@ from api.uploads import (
 from batch.run import lookup_file
 from boundaries.service import BoundaryService, generation_ref
 from geo.errors import InvalidInputError
-from geo.locate import locate, locate_point
+from geo.index import OK, JurisdictionIndex
+from geo.locate import locate, locate_point, resolve_point
+from store.generations import GenerationInfo
 
 router = APIRouter(prefix="/v1", tags=["lookup"])
 
@@ -80,30 +85,110 @@ def _query_parameters(model: type[BaseModel]) -> list[dict[str, Any]]:
     summary="Who owns one point",
     openapi_extra={"parameters": _query_parameters(PointQuery)},
 )
-async def lookup_point(request: Request) -> Any:
-    """The hot path of the service: the query is validated with one model call and the
-    answer serialized here, not by per-parameter dependency injection and response
-    re-validation, which together cost several times the lookup (measured)."""
-    # The raw query string, parsed as Starlette's QueryParams does (the last of repeated
-    # keys wins) without building the multi-dict that nothing here reads.
-    fields = dict(parse_qsl(request.scope["query_string"].decode("latin-1"), keep_blank_values=True))
+async def lookup_point(request: Request) -> Response:
+    """The documented form of ``GET /v1/lookup``; requests are answered by
+    :class:`PointLookupApp`, ahead of FastAPI's router, with the same body."""
+    return Response(await _point_answer(request.scope), media_type="application/json")
+
+
+class PointLookupApp:
+    """``GET /v1/lookup`` as a plain ASGI app: the hot path of the service.
+
+    No dependency injection, request or response objects and no response
+    re-validation: together they cost several times the lookup itself (measured).
+    Errors are raised as everywhere else and answered by the app's error handlers.
+    (A class: Starlette wraps plain functions as request handlers.)
+    """
+
+    async def __call__(self, scope: Scope, _receive: Receive, send: Send) -> None:
+        body = await _point_answer(scope)
+        await send({"type": "http.response.start", "status": 200, "headers": _json_headers(len(body))})
+        await send({"type": "http.response.body", "body": body})
+
+
+def _json_headers(length: int) -> list[tuple[bytes, bytes]]:
+    return [(b"content-type", b"application/json"), (b"content-length", str(length).encode())]
+
+
+async def _point_answer(scope: Scope) -> bytes:
+    lon, lat, crs, at = _point_query(scope["query_string"])
+    boundaries: BoundaryService = scope["app"].state.boundaries
+    # The common case runs on the event loop: the index is in memory and a point costs
+    # microseconds, less than the hop to a worker thread.
+    ready = boundaries.cached_index() if at is None else None
+    if ready is None:
+        ready = await run_in_threadpool(boundaries.index, at)
+    generation, index = ready
+    found = resolve_point(index, lon, lat, crs)
+    if found is not None and not found[1]:  # inside one unit: its answer is always the same
+        return _ok_bodies(index, generation)(found[0])
+    answer = locate_point(index, lon, lat, crs)
+    answer["generation"] = generation_ref(generation)
+    # The fuzz tests check this body against the documented LookupResponse schema.
+    return pydantic_core.to_json(answer)
+
+
+class _OkBodies:
+    """The JSON answer of a point inside one unit (status ``ok``), per unit row,
+    rendered once: every point in a unit gets the same bytes."""
+
+    def __init__(self, index: JurisdictionIndex, generation: GenerationInfo) -> None:
+        self.generation_id = generation.id
+        self._units = index.units
+        self._ref = generation_ref(generation)
+        self._bodies: dict[int, bytes] = {}
+
+    def __call__(self, row: int) -> bytes:
+        body = self._bodies.get(row)
+        if body is None:
+            answer = self._units.answer(row, OK)
+            answer["generation"] = self._ref
+            body = self._bodies[row] = pydantic_core.to_json(answer)
+        return body
+
+
+_OK_BODIES: weakref.WeakKeyDictionary[JurisdictionIndex, _OkBodies] = weakref.WeakKeyDictionary()
+
+
+def _ok_bodies(index: JurisdictionIndex, generation: GenerationInfo) -> _OkBodies:
+    bodies = _OK_BODIES.get(index)
+    if bodies is None or bodies.generation_id != generation.id:
+        bodies = _OK_BODIES[index] = _OkBodies(index, generation)
+    return bodies
+
+
+# The form nearly every client sends: plain decimals, lon first, an optional short
+# crs name, nothing percent-encoded.  One match reads it; any other query (other
+# order, exponents, encoded characters, at=...) takes the general path below.
+_COMMON_QUERY = re.compile(
+    rb"lon=(-?[0-9]{1,15}(?:\.[0-9]{1,20})?)&lat=(-?[0-9]{1,15}(?:\.[0-9]{1,20})?)(?:&crs=([A-Za-z0-9:_-]{1,64}))?"
+)
+
+
+def _point_query(raw: bytes) -> tuple[float, float, str, dt.date | None]:
+    """(lon, lat, crs, at) of ``GET /v1/lookup``'s query, read as Starlette's
+    QueryParams reads it (the last of repeated keys wins), validated by
+    :class:`PointQuery`, which also words every error.
+
+    Examples
+    --------
+    >>> _point_query(b"lon=117.1&lat=36.2")
+    (117.1, 36.2, 'wgs84', None)
+    >>> _point_query(b"crs=gcj02&lat=36.2&lon=1.171e2&at=2024-01-01")
+    (117.1, 36.2, 'gcj02', datetime.date(2024, 1, 1))
+    """
+    common = _COMMON_QUERY.fullmatch(raw)
+    if common is not None:
+        lon, lat, crs = common.groups()
+        return float(lon), float(lat), crs.decode() if crs else "wgs84", None
+    fields = dict(parse_qsl(raw.decode("latin-1"), keep_blank_values=True))
     try:
         query = PointQuery.model_validate(fields)
     except ValidationError as exc:
         raise RequestValidationError(
             [{**e, "loc": ("query", *e["loc"])} for e in exc.errors(include_url=False)]
         ) from None
-    boundaries: BoundaryService = request.app.state.boundaries
-    # The common case runs on the event loop: the index is in memory and a point costs
-    # tens of microseconds, less than the hop to a worker thread.
-    ready = boundaries.cached_index() if query.at is None else None
-    if ready is None:
-        ready = await run_in_threadpool(boundaries.index, query.at)
-    generation, index = ready
-    answer = locate_point(index, query.lon, query.lat, query.crs)
-    answer["generation"] = generation_ref(generation)
-    # The fuzz tests check this body against the documented LookupResponse schema.
-    return Response(pydantic_core.to_json(answer), media_type="application/json")
+    return query.lon, query.lat, query.crs, query.at
 
 
 BULK_BODY = {
