@@ -121,6 +121,56 @@ def test_bad_input_is_a_4xx_naming_the_value(
     assert fragment in error["message"]
 
 
+@pytest.mark.parametrize(
+    "query",
+    [
+        "lon=117.13&lat=36.19",  # the common form, read by one match
+        "lon=117.13&lat=36.19&crs=wgs84",
+        "lat=36.19&lon=117.13",  # the general path: any other order,
+        "lon=117.13&lat=36.19&crs=EPSG%3A4326",  # percent-encoding,
+        "lon=1.1713e2&lat=36.19",  # exponents,
+        "lon=0&lon=117.13&lat=36.19",  # repeated keys (the last wins),
+        "lon=117.13&lat=36.19&at=2024-06-01",  # a date,
+        "lon=117.13&lat=36.19&extra=1",  # and unknown keys (ignored)
+    ],
+)
+def test_every_query_form_gets_the_same_answer(client: TestClient, query: str) -> None:
+    expected = client.app.state.boundaries.lookup_point(*TAISHAN)  # type: ignore[attr-defined]
+    response = client.get(f"/v1/lookup?{query}")
+    assert response.status_code == 200, response.text
+    assert response.headers["content-type"] == "application/json"
+    assert response.json() == expected
+
+
+@pytest.mark.parametrize(
+    "query",
+    [
+        "lon=117.13&lat=",
+        "lon=117.13&lat=36.19&crs=",
+        "lon=-&lat=36.19",
+        "lon=117.13&lat=36.19.5",
+        "lon=117.13",
+    ],
+)
+def test_near_misses_of_the_common_form_are_validated(client: TestClient, query: str) -> None:
+    response = client.get(f"/v1/lookup?{query}")
+    assert response.status_code == 422, response.text
+    assert response.json()["error"]["code"] in ("invalid_request", "unknown_crs")
+
+
+def test_answers_inside_one_unit_match_the_full_answer(client: TestClient) -> None:
+    # Those bodies are rendered once per unit; every one must be the answer locate_point gives.
+    frame = load_taian()
+    communities = frame[frame["level"] == "community"].head(40)
+    points = shapely.point_on_surface(communities.geometry.values)
+    service = client.app.state.boundaries  # type: ignore[attr-defined]
+    for point in points:
+        x, y = float(point.x), float(point.y)
+        body = client.get("/v1/lookup", params={"lon": f"{x:.9f}", "lat": f"{y:.9f}"}).json()
+        assert body == service.lookup_point(float(f"{x:.9f}"), float(f"{y:.9f}"))
+        assert body["status"] == "ok"
+
+
 def test_a_date_before_every_generation_is_404(client: TestClient) -> None:
     response = client.get("/v1/lookup", params={"lon": TAISHAN[0], "lat": TAISHAN[1], "at": "2001-01-01"})
     assert response.status_code == 404
