@@ -67,7 +67,9 @@ class Settings(BaseSettings):
     rate_limit_per_address: int = Field(
         default=1200,
         ge=0,
-        description="Requests per window from one client address (0: no limit).  Per worker process.",
+        description=(
+            "Requests per window from one client address, IPv6 per /64 (0: no limit).  Per worker process."
+        ),
     )
     rate_limit_per_token: int = Field(
         default=600,
