@@ -58,16 +58,23 @@ def is_postgis(engine: Engine) -> bool:
 
 def upgrade(engine: Engine) -> None:
     """Bring the schema to the newest migration (Alembic ``upgrade head``)."""
+    migrate(engine, "upgrade", "head")
+
+
+def migrate(engine: Engine, direction: str, revision: str) -> None:
+    """Run Alembic ``upgrade`` or ``downgrade`` to ``revision`` in one transaction."""
     from alembic import command
     from alembic.config import Config
 
+    if direction not in ("upgrade", "downgrade"):
+        raise ValueError(f"direction must be 'upgrade' or 'downgrade', got {direction!r}")
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS))
     with engine.begin() as connection:
         if is_postgis(engine):
             connection.execute(text("CREATE EXTENSION IF NOT EXISTS postgis"))
         config.attributes["connection"] = connection
-        command.upgrade(config, "head")
+        getattr(command, direction)(config, revision)
 
 
 def ping(engine: Engine) -> None:

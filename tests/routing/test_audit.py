@@ -154,31 +154,15 @@ def test_revoking_is_audited_in_the_same_transaction(service: ReportService) -> 
     ]
 
 
-def _migrate(engine, command_name: str, revision: str) -> None:  # type: ignore[no-untyped-def]
-    from alembic import command
-    from alembic.config import Config
-    from sqlalchemy import text
-
-    from store.engine import MIGRATIONS, is_postgis
-
-    config = Config()
-    config.set_main_option("script_location", str(MIGRATIONS))
-    with engine.begin() as connection:
-        if is_postgis(engine):
-            connection.execute(text("CREATE EXTENSION IF NOT EXISTS postgis"))
-        config.attributes["connection"] = connection
-        getattr(command, command_name)(config, revision)
-
-
 def test_0003_upgrades_a_database_at_0002_with_cases_in_it(database_url: str) -> None:
     from sqlalchemy import inspect, text
     from sqlalchemy.exc import IntegrityError
 
-    from store.engine import make_engine
+    from store.engine import make_engine, migrate
 
     engine = make_engine(database_url)
     try:
-        _migrate(engine, "upgrade", "0002")
+        migrate(engine, "upgrade", "0002")
         now = dt.datetime(2025, 3, 3, tzinfo=dt.UTC)
         with engine.begin() as connection:
             connection.execute(
@@ -200,7 +184,7 @@ def test_0003_upgrades_a_database_at_0002_with_cases_in_it(database_url: str) ->
                      "data) VALUES (1, :now, 'report', 'reported', 'app', 'anonymous', '', '{}')"),
                 {"now": now},
             )  # fmt: skip
-        _migrate(engine, "upgrade", "head")
+        migrate(engine, "upgrade", "head")
         tables = inspect(engine)
         assert "audit_log" in tables.get_table_names()
         assert "idempotency_key" in {c["name"] for c in tables.get_columns("report_events")}
@@ -215,8 +199,8 @@ def test_0003_upgrades_a_database_at_0002_with_cases_in_it(database_url: str) ->
             connection.execute(text(event), {"now": now, "key": None})  # many steps have no key
         with pytest.raises(IntegrityError), engine.begin() as connection:
             connection.execute(text(event), {"now": now, "key": "key-0000001"})
-        _migrate(engine, "downgrade", "0002")
+        migrate(engine, "downgrade", "0002")
         assert "audit_log" not in inspect(engine).get_table_names()
-        _migrate(engine, "upgrade", "head")
+        migrate(engine, "upgrade", "head")
     finally:
         engine.dispose()
