@@ -354,34 +354,13 @@ class JurisdictionIndex:
             )
         return _concat(parts)
 
-    def answer_one(self, lon: float, lat: float) -> dict[str, Any] | None:
-        """The JSON-ready answer for one WGS84 point covered at the finest level, or None.
-
-        The single-request hot path: no arrays are made.  None means the point needs the
-        batch path (:meth:`lookup`): a gap, snapping or outside.
-
-        Examples
-        --------
-        >>> from shapely import box
-        >>> index = JurisdictionIndex.from_arrays(
-        ...     ["A", "A1", "A2"], ["a", "west", "east"], ["city", "district", "district"],
-        ...     [None, "A", "A"], [box(0, 0, 2, 1), box(0, 0, 1, 1), box(1, 0, 2, 1)])
-        >>> index.answer_one(0.5, 0.5)["district"]
-        {'code': 'A1', 'name': 'west'}
-        >>> index.answer_one(1.0, 0.5)["status"]  # on the shared edge
-        'boundary'
-        >>> index.answer_one(5.0, 5.0) is None
-        True
-        """
-        found = self.resolve_one(lon, lat)
-        if found is None:
-            return None
-        row, shared = found
-        return self.units.answer(row, BOUNDARY if shared else OK, shared)
-
     def resolve_one(self, x: float, y: float) -> tuple[int, list[int]] | None:
         """(unit row, the covering rows in code order when more than one cover it) for
         one WGS84 point covered at the finest level; None for any other point.
+
+        The single-request hot path: no arrays are made.  None means the point needs the
+        batch path (:meth:`lookup`): a gap, snapping or outside.
+        :meth:`UnitTable.answer` turns the rows into the answer.
 
         Examples
         --------
