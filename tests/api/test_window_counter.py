@@ -28,6 +28,19 @@ def counter_at(now: float = 0.0) -> tuple[SlidingWindowCounter, Clock]:
     return SlidingWindowCounter(WINDOW_S, clock=clock), clock
 
 
+def two_windows(previous: int, current: int, progress: float) -> tuple[SlidingWindowCounter, Clock]:
+    """``previous`` requests of key "k" in the first window, ``current`` at the start of
+    the second, and the clock ``progress`` (a share) into the second."""
+    counter, clock = counter_at(0.0)
+    for _ in range(previous):
+        counter.hit("k", 1000)
+    clock.now = WINDOW_S
+    for _ in range(current):
+        counter.hit("k", 1000)
+    clock.now = WINDOW_S * (1 + progress)
+    return counter, clock
+
+
 @pytest.mark.parametrize("limit", [1, 2, 5])
 def test_counts_up_to_the_limit_then_refuses(limit: int) -> None:
     counter, _ = counter_at(12.0)
@@ -49,13 +62,7 @@ def test_counts_up_to_the_limit_then_refuses(limit: int) -> None:
 def test_previous_window_is_weighted_by_its_overlap(
     previous: int, current: int, progress: float, expected: float
 ) -> None:
-    counter, clock = counter_at(0.0)
-    for _ in range(previous):
-        counter.hit("k", 1000)
-    clock.now = WINDOW_S
-    for _ in range(current):
-        counter.hit("k", 1000)
-    clock.now = WINDOW_S * (1 + progress)
+    counter, _ = two_windows(previous, current, progress)
     assert counter.count("k") == pytest.approx(expected)
 
 
@@ -91,13 +98,7 @@ def test_allows_counts_nothing() -> None:
 )
 def test_retry_after_is_exactly_when_the_next_request_is_counted(before: int, during: int, at: float) -> None:
     limit = 3
-    counter, clock = counter_at(0.0)
-    for _ in range(before):
-        counter.hit("k", 1000)
-    clock.now = WINDOW_S
-    for _ in range(during):
-        counter.hit("k", 1000)
-    clock.now = WINDOW_S + at
+    counter, clock = two_windows(before, during, at / WINDOW_S)
     wait = counter.retry_after("k", limit)
     assert wait > 0
     assert not counter.allows("k", limit)
