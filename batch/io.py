@@ -1011,11 +1011,11 @@ class _ParquetSink(_Sink):
 
     def _consume(self, first: pa.Table, tables: Iterator[pa.Table]) -> None:
         schema = first.schema.with_metadata({b"geo": json.dumps(self._geo_metadata()).encode()})
-        # Dictionary encoding pays for the codes, names and statuses (a few thousand
+        # Dictionary encoding pays for text (codes, names, statuses: a few thousand
         # values repeated), not for point WKB, which is nearly always unique: hashing
         # it was a sixth of the writing time, for a dictionary that is then dropped.
-        plain = {self.spec.geometry_name, "distance_m"}
-        dictionary = [name for name in schema.names if name not in plain]
+        text = (pa.types.is_string, pa.types.is_large_string)
+        dictionary = [field.name for field in schema if any(is_text(field.type) for is_text in text)]
         with pq.ParquetWriter(self.temp, schema, use_dictionary=dictionary) as writer:
             writer.write_table(first.cast(schema))
             for table in tables:
