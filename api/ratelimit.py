@@ -33,7 +33,6 @@ from collections.abc import Iterable
 from typing import Any
 
 from fastapi import FastAPI
-from starlette.datastructures import Headers
 from starlette.responses import JSONResponse, Response
 from starlette.types import ASGIApp, Receive, Scope, Send
 
@@ -117,16 +116,12 @@ def client_address(peer: str | None, forwarded_for: Iterable[str], trusted: Iter
 def request_address(scope: Scope, trusted: Iterable[str]) -> str:
     """:func:`client_address` of an ASGI request."""
     client = scope.get("client")
-    forwarded = Headers(scope=scope).getlist("x-forwarded-for")
+    forwarded, _ = _counted_headers(scope)
     return client_address(client[0] if client else None, forwarded, trusted)
 
 
-def bearer_token(headers: Headers) -> str | None:
-    """The token of an ``Authorization: Bearer`` header, if any."""
-    return _bearer(headers.get("authorization", ""))
-
-
 def _bearer(authorization: str) -> str | None:
+    """The token of an ``Authorization: Bearer`` header value, if any."""
     scheme, _, token = authorization.partition(" ")
     return token.strip() or None if scheme.lower() == "bearer" else None
 
