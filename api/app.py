@@ -6,13 +6,14 @@ import asyncio
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager, suppress
+from typing import Any
 
 from fastapi import FastAPI
 from starlette.concurrency import run_in_threadpool
-from starlette.routing import Route
 
 from api import errors, ratelimit
 from api.limits import BodySizeLimit
+from api.plain_routes import PlainRoutes
 from api.routes import audit, health, lookup, maps, metrics, open311, reports, units
 from api.settings import Settings
 from boundaries.service import BoundaryService
@@ -43,7 +44,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or Settings()
 
     @asynccontextmanager
-    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+    async def lifespan(app: FastAPI) -> AsyncIterator[dict[str, Any]]:
         engine = make_engine(settings.database_url)
         try:
             await run_in_threadpool(upgrade, engine)
@@ -66,7 +67,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 if settings.escalation_interval_s > 0
                 else None
             )
-            yield
+            # Also as lifespan state, which every request's scope carries: the hot path
+            # (GET /v1/lookup) reads it there, a dict read instead of app.state's
+            # attribute fallback.
+            yield {"boundaries": service}
             if escalation is not None:
                 escalation.cancel()
         finally:
@@ -94,13 +98,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         window_s=settings.rate_limit_window_s,
         trusted_proxies=settings.trusted_proxies,
     )
-    # GET /v1/lookup, the hot path, is answered by a plain Starlette route ahead of
-    # FastAPI's router: no dependency injection or response re-validation (the same
-    # endpoint is also the documented FastAPI route below, for the OpenAPI schema).
-    # /healthz is served the same way: the probe stays cheap, and the benchmark's peer
-    # for lookups is not slowed by machinery the lookup skips.
-    app.router.routes.insert(0, Route("/v1/lookup", lookup.PointLookupApp(), methods=["GET"]))
-    app.router.routes.insert(0, Route("/healthz", health.HealthzApp(), methods=["GET"]))
+    # GET /v1/lookup, the hot path, is answered by a plain ASGI app ahead of FastAPI's
+    # router: no dependency injection or response re-validation (the same endpoint is
+    # also the documented FastAPI route below, for the OpenAPI schema).  /healthz is
+    # served the same way: the probe stays cheap, and the benchmark's peer for lookups
+    # is not slowed by machinery the lookup skips.
+    app.router.routes.insert(
+        0, PlainRoutes({"/healthz": health.HealthzApp(), "/v1/lookup": lookup.PointLookupApp()})
+    )
     app.include_router(health.router)
     app.include_router(lookup.router)
     app.include_router(units.router)

@@ -205,22 +205,24 @@ class RateLimit:
             address = (client[0] if client else None) or "unknown"
             if forwarded and self.trusted:
                 address = client_address(address, forwarded, self.trusted)
-            counted.append(("address", counting_key(address)))
+            # IPv4 (no colon) is its own key: counting_key only for IPv6.
+            counted.append(("address", counting_key(address) if ":" in address else address))
         token = _bearer(authorization) if authorization else None
         if token is not None and self.limits["token"] > 0:
             # Counted under a digest: the token itself is never kept.
             counted.append(("token", hashlib.sha256(token.encode("utf-8", "surrogatepass")).hexdigest()))
-        # With several limits, test them all before counting any, so that a request
-        # refused by one uses up nothing of the others (no await in between: nothing
-        # interleaves); with one, hit() tests and counts in one step.
-        several = len(counted) > 1
-        for kind, key in counted:
-            counter, limit = self.counters[kind], self.limits[kind]
-            if not (counter.allows(key, limit) if several else counter.hit(key, limit)):
-                response = self._refusal(scope, kind, key)
-                await response(scope, receive, send)
+        if len(counted) == 1:  # one limit (nearly every request): hit() tests and counts
+            kind, key = counted[0]
+            if not self.counters[kind].hit(key, self.limits[kind]):
+                await self._refusal(scope, kind, key)(scope, receive, send)
                 return
-        if several:
+        elif counted:
+            # Test every limit before counting any, so that a request refused by one uses
+            # up nothing of the others (no await in between: nothing interleaves).
+            for kind, key in counted:
+                if not self.counters[kind].allows(key, self.limits[kind]):
+                    await self._refusal(scope, kind, key)(scope, receive, send)
+                    return
             for kind, key in counted:
                 self.counters[kind].hit(key, self.limits[kind])
         await self.app(scope, receive, send)

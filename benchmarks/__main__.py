@@ -33,17 +33,22 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     )
     parser.add_argument("--big", action="store_true", help="also run lookup-batch over a big CSV (minutes)")
     parser.add_argument("--big-rows", type=int, default=10_000_000, help="rows of the --big CSV")
-    parser.add_argument("--http-seconds", type=float, default=None, help="seconds per HTTP load run (5)")
+    parser.add_argument("--http-seconds", type=float, default=None, help="seconds per HTTP load run (3)")
+    parser.add_argument(
+        "--http-pairs", type=int, default=None, help="paired healthz/lookup runs per HTTP setting (8)"
+    )
     parser.add_argument("--json", type=Path, default=None, metavar="PATH", help="also write the figures here")
     args = parser.parse_args(argv)
     if args.quick:
         args.points = args.points or 200_000
         args.repeats = args.repeats or 1
         args.http_seconds = args.http_seconds or 2.0
+        args.http_pairs = args.http_pairs or 3
         args.skip_postgis = True
     args.points = args.points or 1_000_000
     args.repeats = args.repeats or 3
-    args.http_seconds = args.http_seconds or 5.0
+    args.http_seconds = args.http_seconds or 3.0
+    args.http_pairs = args.http_pairs or 8
     return args
 
 
@@ -120,7 +125,7 @@ def main(argv: list[str] | None = None) -> None:
         from benchmarks import http
 
         console.print("[dim]HTTP: siji serve + wrk, bulk GeoParquet ...[/]")
-        report.extend(http.run(work, duration=args.http_seconds, repeats=args.repeats))
+        report.extend(http.run(work, duration=args.http_seconds, repeats=args.repeats, pairs=args.http_pairs))
 
     if args.big:
         from benchmarks import bigcsv

@@ -89,9 +89,10 @@ class BoundaryService:
     def cached_index(self) -> tuple[GenerationInfo, JurisdictionIndex] | None:
         """The active generation and its index if both are in memory and fresh, else
         None: a lookup that can answer without touching the database or a thread."""
-        generation = self._fresh_active()
-        if generation is None:
+        cached = self._active  # _fresh_active() inline: this runs on every lookup
+        if cached is None or time.monotonic() >= cached[0]:
             return None
+        generation = cached[1]
         index = self._indexes.get(generation.id)  # a dict read: atomic under the GIL
         return None if index is None else (generation, index)
 

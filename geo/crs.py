@@ -26,7 +26,7 @@ reference implementation.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
@@ -57,11 +57,12 @@ class CRS:
 
     name: str
     epsg: int | None
+    is_wgs84: bool = field(init=False, repr=False, compare=False)
+    """True when coordinates need no transformation (WGS84 or CGCS2000).  A field, not
+    a property: single lookups read it on every request."""
 
-    @property
-    def is_wgs84(self) -> bool:
-        """True when coordinates need no transformation (WGS84 or CGCS2000)."""
-        return self.epsg in _GEOGRAPHIC_WGS84_EPSG
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "is_wgs84", self.epsg in _GEOGRAPHIC_WGS84_EPSG)
 
     @property
     def is_geographic(self) -> bool:

@@ -85,6 +85,11 @@ class LevelGrid:
         self.tiles = np.empty((0, self.refine, self.refine), dtype=np.int32)
         if self.refine > 1 and len(marked):
             self._refine(marked)
+        # Flat views for single points (:meth:`classify`): indexing one gives a Python
+        # int, without numpy's per-call overhead.
+        self._cell_view = np.ascontiguousarray(self.cells).reshape(-1).data
+        self._tile_view = np.ascontiguousarray(self.tiles).reshape(-1).data
+        self._tile_of_leaf_view = np.ascontiguousarray(self.tile_of_leaf).data
 
     # --- building -----------------------------------------------------------------------
     def _build(self) -> tuple[NDArray[np.int32], NDArray[np.int64], NDArray[np.int32], NDArray[np.int64]]:
@@ -344,17 +349,19 @@ class LevelGrid:
         ``MIXED_SUBCELL`` point is tested against :meth:`leaf_candidates` of its leaf."""
         dx = (x - self.x0) / self.cell
         dy = (y - self.y0) / self.cell
-        if not (0.0 <= dx < self.nx and 0.0 <= dy < self.ny):  # NaN fails both too
+        nx = self.nx
+        if not (0.0 <= dx < nx and 0.0 <= dy < self.ny):  # NaN fails both too
             return EMPTY, -1
-        value = int(self.cells[math.floor(dy), math.floor(dx)])
+        # int() is floor here: dx and dy are not negative.
+        value: int = self._cell_view[int(dy) * nx + int(dx)]
         if value >= EMPTY:
             return value, -1
         leaf = -2 - value
-        tile = int(self.tile_of_leaf[leaf])
+        tile: int = self._tile_of_leaf_view[leaf]
         if tile < 0:
             return MIXED_SUBCELL, leaf
         f = self.refine
-        return int(self.tiles[tile, math.floor(dy * f) % f, math.floor(dx * f) % f]), leaf
+        return self._tile_view[(tile * f + int(dy * f) % f) * f + int(dx * f) % f], leaf
 
     def leaf_candidates(self, leaf: int) -> NDArray[np.int32]:
         """The polygons whose bounding boxes meet cell ``leaf`` (sorted by position)."""

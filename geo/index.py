@@ -291,6 +291,10 @@ class JurisdictionIndex:
         self.ranks_present: tuple[int, ...] = tuple(present)
         self._rows_by_rank = {rank: np.flatnonzero(units.ranks == rank).astype(np.int32) for rank in present}
         self._grids = _build_grids(geometries, self._rows_by_rank)
+        # resolve_one's finest level: its grid, and its rows as Python ints.
+        self._finest: tuple[LevelGrid, list[int]] | None = (
+            (self._grids[present[-1]], self._rows_by_rank[present[-1]].tolist()) if present else None
+        )
 
     @classmethod
     def from_arrays(
@@ -371,22 +375,22 @@ class JurisdictionIndex:
         >>> index.resolve_one(0.5, 0.5), index.resolve_one(1.0, 0.5), index.resolve_one(5.0, 5.0)
         ((1, []), (1, [1, 2]), None)
         """
-        finest = self.ranks_present[-1]
-        grid = self._grids[finest]
-        rows = self._rows_by_rank[finest]
-        position, leaf = grid.classify(x, y)
-        if position == MIXED_SUBCELL:
-            # Near an edge: the exact test on the cell's few polygons, as query() does.
-            candidates = grid.leaf_candidates(leaf)
-            covering = candidates[shapely.intersects_xy(grid.geometries[candidates], x, y)]
-            if len(covering) == 0:
-                return None  # a gap or outside: the coarser levels and snapping decide
-            # Candidates are sorted by position, and positions by code: the first wins.
-            shared = sorted(rows[covering].tolist()) if len(covering) > 1 else []
-            return int(rows[covering[0]]), shared
-        if position < 0:
+        if self._finest is None:
             return None
-        return int(rows[position]), []
+        grid, rows = self._finest
+        position, leaf = grid.classify(x, y)
+        if position >= 0:
+            return rows[position], []
+        if position != MIXED_SUBCELL:
+            return None
+        # Near an edge: the exact test on the cell's few polygons, as query() does.
+        candidates = grid.leaf_candidates(leaf)
+        covering = candidates[shapely.intersects_xy(grid.geometries[candidates], x, y)].tolist()
+        if not covering:
+            return None  # a gap or outside: the coarser levels and snapping decide
+        # Candidates are sorted by position, and positions by code: the first wins.
+        shared = sorted(rows[c] for c in covering) if len(covering) > 1 else []
+        return rows[covering[0]], shared
 
     def _lookup_one(self, x: float, y: float) -> LookupResult | None:
         """:meth:`resolve_one` as a batch of one."""

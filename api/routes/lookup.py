@@ -88,7 +88,7 @@ def _query_parameters(model: type[BaseModel]) -> list[dict[str, Any]]:
 async def lookup_point(request: Request) -> Response:
     """The documented form of ``GET /v1/lookup``; requests are answered by
     :class:`PointLookupApp`, ahead of FastAPI's router, with the same body."""
-    return Response(await _point_answer(request.scope), media_type="application/json")
+    return Response(await PointLookupApp().body(request.scope), media_type="application/json")
 
 
 class PointLookupApp:
@@ -100,40 +100,58 @@ class PointLookupApp:
     (A class: Starlette wraps plain functions as request handlers.)
     """
 
+    def __init__(self) -> None:
+        self._ok_bodies: dict[int, _OkBodies] = {}  # by generation id
+
     async def __call__(self, scope: Scope, _receive: Receive, send: Send) -> None:
-        body = await _point_answer(scope)
-        await send({"type": "http.response.start", "status": 200, "headers": _json_headers(len(body))})
+        body = await self.body(scope)
+        # A new header list each time: middleware may add to it.
+        headers = [(b"content-type", b"application/json"), (b"content-length", b"%d" % len(body))]
+        await send({"type": "http.response.start", "status": 200, "headers": headers})
         await send({"type": "http.response.body", "body": body})
 
+    async def body(self, scope: Scope) -> bytes:
+        """The JSON answer to the request in ``scope``."""
+        lon, lat, crs, at = _point_query(scope["query_string"])
+        # Lifespan state (see create_app): a dict read.  app.state where a server or test
+        # client does not hand lifespan state to requests.
+        state = scope.get("state", {})
+        boundaries: BoundaryService = state.get("boundaries") or scope["app"].state.boundaries
+        # The common case runs on the event loop: the index is in memory and a point costs
+        # microseconds, less than the hop to a worker thread.
+        ready = boundaries.cached_index() if at is None else None
+        if ready is None:
+            ready = await run_in_threadpool(boundaries.index, at)
+        generation, index = ready
+        found = resolve_point(index, lon, lat, crs)
+        if found is not None and not found[1]:  # inside one unit: its answer is always the same
+            bodies = self._ok_bodies.get(generation.id)
+            if bodies is None or bodies.index() is not index:
+                bodies = self._bodies_for(index, generation)
+            return bodies(found[0])
+        answer = locate_point(index, lon, lat, crs)
+        answer["generation"] = generation_ref(generation)
+        # The fuzz tests check this body against the documented LookupResponse schema.
+        return pydantic_core.to_json(answer)
 
-def _json_headers(length: int) -> list[tuple[bytes, bytes]]:
-    return [(b"content-type", b"application/json"), (b"content-length", str(length).encode())]
+    def _bodies_for(self, index: JurisdictionIndex, generation: GenerationInfo) -> _OkBodies:
+        if len(self._ok_bodies) >= _GENERATIONS_RENDERED:
+            self._ok_bodies.clear()
+        bodies = self._ok_bodies[generation.id] = _OkBodies(index, generation)
+        return bodies
 
 
-async def _point_answer(scope: Scope) -> bytes:
-    lon, lat, crs, at = _point_query(scope["query_string"])
-    boundaries: BoundaryService = scope["app"].state.boundaries
-    # The common case runs on the event loop: the index is in memory and a point costs
-    # microseconds, less than the hop to a worker thread.
-    ready = boundaries.cached_index() if at is None else None
-    if ready is None:
-        ready = await run_in_threadpool(boundaries.index, at)
-    generation, index = ready
-    found = resolve_point(index, lon, lat, crs)
-    if found is not None and not found[1]:  # inside one unit: its answer is always the same
-        return _ok_bodies(index, generation)(found[0])
-    answer = locate_point(index, lon, lat, crs)
-    answer["generation"] = generation_ref(generation)
-    # The fuzz tests check this body against the documented LookupResponse schema.
-    return pydantic_core.to_json(answer)
+_GENERATIONS_RENDERED = 8
+"""Generations whose answers a PointLookupApp keeps (most requests use the active one)."""
 
 
 class _OkBodies:
     """The JSON answer of a point inside one unit (status ``ok``), per unit row,
-    rendered once: every point in a unit gets the same bytes."""
+    rendered once: every point in a unit gets the same bytes.  Holds the index weakly:
+    a generation evicted from the index cache is not kept alive here."""
 
     def __init__(self, index: JurisdictionIndex, generation: GenerationInfo) -> None:
-        self.generation_id = generation.id
+        self.index = weakref.ref(index)
         self._units = index.units
         self._ref = generation_ref(generation)
         self._bodies: dict[int, bytes] = {}
@@ -145,16 +163,6 @@ class _OkBodies:
             answer["generation"] = self._ref
             body = self._bodies[row] = pydantic_core.to_json(answer)
         return body
-
-
-_OK_BODIES: weakref.WeakKeyDictionary[JurisdictionIndex, _OkBodies] = weakref.WeakKeyDictionary()
-
-
-def _ok_bodies(index: JurisdictionIndex, generation: GenerationInfo) -> _OkBodies:
-    bodies = _OK_BODIES.get(index)
-    if bodies is None or bodies.generation_id != generation.id:
-        bodies = _OK_BODIES[index] = _OkBodies(index, generation)
-    return bodies
 
 
 # The form nearly every client sends: plain decimals, lon first, an optional short

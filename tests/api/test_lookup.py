@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import io
 import json
+from pathlib import Path
 
 import geopandas as gpd
 import numpy as np
@@ -15,6 +17,11 @@ from typer.testing import CliRunner
 
 from boundaries.bundled import load_taian
 from geo.crs import from_wgs84
+from store.engine import make_engine, upgrade
+from store.generations import import_generation
+from tests.api.conftest import make_client
+from tests.common import C111, lonlat
+from tests.conftest import units_frame
 
 TAISHAN = (117.13, 36.19)  # 泰山区 财源街道 三里社区
 LEVELS = ("city", "district", "subdistrict", "community")
@@ -169,6 +176,32 @@ def test_answers_inside_one_unit_match_the_full_answer(client: TestClient) -> No
         body = client.get("/v1/lookup", params={"lon": f"{x:.9f}", "lat": f"{y:.9f}"}).json()
         assert body == service.lookup_point(float(f"{x:.9f}"), float(f"{y:.9f}"))
         assert body["status"] == "ok"
+
+
+def test_answers_come_from_the_generation_they_name(tmp_path: Path) -> None:
+    # Answers inside one unit are rendered once per generation: a request for one
+    # generation must never get the bytes rendered for another.
+    url = f"sqlite:///{tmp_path / 'siji.db'}"
+    engine = make_engine(url)
+    upgrade(engine)
+    import_generation(engine, units_frame(), name="toy", valid_from=dt.date(2024, 1, 1))
+    renamed = units_frame()
+    renamed.loc[renamed["code"] == C111, "name"] = "新名社区"
+    import_generation(engine, renamed, name="renamed", valid_from=dt.date(2025, 1, 1))
+    engine.dispose()
+    lon, lat = lonlat(1, 1)  # inside C111
+    expected = {
+        "2024-06-01": ("toy", "西南社区"),
+        "2025-06-01": ("renamed", "新名社区"),
+        None: ("renamed", "新名社区"),  # the active generation
+    }
+    for client in make_client(url, load_bundled=False):
+        for _ in range(2):  # in turn, so that each generation's answers are already rendered
+            for at, (generation, community) in expected.items():
+                params = {"lon": lon, "lat": lat} if at is None else {"lon": lon, "lat": lat, "at": at}
+                body = client.get("/v1/lookup", params=params).json()
+                assert body["status"] == "ok"
+                assert (body["generation"]["name"], body["community"]["name"]) == (generation, community)
 
 
 def test_a_date_before_every_generation_is_404(client: TestClient) -> None:
