@@ -8,12 +8,14 @@ answer from the same generation with the same index.
 from __future__ import annotations
 
 import datetime as dt
+import logging
 import threading
 import time
 from collections import OrderedDict
 from typing import TYPE_CHECKING, Any
 
 from boundaries.bundled import TAIAN_NAME, TAIAN_VALID_FROM, index_from_frame, load_taian
+from geo.errors import NotFoundError
 from geo.locate import locate, locate_point
 from store.generations import GenerationInfo, generation_at, import_generation, list_generations, load_frame
 
@@ -25,6 +27,9 @@ if TYPE_CHECKING:
 
 
 ACTIVE_TTL_S = 5.0
+"""Seconds the active generation is remembered before it is read again."""
+
+logger = logging.getLogger("siji.boundaries")
 
 
 class BoundaryService:
@@ -47,6 +52,7 @@ class BoundaryService:
         self._indexes: OrderedDict[int, JurisdictionIndex] = OrderedDict()
         self._active: tuple[float, GenerationInfo] | None = None  # (expiry, generation)
         self._lock = threading.Lock()
+        self._rereading = threading.Lock()  # held while a thread re-reads the active generation
 
     def ensure_bundled(self) -> GenerationInfo | None:
         """Import the bundled Tai'an set when the database has no generation yet."""
@@ -65,7 +71,8 @@ class BoundaryService:
 
         The active generation is remembered for a few seconds: reading it from the
         database cost more than the lookup itself on every request.  A new import
-        becomes active within ``ACTIVE_TTL_S``.
+        answers lookups within ``ACTIVE_TTL_S`` plus the time to build its index (see
+        :meth:`cached_index`).
         """
         if at is not None:
             return generation_at(self.engine, at)
@@ -73,11 +80,14 @@ class BoundaryService:
         if cached is not None:
             return cached
         info = generation_at(self.engine, None)
+        self._remember_active(info)
+        return info
+
+    def _remember_active(self, info: GenerationInfo) -> None:
         # Remembered only once valid (it is, being today's): the check is paid here
         # once, not on every lookup.
         if info.valid_from <= dt.date.today():
             self._active = (time.monotonic() + ACTIVE_TTL_S, info)
-        return info
 
     def _fresh_active(self) -> GenerationInfo | None:
         """The remembered active generation, if it was read less than ``ACTIVE_TTL_S`` ago."""
@@ -87,30 +97,69 @@ class BoundaryService:
         return cached[1]
 
     def cached_index(self) -> tuple[GenerationInfo, JurisdictionIndex] | None:
-        """The active generation and its index if both are in memory and fresh, else
-        None: a lookup that can answer without touching the database or a thread."""
-        cached = self._active  # _fresh_active() inline: this runs on every lookup
-        if cached is None or time.monotonic() >= cached[0]:
+        """The active generation and its index if both are in memory, else None: a
+        lookup that can answer without touching the database or waiting for a thread.
+
+        Once the remembered generation is ``ACTIVE_TTL_S`` old, one background thread
+        reads it again (and builds a new generation's index) while lookups go on with
+        the one they have.  Making every lookup that arrives meanwhile read the
+        database in a worker thread stalled the service for tens of milliseconds every
+        few seconds under load (measured: p99 latency 25-42 ms instead of 3-5 ms).
+        """
+        cached = self._active
+        if cached is None:
             return None
+        if time.monotonic() >= cached[0]:
+            self._reread_active_soon()
         generation = cached[1]
         index = self._indexes.get(generation.id)  # a dict read: atomic under the GIL
         return None if index is None else (generation, index)
 
+    def _reread_active_soon(self) -> None:
+        """Start :meth:`_reread_active` in a thread unless one is running."""
+        if not self._rereading.acquire(blocking=False):
+            return
+        try:
+            threading.Thread(target=self._reread_active, name="siji-active-generation", daemon=True).start()
+        except RuntimeError:  # no thread to be had: the next lookup tries again
+            self._rereading.release()
+
+    def _reread_active(self) -> None:
+        try:
+            info = generation_at(self.engine, None)
+            self._index_of(info)  # a new generation's index is built before it answers
+            self._remember_active(info)
+        except NotFoundError:
+            # No generation is valid any more: lookups take the path that says so.
+            self._active = None
+        except Exception:
+            # The database is unreachable, say: keep answering from the index in memory
+            # and try again in ACTIVE_TTL_S.
+            logger.warning("re-reading the active boundary generation failed", exc_info=True)
+            cached = self._active
+            if cached is not None:
+                self._active = (time.monotonic() + ACTIVE_TTL_S, cached[1])
+        finally:
+            self._rereading.release()
+
     def index(self, at: dt.date | None = None) -> tuple[GenerationInfo, JurisdictionIndex]:
         """The generation valid on ``at`` and its index (built once, then cached)."""
         generation = self.generation(at)
+        return generation, self._index_of(generation)
+
+    def _index_of(self, generation: GenerationInfo) -> JurisdictionIndex:
         with self._lock:
             cached = self._indexes.get(generation.id)
             if cached is not None:
                 self._indexes.move_to_end(generation.id)
-                return generation, cached
+                return cached
         index = index_from_frame(load_frame(self.engine, generation.id), snap_distance_m=self.snap_distance_m)
         index.prepare_snapping()  # here, not in the first request for a point outside
         with self._lock:
             self._indexes[generation.id] = index
             while len(self._indexes) > self.cache_size:
                 self._indexes.popitem(last=False)
-        return generation, index
+        return index
 
     def lookup_point(
         self, x: float, y: float, crs: str | None = None, at: dt.date | None = None
