@@ -1,0 +1,163 @@
+"""Instructions per HTTP request, counted by valgrind: ``python -m benchmarks.instructions``.
+
+Time on this shared 2-core machine swings by up to 2x between minutes; instruction
+counts do not (two counts of the same requests differ by well under 1 %).  This runs
+``siji serve --workers 1`` under ``valgrind --tool=callgrind`` with counting off, then
+for ``/healthz`` and ``GET /v1/lookup`` (the HTTP benchmark's 1,000 query strings for
+both) sends every request once to warm up, zeroes the counters, sends ``--requests``
+more over one keep-alive connection and reads the total: uvicorn, the middleware
+and the route, everything the server process executes.  A diagnostic for work on
+the single-lookup path, not a target (the target is the throughput ratio, see
+:mod:`benchmarks.http`).  Needs ``valgrind`` (``apt-get install valgrind``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import glob
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from benchmarks.http import free_port
+
+_ROOT = Path(__file__).resolve().parent.parent
+
+
+def _prepare_database(path: Path) -> None:
+    """A migrated SQLite database with the bundled set (imported here: under valgrind
+    the import would take minutes)."""
+    from boundaries.service import BoundaryService
+    from store.engine import make_engine, upgrade
+
+    engine = make_engine(f"sqlite:///{path}")
+    upgrade(engine)
+    BoundaryService(engine).ensure_bundled()
+    engine.dispose()
+
+
+def _send(port: int, paths: list[str], count: int) -> None:
+    """``count`` GETs cycling through ``paths`` over one keep-alive connection."""
+    with socket.create_connection(("127.0.0.1", port)) as sock, sock.makefile("rb") as reader:
+        for number in range(count):
+            request = f"GET {paths[number % len(paths)]} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n\r\n"
+            sock.sendall(request.encode())
+            status = reader.readline()
+            if b" 200 " not in status:
+                raise RuntimeError(f"{paths[number % len(paths)]} answered {status!r}")
+            length = 0
+            while (line := reader.readline()) not in (b"\r\n", b""):
+                name, _, value = line.partition(b":")
+                if name.strip().lower() == b"content-length":
+                    length = int(value)
+            reader.read(length)
+
+
+def _control(*args: str) -> None:
+    subprocess.run(["callgrind_control", *args], check=True, capture_output=True)
+
+
+def _total(dump_dir: Path) -> int:
+    """Instructions in the newest callgrind dump."""
+    newest = max(glob.glob(str(dump_dir / "callgrind.out.*")), key=os.path.getmtime)
+    for line in Path(newest).read_text().splitlines():
+        if line.startswith(("summary:", "totals:")):
+            return int(line.split()[1])
+    raise RuntimeError(f"no totals in {newest}")
+
+
+def count(paths: dict[str, list[str]], requests: int) -> dict[str, float]:
+    """Instructions per request for each named list of paths (one server for all)."""
+    workdir = Path(tempfile.mkdtemp(prefix="siji-instructions-"))
+    try:
+        _prepare_database(workdir / "siji.db")
+        port = free_port()
+        env = {
+            **os.environ,
+            "PYTHONPATH": str(_ROOT) + os.pathsep + os.environ.get("PYTHONPATH", ""),
+            "SIJI_DATABASE_URL": f"sqlite:///{workdir / 'siji.db'}",
+            "SIJI_ESCALATION_INTERVAL_S": "0",
+            "SIJI_ENVIRONMENT": "development",
+            # As in the HTTP benchmark: the limiter runs but never refuses.
+            "SIJI_RATE_LIMIT_PER_ADDRESS": str(10**12),
+            "SIJI_RATE_LIMIT_PER_TOKEN": str(10**12),
+        }
+        command = [
+            "valgrind",
+            "--tool=callgrind",
+            "--instr-atstart=no",
+            f"--callgrind-out-file={workdir}/callgrind.out.%p",
+            sys.executable,
+            *("-m", "siji.cli", "serve", "--host", "127.0.0.1", "--port", str(port)),
+            *("--workers", "1", "--log-level", "warning"),
+        ]
+        log = open(workdir / "server.log", "wb")  # noqa: SIM115 (closed below)
+        server = subprocess.Popen(command, cwd=workdir, env=env, stdout=log, stderr=subprocess.STDOUT)
+        try:
+            _wait_ready(port, server)
+            pid = str(server.pid)
+            _control("-i", "on", pid)
+            result = {}
+            for name, cycle in paths.items():
+                _send(port, cycle, len(cycle))  # every path once: answers rendered, caches warm
+                _control("-z", pid)
+                _send(port, cycle, requests)
+                _control("-d", pid)
+                time.sleep(0.5)
+                result[name] = _total(workdir) / requests
+            return result
+        finally:
+            server.send_signal(signal.SIGTERM)
+            try:
+                server.wait(timeout=120)
+            except subprocess.TimeoutExpired:
+                server.kill()
+            log.close()
+    finally:
+        shutil.rmtree(workdir, ignore_errors=True)
+
+
+def _wait_ready(port: int, server: subprocess.Popen[bytes], timeout: float = 900.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if server.poll() is not None:
+            raise RuntimeError(f"the server under valgrind exited with {server.returncode}")
+        try:
+            _send(port, ["/readyz"], 1)
+            return
+        except (OSError, RuntimeError):
+            time.sleep(1)
+    raise RuntimeError(f"the server under valgrind was not ready in {timeout:.0f} s")
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="python -m benchmarks.instructions", description=__doc__)
+    parser.add_argument("--requests", type=int, default=1000, help="counted requests per path list")
+    args = parser.parse_args(argv)
+    if shutil.which("valgrind") is None or shutil.which("callgrind_control") is None:
+        raise SystemExit("needs valgrind (apt-get install valgrind)")
+    from benchmarks.points import workload
+
+    work = workload(1000)
+    queries = [f"lon={x:.6f}&lat={y:.6f}" for x, y in zip(work.x[:1000], work.y[:1000], strict=True)]
+    per_request = count(
+        {
+            "GET /healthz (the same queries, ignored)": [f"/healthz?{q}" for q in queries],
+            "GET /v1/lookup": [f"/v1/lookup?{q}" for q in queries],
+        },
+        args.requests,
+    )
+    for name, instructions in per_request.items():
+        print(f"{name:45s} {instructions:12,.0f} instructions/request")
+    health, lookup = per_request.values()
+    print(f"lookup / healthz: {lookup / health:.3f} (the throughput target asks healthz/lookup >= 0.8)")
+
+
+if __name__ == "__main__":
+    main()
