@@ -110,13 +110,18 @@ def server(workdir: Path, workers: int, start_timeout: float = 180.0) -> Iterato
             time.sleep(0.5)
         yield base
     finally:
-        process.send_signal(signal.SIGTERM)
-        try:
-            process.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(timeout=30)
+        stop(process, timeout=30)
         log.close()
+
+
+def stop(process: subprocess.Popen[bytes], timeout: float) -> None:
+    """SIGTERM (a graceful shutdown), then SIGKILL after ``timeout`` seconds."""
+    process.send_signal(signal.SIGTERM)
+    try:
+        process.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait(timeout=timeout)
 
 
 _UNITS = {"us": 1.0, "ms": 1e3, "s": 1e6}

@@ -17,7 +17,6 @@ import argparse
 import glob
 import os
 import shutil
-import signal
 import socket
 import subprocess
 import sys
@@ -25,7 +24,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from benchmarks.http import free_port
+from benchmarks.http import free_port, stop
 
 _ROOT = Path(__file__).resolve().parent.parent
 
@@ -113,11 +112,7 @@ def count(paths: dict[str, list[str]], requests: int) -> dict[str, float]:
                 result[name] = _total(workdir) / requests
             return result
         finally:
-            server.send_signal(signal.SIGTERM)
-            try:
-                server.wait(timeout=120)
-            except subprocess.TimeoutExpired:
-                server.kill()
+            stop(server, timeout=120)  # valgrind writes its last dump on the way out
             log.close()
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
