@@ -89,8 +89,30 @@ def locate_point(index: Locator, x: float, y: float, crs: str | int | CRS | None
     >>> locate_point(index, 117.5, 36.5)["status"]
     'ok'
     """
+    return point_answer(index, resolve_point(index, x, y, crs), x, y, crs)
+
+
+def point_answer(
+    index: Locator,
+    found: tuple[int, list[int]] | None,
+    x: float,
+    y: float,
+    crs: str | int | CRS | None = None,
+) -> dict[str, Any]:
+    """:func:`locate_point`'s answer, given what :func:`resolve_point` found for the same
+    point: a caller that has resolved it already does not resolve it again.
+
+    Raises as :func:`locate_point` does.
+
+    Examples
+    --------
+    >>> from shapely import box
+    >>> from geo.index import JurisdictionIndex
+    >>> index = JurisdictionIndex.from_arrays(["C"], ["c"], ["city"], [None], [box(117, 36, 118, 37)])
+    >>> point_answer(index, resolve_point(index, 117.5, 36.5), 117.5, 36.5)["city"]
+    {'code': 'C', 'name': 'c'}
+    """
     # Most points are covered at the finest level: answered without arrays.
-    found = resolve_point(index, x, y, crs)
     if found is not None:
         row, shared = found
         return index.units.answer(row, BOUNDARY if shared else OK, shared)

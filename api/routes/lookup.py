@@ -41,7 +41,7 @@ from batch.run import lookup_file
 from boundaries.service import BoundaryService, generation_ref
 from geo.errors import InvalidInputError
 from geo.index import OK, JurisdictionIndex
-from geo.locate import locate, locate_point, resolve_point
+from geo.locate import locate, point_answer, resolve_point
 from store.generations import GenerationInfo
 
 router = APIRouter(prefix="/v1", tags=["lookup"])
@@ -129,7 +129,7 @@ class PointLookupApp:
             if bodies is None or bodies.index() is not index:
                 bodies = self._bodies_for(index, generation)
             return bodies(found[0])
-        answer = locate_point(index, lon, lat, crs)
+        answer = point_answer(index, found, lon, lat, crs)
         answer["generation"] = generation_ref(generation)
         # The fuzz tests check this body against the documented LookupResponse schema.
         return pydantic_core.to_json(answer)
