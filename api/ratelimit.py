@@ -205,8 +205,7 @@ class RateLimit:
             address = (client[0] if client else None) or "unknown"
             if forwarded and self.trusted:
                 address = client_address(address, forwarded, self.trusted)
-            # IPv4 (no colon) is its own key: counting_key only for IPv6.
-            counted.append(("address", counting_key(address) if ":" in address else address))
+            counted.append(("address", counting_key(address)))
         token = _bearer(authorization) if authorization else None
         if token is not None and self.limits["token"] > 0:
             # Counted under a digest: the token itself is never kept.

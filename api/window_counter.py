@@ -63,20 +63,12 @@ class SlidingWindowCounter:
     def hit(self, key: str, limit: int) -> bool:
         """Count a request of ``key`` if it is within ``limit``; False (and nothing
         counted) if it is not."""
-        # _position() and _counts() inline, with one dictionary read: the limiter calls
-        # this on every request.
-        windows = self._clock() / self.window_s
-        number = math.floor(windows)
+        number, progress = self._position()
         if number != self._swept:
             self._sweep(number)
-        slot = self._slots.get(key)
-        current = previous = 0
-        if slot is not None:
-            if slot[0] == number:
-                current, previous = slot[1], slot[2]
-            elif slot[0] == number - 1:
-                previous = slot[1]
-        if current + previous * (1.0 - (windows - number)) >= limit:
+        slot = self._slots.get(key)  # one dictionary read: this runs on every request
+        current, previous = _slot_counts(slot, number)
+        if current + previous * (1.0 - progress) >= limit:
             return False
         if slot is None:
             self._slots[key] = [number, 1, 0]
@@ -118,15 +110,19 @@ class SlidingWindowCounter:
 
     def _counts(self, key: str, number: int) -> tuple[int, int]:
         """(requests in window ``number``, requests in the window before) of ``key``."""
-        slot = self._slots.get(key)
-        if slot is None or slot[0] < number - 1:
-            return 0, 0
-        if slot[0] == number:
-            return slot[1], slot[2]
-        return 0, slot[1]
+        return _slot_counts(self._slots.get(key), number)
 
     def _sweep(self, number: int) -> None:
         # Once per window: keys with no request in this or the previous window count
         # nothing any more.
         self._slots = {key: slot for key, slot in self._slots.items() if slot[0] >= number - 1}
         self._swept = number
+
+
+def _slot_counts(slot: list[int] | None, number: int) -> tuple[int, int]:
+    """(requests in window ``number``, requests in the window before) of one key's slot."""
+    if slot is None or slot[0] < number - 1:
+        return 0, 0
+    if slot[0] == number:
+        return slot[1], slot[2]
+    return 0, slot[1]
