@@ -153,7 +153,7 @@ def counting_key(address: str) -> str:
 
 def _counted_headers(scope: Scope) -> tuple[list[str], str]:
     """(every X-Forwarded-For value, the first Authorization value) in one pass over the
-    raw headers: the limiter runs on every request, before anything else parses them."""
+    raw headers."""
     forwarded: list[str] = []
     authorization = ""
     for name, value in scope.get("headers", ()):
@@ -162,6 +162,20 @@ def _counted_headers(scope: Scope) -> tuple[list[str], str]:
         elif name == b"authorization" and not authorization:
             authorization = value.decode("latin-1")
     return forwarded, authorization
+
+
+def _plain_address_key(scope: Scope) -> str | None:
+    """The counting key of a request that has neither X-Forwarded-For nor
+    Authorization (nearly every request): its TCP peer's; None for any other request.
+
+    The limiter runs on every request, before anything else parses the headers: one
+    dict built in C answers here, where a loop in Python would test every header.
+    """
+    names = dict(scope.get("headers", ()))
+    if b"x-forwarded-for" in names or b"authorization" in names:
+        return None
+    client = scope.get("client")
+    return counting_key((client[0] if client else None) or "unknown")
 
 
 class RateLimit:
@@ -192,15 +206,26 @@ class RateLimit:
         self.trusted = tuple(trusted_proxies)
         self.limits = {"address": per_address, "token": per_token}
         self.counters = {kind: SlidingWindowCounter(window_s) for kind in self.limits}
+        # The address limit, read on every counted request, as attributes.
+        self._per_address = per_address
+        self._by_address = self.counters["address"]
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         path = scope.get("path", "")
         if scope["type"] != "http" or path in EXEMPT_PATHS or path.startswith(EXEMPT_PREFIXES):
             await self.app(scope, receive, send)
             return
+        plain = _plain_address_key(scope) if self._per_address > 0 else None
+        if plain is not None:
+            # Nearly every request: the address limit alone, which hit() tests and counts.
+            if not self._by_address.hit(plain, self._per_address):
+                await self._refusal(scope, "address", plain)(scope, receive, send)
+                return
+            await self.app(scope, receive, send)
+            return
         forwarded, authorization = _counted_headers(scope)
         counted = []
-        if self.limits["address"] > 0:
+        if self._per_address > 0:
             client = scope.get("client")
             address = (client[0] if client else None) or "unknown"
             if forwarded and self.trusted:
@@ -210,20 +235,14 @@ class RateLimit:
         if token is not None and self.limits["token"] > 0:
             # Counted under a digest: the token itself is never kept.
             counted.append(("token", hashlib.sha256(token.encode("utf-8", "surrogatepass")).hexdigest()))
-        if len(counted) == 1:  # one limit (nearly every request): hit() tests and counts
-            kind, key = counted[0]
-            if not self.counters[kind].hit(key, self.limits[kind]):
+        # Test every limit before counting any, so that a request refused by one uses up
+        # nothing of the others (no await in between: nothing interleaves).
+        for kind, key in counted:
+            if not self.counters[kind].allows(key, self.limits[kind]):
                 await self._refusal(scope, kind, key)(scope, receive, send)
                 return
-        elif counted:
-            # Test every limit before counting any, so that a request refused by one uses
-            # up nothing of the others (no await in between: nothing interleaves).
-            for kind, key in counted:
-                if not self.counters[kind].allows(key, self.limits[kind]):
-                    await self._refusal(scope, kind, key)(scope, receive, send)
-                    return
-            for kind, key in counted:
-                self.counters[kind].hit(key, self.limits[kind])
+        for kind, key in counted:
+            self.counters[kind].hit(key, self.limits[kind])
         await self.app(scope, receive, send)
 
     def _refusal(self, scope: Scope, kind: str, key: str) -> Response:

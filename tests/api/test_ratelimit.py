@@ -12,7 +12,7 @@ from starlette.responses import PlainTextResponse
 from starlette.routing import Route
 
 from api.app import create_app
-from api.ratelimit import RateLimit, client_address, counting_key
+from api.ratelimit import RateLimit, _plain_address_key, client_address, counting_key
 from api.settings import Settings
 from tests.api.conftest import make_client
 
@@ -195,3 +195,20 @@ def test_production_defaults_limit() -> None:
     assert settings.rate_limit_per_token > 0
     app = create_app(settings)
     assert any(m.cls is RateLimit for m in app.user_middleware)
+
+
+@pytest.mark.parametrize(
+    ("headers", "client", "expected"),
+    [
+        ([(b"host", b"siji")], ("198.51.100.7", 5000), "198.51.100.7"),
+        ([], ("2001:db8:1:2:a:b:c:d", 5000), "2001:db8:1:2::/64"),
+        ([(b"host", b"siji")], None, "unknown"),
+        # Either header takes the limiter's general path, which reads them.
+        ([(b"host", b"siji"), (b"x-forwarded-for", b"203.0.113.9")], ("10.0.0.2", 5000), None),
+        ([(b"authorization", b"Bearer t")], ("198.51.100.7", 5000), None),
+    ],
+)
+def test_plain_requests_are_counted_by_their_peer(
+    headers: list[tuple[bytes, bytes]], client: tuple[str, int] | None, expected: str | None
+) -> None:
+    assert _plain_address_key({"type": "http", "headers": headers, "client": client}) == expected
