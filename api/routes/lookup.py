@@ -19,7 +19,7 @@ from pydantic import BaseModel, Field, ValidationError
 from starlette.background import BackgroundTask
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import UploadFile
-from starlette.types import Receive, Scope, Send
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from api.deps import BoundariesDep, SettingsDep
 from api.errors import UnsupportedMediaError
@@ -85,10 +85,24 @@ def _query_parameters(model: type[BaseModel]) -> list[dict[str, Any]]:
     summary="Who owns one point",
     openapi_extra={"parameters": _query_parameters(PointQuery)},
 )
-async def lookup_point(request: Request) -> Response:
+async def lookup_point() -> Response:
     """The documented form of ``GET /v1/lookup``; requests are answered by
-    :class:`PointLookupApp`, ahead of FastAPI's router, with the same body."""
-    return Response(await PointLookupApp().body(request.scope), media_type="application/json")
+    :class:`PointLookupApp`, ahead of FastAPI's router, and this form answers the same."""
+    return _AppResponse(PointLookupApp())
+
+
+class _AppResponse(Response):
+    """A response that an ASGI app sends: what a route returns to hand over to one."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        super().__init__()
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        await self.app(scope, receive, send)
+
+
+_NO_STATE: dict[str, Any] = {}
 
 
 class PointLookupApp:
@@ -104,35 +118,43 @@ class PointLookupApp:
         self._ok_bodies: dict[int, _OkBodies] = {}  # by generation id
 
     async def __call__(self, scope: Scope, _receive: Receive, send: Send) -> None:
-        body = await self.body(scope)
-        # A new header list each time: middleware may add to it.
-        headers = [(b"content-type", b"application/json"), (b"content-length", b"%d" % len(body))]
-        await send({"type": "http.response.start", "status": 200, "headers": headers})
-        await send({"type": "http.response.body", "body": body})
-
-    async def body(self, scope: Scope) -> bytes:
-        """The JSON answer to the request in ``scope``."""
         lon, lat, crs, at = _point_query(scope["query_string"])
         # Lifespan state (see create_app): a dict read.  app.state where a server or test
         # client does not hand lifespan state to requests.
-        state = scope.get("state", {})
-        boundaries: BoundaryService = state.get("boundaries") or scope["app"].state.boundaries
+        boundaries: BoundaryService = (
+            scope.get("state", _NO_STATE).get("boundaries") or scope["app"].state.boundaries
+        )
         # The common case runs on the event loop: the index is in memory and a point costs
         # microseconds, less than the hop to a worker thread.
         ready = boundaries.cached_index() if at is None else None
         if ready is None:
             ready = await run_in_threadpool(boundaries.index, at)
+        body, length = self.answer(ready, lon, lat, crs)
+        # A new header list each time: middleware may add to it.
+        headers = [(b"content-type", b"application/json"), (b"content-length", length)]
+        await send({"type": "http.response.start", "status": 200, "headers": headers})
+        await send({"type": "http.response.body", "body": body})
+
+    def answer(
+        self, ready: tuple[GenerationInfo, JurisdictionIndex], lon: float, lat: float, crs: str
+    ) -> tuple[bytes, bytes]:
+        """The JSON answer for one point in the generation of ``ready``, and its length
+        as the Content-Length value."""
         generation, index = ready
-        found = resolve_point(index, lon, lat, crs)
+        # WGS84 as sent (the default) needs no transform or CRS check: resolve_one answers
+        # None for NaN, out-of-range and outside points alike, and point_answer below
+        # then checks them as resolve_point would.
+        found = index.resolve_one(lon, lat) if crs == "wgs84" else resolve_point(index, lon, lat, crs)
         if found is not None and not found[1]:  # inside one unit: its answer is always the same
             bodies = self._ok_bodies.get(generation.id)
             if bodies is None or bodies.index() is not index:
                 bodies = self._bodies_for(index, generation)
-            return bodies(found[0])
+            return bodies.of_row(found[0])
         answer = point_answer(index, found, lon, lat, crs)
         answer["generation"] = generation_ref(generation)
         # The fuzz tests check this body against the documented LookupResponse schema.
-        return pydantic_core.to_json(answer)
+        body = pydantic_core.to_json(answer)
+        return body, b"%d" % len(body)
 
     def _bodies_for(self, index: JurisdictionIndex, generation: GenerationInfo) -> _OkBodies:
         if len(self._ok_bodies) >= _GENERATIONS_RENDERED:
@@ -146,31 +168,34 @@ _GENERATIONS_RENDERED = 8
 
 
 class _OkBodies:
-    """The JSON answer of a point inside one unit (status ``ok``), per unit row,
-    rendered once: every point in a unit gets the same bytes.  Holds the index weakly:
-    a generation evicted from the index cache is not kept alive here."""
+    """The JSON answer of a point inside one unit (status ``ok``) and its length, per
+    unit row, rendered once: every point in a unit gets the same bytes.  Holds the index
+    weakly: a generation evicted from the index cache is not kept alive here."""
 
     def __init__(self, index: JurisdictionIndex, generation: GenerationInfo) -> None:
         self.index = weakref.ref(index)
         self._units = index.units
         self._ref = generation_ref(generation)
-        self._bodies: dict[int, bytes] = {}
+        self._bodies: dict[int, tuple[bytes, bytes]] = {}
 
-    def __call__(self, row: int) -> bytes:
-        body = self._bodies.get(row)
-        if body is None:
+    def of_row(self, row: int) -> tuple[bytes, bytes]:
+        """(body, Content-Length value) of a point inside the unit at ``row``."""
+        rendered = self._bodies.get(row)
+        if rendered is None:
             answer = self._units.answer(row, OK)
             answer["generation"] = self._ref
-            body = self._bodies[row] = pydantic_core.to_json(answer)
-        return body
+            body = pydantic_core.to_json(answer)
+            rendered = self._bodies[row] = body, b"%d" % len(body)
+        return rendered
 
 
 # The form nearly every client sends: plain decimals, lon first, an optional short
-# crs name, nothing percent-encoded.  One match reads it; any other query (other
-# order, exponents, encoded characters, at=...) takes the general path below.
-_COMMON_QUERY = re.compile(
-    rb"lon=(-?[0-9]{1,15}(?:\.[0-9]{1,20})?)&lat=(-?[0-9]{1,15}(?:\.[0-9]{1,20})?)(?:&crs=([A-Za-z0-9:_-]{1,64}))?"
-)
+# crs name, nothing percent-encoded.  One match finds it and float() reads the
+# numbers (float() refuses "1.2.3", "." or "-": those take the general path, which
+# words the error; the forms it takes, "5." and ".5" among them, PointQuery reads
+# alike).  Any other query (other order, exponents, encoded characters, at=...)
+# takes the general path below.
+_COMMON_QUERY = re.compile(rb"lon=(-?[0-9.]{1,40})&lat=(-?[0-9.]{1,40})(?:&crs=([A-Za-z0-9:_-]{1,64}))?")
 
 
 def _point_query(raw: bytes) -> tuple[float, float, str, dt.date | None]:
@@ -188,7 +213,10 @@ def _point_query(raw: bytes) -> tuple[float, float, str, dt.date | None]:
     common = _COMMON_QUERY.fullmatch(raw)
     if common is not None:
         lon, lat, crs = common.groups()
-        return float(lon), float(lat), crs.decode() if crs else "wgs84", None
+        try:
+            return float(lon), float(lat), crs.decode() if crs else "wgs84", None
+        except ValueError:
+            pass
     fields = dict(parse_qsl(raw.decode("latin-1"), keep_blank_values=True))
     try:
         query = PointQuery.model_validate(fields)

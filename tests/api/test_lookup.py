@@ -12,9 +12,14 @@ import numpy as np
 import pandas as pd
 import pytest
 import shapely
+from fastapi.exceptions import RequestValidationError
 from fastapi.testclient import TestClient
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from pydantic import ValidationError
 from typer.testing import CliRunner
 
+from api.routes.lookup import PointQuery, _point_query
 from boundaries.bundled import load_taian
 from geo.crs import from_wgs84
 from store.engine import make_engine, upgrade
@@ -149,6 +154,28 @@ def test_every_query_form_gets_the_same_answer(client: TestClient, query: str) -
     assert response.json() == expected
 
 
+@settings(max_examples=300, deadline=None)
+@given(
+    lon=st.text(alphabet="-.0123456789", min_size=1, max_size=12),
+    lat=st.text(alphabet="-.0123456789", min_size=1, max_size=12),
+)
+def test_the_common_form_reads_as_the_general_path(lon: str, lat: str) -> None:
+    """Plain-decimal queries take one match and float(); whatever they accept, the
+    general path (PointQuery) reads alike, and what they refuse the general path words."""
+    general: tuple[float, float] | None
+    try:
+        query = PointQuery.model_validate({"lon": lon, "lat": lat})
+        general = (query.lon, query.lat)
+    except ValidationError:
+        general = None
+    common: tuple[float, float] | None
+    try:
+        common = _point_query(f"lon={lon}&lat={lat}".encode())[:2]
+    except RequestValidationError:
+        common = None
+    assert common == general
+
+
 @pytest.mark.parametrize(
     "query",
     [
@@ -156,6 +183,7 @@ def test_every_query_form_gets_the_same_answer(client: TestClient, query: str) -
         "lon=117.13&lat=36.19&crs=",
         "lon=-&lat=36.19",
         "lon=117.13&lat=36.19.5",
+        "lon=.&lat=36.19",
         "lon=117.13",
     ],
 )

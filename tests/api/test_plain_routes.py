@@ -69,3 +69,28 @@ def test_other_methods_reach_the_documented_routes(
     if method == "HEAD":
         assert response.content == b""
         assert int(response.headers["content-length"]) > 0
+
+
+@pytest.mark.parametrize(
+    "query",
+    [
+        "lon=117.13&lat=36.19",  # inside one unit
+        "lon=117.13&lat=36.19&crs=gcj02",
+        "lon=117.13&lat=36.19&at=2024-06-01",
+        "lon=200&lat=36.19",  # an error, worded by the app's handlers
+    ],
+)
+def test_the_documented_lookup_route_answers_the_same(client: TestClient, query: str) -> None:
+    """Without the plain routes, GET /v1/lookup reaches its documented FastAPI route,
+    which hands the request to the same app."""
+    expected = client.get(f"/v1/lookup?{query}")
+    routes = client.app.router.routes  # type: ignore[attr-defined]
+    plain = routes.pop(0)
+    assert isinstance(plain, PlainRoutes)
+    try:
+        response = client.get(f"/v1/lookup?{query}")
+    finally:
+        routes.insert(0, plain)
+    assert response.status_code == expected.status_code
+    assert response.headers["content-type"] == expected.headers["content-type"]
+    assert response.json() == expected.json()
