@@ -29,26 +29,26 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument(
         "--quick",
         action="store_true",
-        help="200,000 points, 1 repeat, 2 s HTTP runs, no PostGIS (unless --points/--repeats say otherwise)",
+        help="200,000 points, 1 repeat, 6 HTTP pairs, no PostGIS (unless --points/--repeats say otherwise)",
     )
     parser.add_argument("--big", action="store_true", help="also run lookup-batch over a big CSV (minutes)")
     parser.add_argument("--big-rows", type=int, default=10_000_000, help="rows of the --big CSV")
-    parser.add_argument("--http-seconds", type=float, default=None, help="seconds per HTTP load run (3)")
+    parser.add_argument("--http-seconds", type=float, default=None, help="seconds per HTTP load run (1)")
     parser.add_argument(
-        "--http-pairs", type=int, default=None, help="paired healthz/lookup runs per HTTP setting (8)"
+        "--http-pairs", type=int, default=None, help="paired healthz/lookup runs per HTTP setting (20)"
     )
     parser.add_argument("--json", type=Path, default=None, metavar="PATH", help="also write the figures here")
     args = parser.parse_args(argv)
     if args.quick:
         args.points = args.points or 200_000
         args.repeats = args.repeats or 1
-        args.http_seconds = args.http_seconds or 2.0
-        args.http_pairs = args.http_pairs or 3
+        args.http_seconds = args.http_seconds or 1.0
+        args.http_pairs = args.http_pairs or 6
         args.skip_postgis = True
     args.points = args.points or 1_000_000
     args.repeats = args.repeats or 3
-    args.http_seconds = args.http_seconds or 3.0
-    args.http_pairs = args.http_pairs or 8
+    args.http_seconds = args.http_seconds or 1.0
+    args.http_pairs = args.http_pairs or 20
     return args
 
 
