@@ -116,6 +116,7 @@ class PointLookupApp:
 
     def __init__(self) -> None:
         self._ok_bodies: dict[int, _OkBodies] = {}  # by generation id
+        self._latest: _OkBodies | None = None  # those of the generation last asked for
 
     async def __call__(self, scope: Scope, _receive: Receive, send: Send) -> None:
         lon, lat, crs, at = _point_query(scope["query_string"])
@@ -146,10 +147,11 @@ class PointLookupApp:
         # then checks them as resolve_point would.
         found = index.resolve_one(lon, lat) if crs == "wgs84" else resolve_point(index, lon, lat, crs)
         if found is not None and not found[1]:  # inside one unit: its answer is always the same
-            bodies = self._ok_bodies.get(generation.id)
+            bodies = self._latest
             if bodies is None or bodies.index() is not index:
                 bodies = self._bodies_for(index, generation)
-            return bodies.of_row(found[0])
+            rendered = bodies.rendered.get(found[0])
+            return rendered if rendered is not None else bodies.render(found[0])
         answer = point_answer(index, found, lon, lat, crs)
         answer["generation"] = generation_ref(generation)
         # The fuzz tests check this body against the documented LookupResponse schema.
@@ -157,9 +159,12 @@ class PointLookupApp:
         return body, b"%d" % len(body)
 
     def _bodies_for(self, index: JurisdictionIndex, generation: GenerationInfo) -> _OkBodies:
-        if len(self._ok_bodies) >= _GENERATIONS_RENDERED:
-            self._ok_bodies.clear()
-        bodies = self._ok_bodies[generation.id] = _OkBodies(index, generation)
+        bodies = self._ok_bodies.get(generation.id)
+        if bodies is None or bodies.index() is not index:
+            if len(self._ok_bodies) >= _GENERATIONS_RENDERED:
+                self._ok_bodies.clear()
+            bodies = self._ok_bodies[generation.id] = _OkBodies(index, generation)
+        self._latest = bodies
         return bodies
 
 
@@ -176,16 +181,16 @@ class _OkBodies:
         self.index = weakref.ref(index)
         self._units = index.units
         self._ref = generation_ref(generation)
-        self._bodies: dict[int, tuple[bytes, bytes]] = {}
+        # unit row -> (body, Content-Length value); read directly on the hot path
+        self.rendered: dict[int, tuple[bytes, bytes]] = {}
 
-    def of_row(self, row: int) -> tuple[bytes, bytes]:
-        """(body, Content-Length value) of a point inside the unit at ``row``."""
-        rendered = self._bodies.get(row)
-        if rendered is None:
-            answer = self._units.answer(row, OK)
-            answer["generation"] = self._ref
-            body = pydantic_core.to_json(answer)
-            rendered = self._bodies[row] = body, b"%d" % len(body)
+    def render(self, row: int) -> tuple[bytes, bytes]:
+        """(body, Content-Length value) of a point inside the unit at ``row``, rendered
+        and kept in :attr:`rendered`."""
+        answer = self._units.answer(row, OK)
+        answer["generation"] = self._ref
+        body = pydantic_core.to_json(answer)
+        rendered = self.rendered[row] = body, b"%d" % len(body)
         return rendered
 
 
