@@ -71,13 +71,10 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-@contextmanager
-def server(workdir: Path, workers: int, start_timeout: float = 180.0) -> Iterator[str]:
-    """Run ``siji serve --workers N`` on loopback; yield its base URL; stop it."""
-    import httpx
-
-    port = free_port()
-    env = {
+def server_env(workdir: Path) -> dict[str, str]:
+    """The environment of a benchmark's ``siji serve``: a SQLite database in
+    ``workdir``, no escalation runs, and rate limits that never refuse."""
+    return {
         **os.environ,
         "PYTHONPATH": str(_ROOT) + os.pathsep + os.environ.get("PYTHONPATH", ""),
         "SIJI_DATABASE_URL": f"sqlite:///{workdir / 'siji.db'}",
@@ -89,10 +86,30 @@ def server(workdir: Path, workers: int, start_timeout: float = 180.0) -> Iterato
         "SIJI_RATE_LIMIT_PER_ADDRESS": str(10**12),
         "SIJI_RATE_LIMIT_PER_TOKEN": str(10**12),
     }
-    command = [sys.executable, "-m", "siji.cli", "serve", "--host", "127.0.0.1", "--port", str(port)]
-    command += ["--workers", str(workers), "--log-level", "warning"]
+
+
+def serve_command(port: int, workers: int) -> list[str]:
+    """``siji serve`` on 127.0.0.1:``port`` with ``workers`` workers."""
+    return [
+        *(sys.executable, "-m", "siji.cli", "serve", "--host", "127.0.0.1", "--port", str(port)),
+        *("--workers", str(workers), "--log-level", "warning"),
+    ]
+
+
+@contextmanager
+def server(workdir: Path, workers: int, start_timeout: float = 180.0) -> Iterator[str]:
+    """Run ``siji serve --workers N`` on loopback; yield its base URL; stop it."""
+    import httpx
+
+    port = free_port()
     log = open(workdir / f"server-{workers}.log", "wb")  # noqa: SIM115 (closed below)
-    process = subprocess.Popen(command, cwd=workdir, env=env, stdout=log, stderr=subprocess.STDOUT)
+    process = subprocess.Popen(
+        serve_command(port, workers),
+        cwd=workdir,
+        env=server_env(workdir),
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
     base = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + start_timeout

@@ -19,14 +19,16 @@ import os
 import shutil
 import socket
 import subprocess
-import sys
 import tempfile
 import time
 from pathlib import Path
 
-from benchmarks.http import free_port, stop
+from benchmarks.http import free_port, serve_command, server_env, stop
 
-_ROOT = Path(__file__).resolve().parent.parent
+FIRST_LEVEL_MISSES = ("I1mr", "D1mr", "D1mw")
+"""Callgrind's first-level cache miss events (instruction reads, data reads, data writes)."""
+LAST_LEVEL_MISSES = ("ILmr", "DLmr", "DLmw")
+"""The same at the last level."""
 
 
 def _prepare_database(path: Path) -> None:
@@ -84,9 +86,9 @@ def _totals(dump_dir: Path) -> dict[str, int]:
 def estimated_cycles(totals: dict[str, int]) -> float:
     """Callgrind's cycle estimate (as KCachegrind shows it): instructions plus 10 per
     first-level cache miss and 100 per last-level miss."""
-    first = ("I1mr", "D1mr", "D1mw")
-    last = ("ILmr", "DLmr", "DLmw")
-    return totals["Ir"] + 10 * sum(totals[e] for e in first) + 100 * sum(totals[e] for e in last)
+    first = sum(totals[event] for event in FIRST_LEVEL_MISSES)
+    last = sum(totals[event] for event in LAST_LEVEL_MISSES)
+    return totals["Ir"] + 10 * first + 100 * last
 
 
 def count(paths: dict[str, list[str]], requests: int, cache_sim: bool = False) -> dict[str, dict[str, float]]:
@@ -96,16 +98,6 @@ def count(paths: dict[str, list[str]], requests: int, cache_sim: bool = False) -
     try:
         _prepare_database(workdir / "siji.db")
         port = free_port()
-        env = {
-            **os.environ,
-            "PYTHONPATH": str(_ROOT) + os.pathsep + os.environ.get("PYTHONPATH", ""),
-            "SIJI_DATABASE_URL": f"sqlite:///{workdir / 'siji.db'}",
-            "SIJI_ESCALATION_INTERVAL_S": "0",
-            "SIJI_ENVIRONMENT": "development",
-            # As in the HTTP benchmark: the limiter runs but never refuses.
-            "SIJI_RATE_LIMIT_PER_ADDRESS": str(10**12),
-            "SIJI_RATE_LIMIT_PER_TOKEN": str(10**12),
-        }
         command = [
             "valgrind",
             "--tool=callgrind",
@@ -113,11 +105,11 @@ def count(paths: dict[str, list[str]], requests: int, cache_sim: bool = False) -
             "--separate-threads=yes",
             *(["--cache-sim=yes"] if cache_sim else []),
             f"--callgrind-out-file={workdir}/callgrind.out.%p",
-            sys.executable,
-            *("-m", "siji.cli", "serve", "--host", "127.0.0.1", "--port", str(port)),
-            *("--workers", "1", "--log-level", "warning"),
+            *serve_command(port, workers=1),
         ]
         log = open(workdir / "server.log", "wb")  # noqa: SIM115 (closed below)
+        # As in the HTTP benchmark: the limiter runs but never refuses.
+        env = server_env(workdir)
         server = subprocess.Popen(command, cwd=workdir, env=env, stdout=log, stderr=subprocess.STDOUT)
         try:
             _wait_ready(port, server)
@@ -178,8 +170,8 @@ def main(argv: list[str] | None = None) -> None:
     for name, events in per_request.items():
         line = f"{name:45s} {events['Ir']:12,.0f} instructions/request"
         if args.cache_sim:
-            misses = sum(events[e] for e in ("I1mr", "D1mr", "D1mw"))
-            last = sum(events[e] for e in ("ILmr", "DLmr", "DLmw"))
+            misses = sum(events[e] for e in FIRST_LEVEL_MISSES)
+            last = sum(events[e] for e in LAST_LEVEL_MISSES)
             cycles = estimated_cycles(events)
             line += f", {misses:,.0f} L1 and {last:,.0f} LL misses, {cycles:,.0f} est. cycles"
         print(line)
