@@ -239,9 +239,7 @@ class RateLimit:
         counted = []
         if self._per_address > 0:
             client = scope.get("client")
-            address = (client[0] if client else None) or "unknown"
-            if forwarded and self.trusted:
-                address = client_address(address, forwarded, self.trusted)
+            address = client_address(client[0] if client else None, forwarded, self.trusted)
             counted.append(("address", counting_key(address)))
         token = _bearer(authorization) if authorization else None
         if token is not None and self.limits["token"] > 0:
