@@ -138,7 +138,7 @@ class BoundaryService:
             logger.warning("re-reading the active boundary generation failed", exc_info=True)
             cached = self._active
             if cached is not None:
-                self._active = (time.monotonic() + ACTIVE_TTL_S, cached[1])
+                self._remember_active(cached[1])
         finally:
             self._rereading.release()
 

@@ -156,10 +156,10 @@ def resolve_point(
         return None
     parsed = parse_crs(crs)
     x, y = float(x), float(y)
-    if parsed.is_wgs84:  # the common case, checked inline: NaN and infinities fail too
-        if -180.0 <= x <= 180.0 and -90.0 <= y <= 90.0:
-            return index.resolve_one(x, y)
-        return None
+    if parsed.is_wgs84:
+        # No transform: resolve_one answers None for NaN, out-of-range and outside points
+        # alike (none is inside its grid), and locate_point then says which it is.
+        return index.resolve_one(x, y)
     if not point_usable(x, y, parsed):
         return None
     lon, lat = point_to_wgs84(x, y, parsed)
