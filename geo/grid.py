@@ -339,29 +339,42 @@ class LevelGrid:
         """The raster's answer for one point, without numpy's per-call overhead.
 
         A polygon position (>= 0) if its cell or subcell is pure, ``EMPTY`` if empty,
-        ``MIXED_SUBCELL`` if the point needs the exact test of :meth:`query`.  The cell
-        arithmetic is the same IEEE arithmetic as :meth:`cell_values`.
-        """
-        return self.classify(x, y)[0]
+        ``MIXED_SUBCELL`` if the point needs the exact test of :meth:`query` (on the
+        candidates of :meth:`leaf_at`).  The cell arithmetic is the same IEEE
+        arithmetic as :meth:`cell_values`.
 
-    def classify(self, x: float, y: float) -> tuple[int, int]:
-        """(:meth:`value_at`, the leaf of the point's cell or -1) for one point; a
-        ``MIXED_SUBCELL`` point is tested against :meth:`leaf_candidates` of its leaf."""
+        Examples
+        --------
+        >>> from shapely import box
+        >>> grid = LevelGrid(np.array([box(0, 0, 1, 1), box(1, 0, 2, 1)]), finest_cell=0.1)
+        >>> grid.value_at(0.5, 0.5), grid.value_at(1.0, 0.5) == MIXED_SUBCELL, grid.value_at(5.0, 0.5)
+        (0, True, -1)
+        """
+        # One flat function: the single-lookup hot path calls it for every request.
         dx = (x - self.x0) / self.cell
         dy = (y - self.y0) / self.cell
         nx = self.nx
         if not (0.0 <= dx < nx and 0.0 <= dy < self.ny):  # NaN fails both too
-            return EMPTY, -1
+            return EMPTY
         # int() is floor here: dx and dy are not negative.
         value: int = self._cell_view[int(dy) * nx + int(dx)]
         if value >= EMPTY:
-            return value, -1
-        leaf = -2 - value
-        tile: int = self._tile_of_leaf_view[leaf]
+            return value
+        tile: int = self._tile_of_leaf_view[-2 - value]
         if tile < 0:
-            return MIXED_SUBCELL, leaf
+            return MIXED_SUBCELL
         f = self.refine
-        return self._tile_view[(tile * f + int(dy * f) % f) * f + int(dx * f) % f], leaf
+        return self._tile_view[(tile * f + int(dy * f) % f) * f + int(dx * f) % f]
+
+    def leaf_at(self, x: float, y: float) -> int:
+        """The leaf of a point's cell (a cell an edge touches, see
+        :meth:`leaf_candidates`), -1 if its cell has none."""
+        dx = (x - self.x0) / self.cell
+        dy = (y - self.y0) / self.cell
+        if not (0.0 <= dx < self.nx and 0.0 <= dy < self.ny):
+            return -1
+        value: int = self._cell_view[int(dy) * self.nx + int(dx)]
+        return -2 - value if value < EMPTY else -1
 
     def leaf_candidates(self, leaf: int) -> NDArray[np.int32]:
         """The polygons whose bounding boxes meet cell ``leaf`` (sorted by position)."""

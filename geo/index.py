@@ -318,6 +318,17 @@ class JurisdictionIndex:
         return cls(units, geoms, snap_distance_m=snap_distance_m)
 
     @property
+    def finest(self) -> tuple[LevelGrid, list[int]] | None:
+        """The finest level's grid and the unit row of each of its positions (as Python
+        ints); None for an index with no units.
+
+        For callers answering one point at a time that hold them across calls: a
+        position ``grid.value_at(x, y) >= 0`` is the point's only covering unit at
+        that level, ``rows[position]`` its row, as :meth:`resolve_one` answers.
+        """
+        return self._finest
+
+    @property
     def nbytes(self) -> int:
         """Approximate memory of the rasters and candidate lists, in bytes."""
         return sum(grid.nbytes for grid in self._grids.values())
@@ -378,13 +389,13 @@ class JurisdictionIndex:
         if self._finest is None:
             return None
         grid, rows = self._finest
-        position, leaf = grid.classify(x, y)
+        position = grid.value_at(x, y)
         if position >= 0:
             return rows[position], []
         if position != MIXED_SUBCELL:
             return None
         # Near an edge: the exact test on the cell's few polygons, as query() does.
-        candidates = grid.leaf_candidates(leaf)
+        candidates = grid.leaf_candidates(grid.leaf_at(x, y))
         covering = candidates[shapely.intersects_xy(grid.geometries[candidates], x, y)].tolist()
         if not covering:
             return None  # a gap or outside: the coarser levels and snapping decide

@@ -6,6 +6,7 @@ import datetime as dt
 import re
 import shutil
 import weakref
+from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated, Any
 from urllib.parse import parse_qsl
@@ -40,6 +41,7 @@ from api.uploads import (
 from batch.run import lookup_file
 from boundaries.service import BoundaryService, generation_ref
 from geo.errors import InvalidInputError
+from geo.grid import EMPTY
 from geo.index import OK, JurisdictionIndex
 from geo.locate import locate, point_answer, resolve_point
 from store.generations import GenerationInfo
@@ -119,22 +121,49 @@ class PointLookupApp:
         self._latest: _OkBodies | None = None  # those of the generation last asked for
 
     async def __call__(self, scope: Scope, _receive: Receive, send: Send) -> None:
-        lon, lat, crs, at = _point_query(scope["query_string"])
         # Lifespan state (see create_app): a dict read.  app.state where a server or test
         # client does not hand lifespan state to requests.
         boundaries: BoundaryService = (
             scope.get("state", _NO_STATE).get("boundaries") or scope["app"].state.boundaries
         )
+        query: bytes = scope["query_string"]
+        rendered = None
+        # Nearly every request, in one flat stretch (a call saved here is saved on every
+        # request): the common query form in WGS84, the active generation in memory and
+        # a point inside one unit of the finest level, away from its edges.  Any other
+        # request takes the general path below, which answers it the same way.
+        common = _COMMON_QUERY.fullmatch(query)
+        if common is not None and common[3] is None:
+            ready = boundaries.cached_index()
+            if ready is not None:
+                bodies = self._latest
+                if bodies is None or bodies.index() is not ready[1]:
+                    bodies = self._bodies_for(ready[1], ready[0])
+                try:
+                    position = bodies.value_at(float(common[1]), float(common[2]))
+                except ValueError:  # "1.2.3", "." or "-": the general path words the error
+                    position = EMPTY
+                if position >= 0:
+                    row = bodies.rows[position]
+                    rendered = bodies.rendered.get(row) or bodies.render(row)
+        if rendered is None:
+            rendered = await self._general(boundaries, query)
+        body, length = rendered
+        # A new header list each time: middleware may add to it.
+        headers = [(b"content-type", b"application/json"), (b"content-length", length)]
+        await send({"type": "http.response.start", "status": 200, "headers": headers})
+        await send({"type": "http.response.body", "body": body})
+
+    async def _general(self, boundaries: BoundaryService, query: bytes) -> tuple[bytes, bytes]:
+        """(body, Content-Length value) of any query: every form and CRS, ``at=``, points
+        near edges, in gaps or outside, and every error."""
+        lon, lat, crs, at = _point_query(query)
         # The common case runs on the event loop: the index is in memory and a point costs
         # microseconds, less than the hop to a worker thread.
         ready = boundaries.cached_index() if at is None else None
         if ready is None:
             ready = await run_in_threadpool(boundaries.index, at)
-        body, length = self.answer(ready, lon, lat, crs)
-        # A new header list each time: middleware may add to it.
-        headers = [(b"content-type", b"application/json"), (b"content-length", length)]
-        await send({"type": "http.response.start", "status": 200, "headers": headers})
-        await send({"type": "http.response.body", "body": body})
+        return self.answer(ready, lon, lat, crs)
 
     def answer(
         self, ready: tuple[GenerationInfo, JurisdictionIndex], lon: float, lat: float, crs: str
@@ -180,6 +209,10 @@ class _OkBodies:
     def __init__(self, index: JurisdictionIndex, generation: GenerationInfo) -> None:
         self.index = weakref.ref(index)
         self._units = index.units
+        # The finest level's raster answer and rows (see JurisdictionIndex.finest): a
+        # position >= 0 is a point inside the unit at rows[position] alone.
+        grid, self.rows = index.finest or (None, [])
+        self.value_at: Callable[[float, float], int] = grid.value_at if grid is not None else _nowhere
         self._ref = generation_ref(generation)
         # unit row -> (body, Content-Length value); read directly on the hot path
         self.rendered: dict[int, tuple[bytes, bytes]] = {}
@@ -192,6 +225,11 @@ class _OkBodies:
         body = pydantic_core.to_json(answer)
         rendered = self.rendered[row] = body, b"%d" % len(body)
         return rendered
+
+
+def _nowhere(_x: float, _y: float) -> int:
+    """The raster answer of an index with no units."""
+    return EMPTY
 
 
 # The form nearly every client sends: plain decimals, lon first, an optional short

@@ -206,6 +206,32 @@ def test_answers_inside_one_unit_match_the_full_answer(client: TestClient) -> No
         assert body["status"] == "ok"
 
 
+def test_every_kind_of_point_gets_the_full_answer(client: TestClient) -> None:
+    # Points inside one unit away from its edges take the route's flat path; points near
+    # edges, on vertices and edges, in gaps or outside take the general one.  Both must
+    # give locate_point's answer, whichever path a point takes.
+    frame = load_taian()
+    communities = frame[frame["level"] == "community"].geometry.values
+    minx, miny, maxx, maxy = shapely.total_bounds(communities)
+    rng = np.random.default_rng(11)
+    x = rng.uniform(minx - 0.05, maxx + 0.05, 300)  # some outside the city
+    y = rng.uniform(miny - 0.05, maxy + 0.05, 300)
+    vertices = shapely.get_coordinates(communities[:40])[::7]
+    edges = shapely.get_coordinates(
+        shapely.line_interpolate_point(shapely.boundary(communities[:40]), 0.37, normalized=True)
+    )
+    points = np.concatenate([np.column_stack([x, y]), vertices, edges])
+    service = client.app.state.boundaries  # type: ignore[attr-defined]
+    grid, _ = service.index()[1].finest
+    flat = [grid.value_at(float(px), float(py)) >= 0 for px, py in points]
+    assert 0 < sum(flat) < len(points)  # both paths are taken
+    for px, py in points:
+        query = {"lon": repr(float(px)), "lat": repr(float(py))}
+        response = client.get("/v1/lookup", params=query)
+        assert response.status_code == 200, (query, response.text)
+        assert response.json() == service.lookup_point(float(px), float(py)), query
+
+
 def test_answers_come_from_the_generation_they_name(tmp_path: Path) -> None:
     # Answers inside one unit are rendered once per generation: a request for one
     # generation must never get the bytes rendered for another.

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Iterator
 
 import pytest
@@ -10,9 +11,10 @@ from pydantic import ValidationError
 from starlette.applications import Starlette
 from starlette.responses import PlainTextResponse
 from starlette.routing import Route
+from starlette.types import Message, Receive, Scope, Send
 
 from api.app import create_app
-from api.ratelimit import RateLimit, _plain_address_key, client_address, counting_key
+from api.ratelimit import RateLimit, client_address, counting_key
 from api.settings import Settings
 from tests.api.conftest import make_client
 
@@ -202,13 +204,29 @@ def test_production_defaults_limit() -> None:
     [
         ([(b"host", b"siji")], ("198.51.100.7", 5000), "198.51.100.7"),
         ([], ("2001:db8:1:2:a:b:c:d", 5000), "2001:db8:1:2::/64"),
+        ([], ("::ffff:198.51.100.7", 5000), "198.51.100.7"),
         ([(b"host", b"siji")], None, "unknown"),
-        # Either header takes the limiter's general path, which reads them.
-        ([(b"host", b"siji"), (b"x-forwarded-for", b"203.0.113.9")], ("10.0.0.2", 5000), None),
-        ([(b"authorization", b"Bearer t")], ("198.51.100.7", 5000), None),
+        # Either header takes the limiter's general path, which counts the same peer
+        # (X-Forwarded-For from a peer that is not a trusted proxy is ignored).
+        ([(b"host", b"siji"), (b"x-forwarded-for", b"203.0.113.9")], ("10.0.0.2", 5000), "10.0.0.2"),
+        ([(b"authorization", b"Bearer t")], ("198.51.100.7", 5000), "198.51.100.7"),
     ],
 )
-def test_plain_requests_are_counted_by_their_peer(
-    headers: list[tuple[bytes, bytes]], client: tuple[str, int] | None, expected: str | None
+def test_requests_are_counted_by_their_peer(
+    headers: list[tuple[bytes, bytes]], client: tuple[str, int] | None, expected: str
 ) -> None:
-    assert _plain_address_key({"type": "http", "headers": headers, "client": client}) == expected
+    async def ok(_scope: Scope, _receive: Receive, send: Send) -> None:
+        await send({"type": "http.response.start", "status": 200, "headers": []})
+        await send({"type": "http.response.body", "body": b""})
+
+    async def receive() -> Message:
+        return {"type": "http.request", "body": b"", "more_body": False}
+
+    async def send(_message: Message) -> None:
+        pass
+
+    limiter = RateLimit(ok, per_address=5, per_token=5, window_s=60)
+    scope = {"type": "http", "method": "GET", "path": "/x", "headers": headers, "client": client}
+    asyncio.run(limiter(scope, receive, send))
+    assert limiter.counters["address"].count(expected) == 1
+    assert len(limiter.counters["address"]) == 1

@@ -340,3 +340,8 @@ def test_value_at_agrees_with_query(grid):
     np.testing.assert_array_equal(values[settled], winner[settled])
     np.testing.assert_array_equal((values[settled] >= 0).astype(np.int32), count[settled])
     assert (count[np.flatnonzero(values >= 0)] == 1).all()
+    # A deferred point's leaf lists every polygon covering it.
+    for i in np.flatnonzero(~settled):
+        candidates = grid.leaf_candidates(grid.leaf_at(float(x[i]), float(y[i])))
+        covering = np.flatnonzero(shapely.intersects_xy(GEOMS, x[i], y[i]))
+        assert set(covering.tolist()) <= set(candidates.tolist())
