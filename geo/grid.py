@@ -85,7 +85,7 @@ class LevelGrid:
         self.tiles = np.empty((0, self.refine, self.refine), dtype=np.int32)
         if self.refine > 1 and len(marked):
             self._refine(marked)
-        # Flat views for single points (:meth:`classify`): indexing one gives a Python
+        # Flat views for single points (value_at, leaf_at): indexing one gives a Python
         # int, without numpy's per-call overhead.
         self._cell_view = np.ascontiguousarray(self.cells).reshape(-1).data
         self._tile_view = np.ascontiguousarray(self.tiles).reshape(-1).data
