@@ -310,10 +310,11 @@ class LevelGrid:
             found = np.full(len(todo), EMPTY, dtype=np.int64)
             found[pair[hit]] = poly[hit]
             value[todo] = np.where(count > 1, MIXED_SUBCELL, found)
-        tiles = value[labels]
-        tiles[sub_marked] = MIXED_SUBCELL
+        # Narrowed before the gather: it writes one value per subcell (millions).
         small = len(self.geometries) < np.iinfo(np.int16).max
-        self.tiles = tiles.astype(np.int16 if small else np.int32)
+        tiles = value.astype(np.int16 if small else np.int32)[labels]
+        tiles[sub_marked] = MIXED_SUBCELL
+        self.tiles = tiles
 
     # --- querying -----------------------------------------------------------------------
     @property
