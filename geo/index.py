@@ -318,14 +318,16 @@ class JurisdictionIndex:
         return cls(units, geoms, snap_distance_m=snap_distance_m)
 
     @property
-    def finest(self) -> tuple[LevelGrid, list[int]] | None:
+    def finest(self) -> tuple[LevelGrid, list[int]]:
         """The finest level's grid and the unit row of each of its positions (as Python
-        ints); None for an index with no units.
+        ints).
 
         For callers answering one point at a time that hold them across calls: a
         position ``grid.value_at(x, y) >= 0`` is the point's only covering unit at
         that level, ``rows[position]`` its row, as :meth:`resolve_one` answers.
         """
+        if self._finest is None:  # from_arrays refuses an empty set
+            raise BoundaryDataError("the index has no units")
         return self._finest
 
     @property

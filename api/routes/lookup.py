@@ -6,7 +6,6 @@ import datetime as dt
 import re
 import shutil
 import weakref
-from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated, Any
 from urllib.parse import parse_qsl
@@ -211,8 +210,8 @@ class _OkBodies:
         self._units = index.units
         # The finest level's raster answer and rows (see JurisdictionIndex.finest): a
         # position >= 0 is a point inside the unit at rows[position] alone.
-        grid, self.rows = index.finest or (None, [])
-        self.value_at: Callable[[float, float], int] = grid.value_at if grid is not None else _nowhere
+        grid, self.rows = index.finest
+        self.value_at = grid.value_at
         self._ref = generation_ref(generation)
         # unit row -> (body, Content-Length value); read directly on the hot path
         self.rendered: dict[int, tuple[bytes, bytes]] = {}
@@ -225,11 +224,6 @@ class _OkBodies:
         body = pydantic_core.to_json(answer)
         rendered = self.rendered[row] = body, b"%d" % len(body)
         return rendered
-
-
-def _nowhere(_x: float, _y: float) -> int:
-    """The raster answer of an index with no units."""
-    return EMPTY
 
 
 # The form nearly every client sends: plain decimals, lon first, an optional short
