@@ -170,16 +170,12 @@ class PointLookupApp:
         """The JSON answer for one point in the generation of ``ready``, and its length
         as the Content-Length value."""
         generation, index = ready
-        # WGS84 as sent (the default) needs no transform or CRS check: resolve_one answers
-        # None for NaN, out-of-range and outside points alike, and point_answer below
-        # then checks them as resolve_point would.
-        found = index.resolve_one(lon, lat) if crs == "wgs84" else resolve_point(index, lon, lat, crs)
+        found = resolve_point(index, lon, lat, crs)
         if found is not None and not found[1]:  # inside one unit: its answer is always the same
             bodies = self._latest
             if bodies is None or bodies.index() is not index:
                 bodies = self._bodies_for(index, generation)
-            rendered = bodies.rendered.get(found[0])
-            return rendered if rendered is not None else bodies.render(found[0])
+            return bodies.rendered.get(found[0]) or bodies.render(found[0])
         answer = point_answer(index, found, lon, lat, crs)
         answer["generation"] = generation_ref(generation)
         # The fuzz tests check this body against the documented LookupResponse schema.
