@@ -397,8 +397,7 @@ class JurisdictionIndex:
         if position != MIXED_SUBCELL:
             return None
         # Near an edge: the exact test on the cell's few polygons, as query() does.
-        candidates = grid.leaf_candidates(grid.leaf_at(x, y))
-        covering = candidates[shapely.intersects_xy(grid.geometries[candidates], x, y)].tolist()
+        covering = grid.exact_covering(x, y)
         if not covering:
             return None  # a gap or outside: the coarser levels and snapping decide
         # Candidates are sorted by position, and positions by code: the first wins.

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import math
 import re
 import shutil
 import weakref
@@ -40,7 +41,7 @@ from api.uploads import (
 from batch.run import lookup_file
 from boundaries.service import BoundaryService, generation_ref
 from geo.errors import InvalidInputError
-from geo.grid import EMPTY
+from geo.grid import MIXED_SUBCELL
 from geo.index import OK, JurisdictionIndex
 from geo.locate import locate, point_answer, resolve_point
 from store.generations import GenerationInfo
@@ -129,8 +130,8 @@ class PointLookupApp:
         rendered = None
         # Nearly every request, in one flat stretch (a call saved here is saved on every
         # request): the common query form in WGS84, the active generation in memory and
-        # a point inside one unit of the finest level, away from its edges.  Any other
-        # request takes the general path below, which answers it the same way.
+        # a point inside one unit of the finest level.  Any other request takes the
+        # general path below, which answers it the same way.
         common = _COMMON_QUERY.fullmatch(query)
         if common is not None and common[3] is None:
             ready = boundaries.cached_index()
@@ -139,12 +140,16 @@ class PointLookupApp:
                 if bodies is None or bodies.index() is not ready[1]:
                     bodies = self._bodies_for(ready[1], ready[0])
                 try:
-                    position = bodies.value_at(float(common[1]), float(common[2]))
+                    lon = float(common[1])
+                    lat = float(common[2])
                 except ValueError:  # "1.2.3", "." or "-": the general path words the error
-                    position = EMPTY
-                if position >= 0:
+                    lon = lat = math.nan
+                position = bodies.value_at(lon, lat)
+                if position >= 0:  # away from edges
                     row = bodies.rows[position]
                     rendered = bodies.rendered.get(row) or bodies.render(row)
+                elif position == MIXED_SUBCELL:  # near an edge (~5 % of points)
+                    rendered = bodies.near_edge(lon, lat)
         if rendered is None:
             rendered = await self._general(boundaries, query)
         body, length = rendered
@@ -208,9 +213,21 @@ class _OkBodies:
         # position >= 0 is a point inside the unit at rows[position] alone.
         grid, self.rows = index.finest
         self.value_at = grid.value_at
+        self._exact_covering = grid.exact_covering
         self._ref = generation_ref(generation)
         # unit row -> (body, Content-Length value); read directly on the hot path
         self.rendered: dict[int, tuple[bytes, bytes]] = {}
+
+    def near_edge(self, lon: float, lat: float) -> tuple[bytes, bytes] | None:
+        """(body, Content-Length value) of a point for which :attr:`value_at` says
+        ``MIXED_SUBCELL``, by the exact test, if one unit alone covers it; None if
+        several do (a shared edge or vertex) or none (a gap or outside): the general
+        path answers those."""
+        covering = self._exact_covering(lon, lat)
+        if len(covering) != 1:
+            return None
+        row = self.rows[covering[0]]
+        return self.rendered.get(row) or self.render(row)
 
     def render(self, row: int) -> tuple[bytes, bytes]:
         """(body, Content-Length value) of a point inside the unit at ``row``, rendered

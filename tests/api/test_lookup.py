@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import io
 import json
+from collections import Counter
 from pathlib import Path
 
 import geopandas as gpd
@@ -22,6 +23,7 @@ from typer.testing import CliRunner
 from api.routes.lookup import PointQuery, _point_query
 from boundaries.bundled import load_taian
 from geo.crs import from_wgs84
+from geo.grid import MIXED_SUBCELL
 from store.engine import make_engine, upgrade
 from store.generations import import_generation
 from tests.api.conftest import make_client
@@ -207,9 +209,9 @@ def test_answers_inside_one_unit_match_the_full_answer(client: TestClient) -> No
 
 
 def test_every_kind_of_point_gets_the_full_answer(client: TestClient) -> None:
-    # Points inside one unit away from its edges take the route's flat path; points near
-    # edges, on vertices and edges, in gaps or outside take the general one.  Both must
-    # give locate_point's answer, whichever path a point takes.
+    # Points inside one unit take the route's flat path (by the raster away from edges,
+    # by the exact test near them); points on vertices and edges, in gaps or outside
+    # take the general one.  Each must give locate_point's answer.
     frame = load_taian()
     communities = frame[frame["level"] == "community"].geometry.values
     minx, miny, maxx, maxy = shapely.total_bounds(communities)
@@ -223,8 +225,16 @@ def test_every_kind_of_point_gets_the_full_answer(client: TestClient) -> None:
     points = np.concatenate([np.column_stack([x, y]), vertices, edges])
     service = client.app.state.boundaries  # type: ignore[attr-defined]
     grid, _ = service.index()[1].finest
-    flat = [grid.value_at(float(px), float(py)) >= 0 for px, py in points]
-    assert 0 < sum(flat) < len(points)  # both paths are taken
+    paths: Counter[str] = Counter()
+    for px, py in points:
+        value = grid.value_at(float(px), float(py))
+        if value >= 0:
+            paths["raster"] += 1
+        elif value == MIXED_SUBCELL and len(grid.exact_covering(float(px), float(py))) == 1:
+            paths["exact test"] += 1
+        else:
+            paths["general"] += 1
+    assert all(paths[path] for path in ("raster", "exact test", "general")), paths
     for px, py in points:
         query = {"lon": repr(float(px)), "lat": repr(float(py))}
         response = client.get("/v1/lookup", params=query)
