@@ -8,6 +8,7 @@ import re
 import shutil
 import weakref
 from pathlib import Path
+from time import monotonic
 from typing import Annotated, Any
 from urllib.parse import parse_qsl
 
@@ -134,11 +135,13 @@ class PointLookupApp:
         # general path below, which answers it the same way.
         common = _COMMON_QUERY.fullmatch(query)
         if common is not None and common[3] is None:
-            ready = boundaries.cached_index()
-            if ready is not None:
-                bodies = self._latest
-                if bodies is None or bodies.index() is not ready[1]:
-                    bodies = self._bodies_for(ready[1], ready[0])
+            # The answers of the active generation, while the service's reading of it
+            # is the one they were made for and is not yet due to be read again.
+            bodies = self._latest
+            active = boundaries.active
+            if bodies is None or active is None or bodies.active is not active or monotonic() >= active[0]:
+                bodies = self._active_bodies(boundaries)
+            if bodies is not None:
                 try:
                     lon = float(common[1])
                     lat = float(common[2])
@@ -158,9 +161,23 @@ class PointLookupApp:
         await send({"type": "http.response.start", "status": 200, "headers": headers})
         await send({"type": "http.response.body", "body": body})
 
+    def _active_bodies(self, boundaries: BoundaryService) -> _OkBodies | None:
+        """The rendered answers of the active generation if it and its index are in
+        memory (see :meth:`BoundaryService.cached_index`, which also has the active
+        generation read again when it is due), else None."""
+        active = boundaries.active
+        ready = boundaries.cached_index()
+        if ready is None:
+            return None
+        bodies = self._bodies_for(ready[1], ready[0])
+        # Marked current only if no re-read replaced the service's reading in between:
+        # otherwise the next request asks again.
+        bodies.active = active if active is not None and active[1] is ready[0] else None
+        return bodies
+
     async def _general(self, boundaries: BoundaryService, query: bytes) -> tuple[bytes, bytes]:
         """(body, Content-Length value) of any query: every form and CRS, ``at=``, points
-        near edges, in gaps or outside, and every error."""
+        on shared edges and vertices, in gaps or outside, and every error."""
         lon, lat, crs, at = _point_query(query)
         # The common case runs on the event loop: the index is in memory and a point costs
         # microseconds, less than the hop to a worker thread.
@@ -190,8 +207,10 @@ class PointLookupApp:
     def _bodies_for(self, index: JurisdictionIndex, generation: GenerationInfo) -> _OkBodies:
         bodies = self._ok_bodies.get(generation.id)
         if bodies is None or bodies.index() is not index:
-            if len(self._ok_bodies) >= _GENERATIONS_RENDERED:
-                self._ok_bodies.clear()
+            # Those of generations whose index the service has let go go too (they hold
+            # its finest raster), and all of them past _GENERATIONS_RENDERED.
+            held = {id_: kept for id_, kept in self._ok_bodies.items() if kept.index() is not None}
+            self._ok_bodies = held if len(held) < _GENERATIONS_RENDERED else {}
             bodies = self._ok_bodies[generation.id] = _OkBodies(index, generation)
         self._latest = bodies
         return bodies
@@ -204,10 +223,14 @@ _GENERATIONS_RENDERED = 8
 class _OkBodies:
     """The JSON answer of a point inside one unit (status ``ok``) and its length, per
     unit row, rendered once: every point in a unit gets the same bytes.  Holds the index
-    weakly: a generation evicted from the index cache is not kept alive here."""
+    weakly (and its finest raster): a PointLookupApp drops these once the service has
+    let the index go."""
 
     def __init__(self, index: JurisdictionIndex, generation: GenerationInfo) -> None:
         self.index = weakref.ref(index)
+        # The service's reading of the active generation (BoundaryService.active) these
+        # answer for, if they are the active generation's (see PointLookupApp).
+        self.active: tuple[float, GenerationInfo] | None = None
         self._units = index.units
         # The finest level's raster answer and rows (see JurisdictionIndex.finest): a
         # position >= 0 is a point inside the unit at rows[position] alone.

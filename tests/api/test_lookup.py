@@ -3,10 +3,16 @@
 from __future__ import annotations
 
 import datetime as dt
+import gc
 import io
 import json
+import time
+import weakref
 from collections import Counter
+from collections.abc import Callable
+from functools import partial
 from pathlib import Path
+from typing import NoReturn
 
 import geopandas as gpd
 import numpy as np
@@ -20,9 +26,11 @@ from hypothesis import strategies as st
 from pydantic import ValidationError
 from typer.testing import CliRunner
 
+import boundaries.service as service_module
 from api.routes.lookup import PointQuery, _point_query
 from boundaries.bundled import load_taian
 from geo.crs import from_wgs84
+from geo.errors import NotFoundError
 from geo.grid import MIXED_SUBCELL
 from store.engine import make_engine, upgrade
 from store.generations import import_generation
@@ -266,6 +274,65 @@ def test_answers_come_from_the_generation_they_name(tmp_path: Path) -> None:
                 body = client.get("/v1/lookup", params=params).json()
                 assert body["status"] == "ok"
                 assert (body["generation"]["name"], body["community"]["name"]) == (generation, community)
+
+
+def test_the_flat_path_follows_the_active_generation(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # The route keeps the active generation's rendered answers while the service's
+    # reading of it stands: a generation imported later answers once the service has
+    # read it again, and none is answered once no generation is valid.
+    monkeypatch.setattr(service_module, "ACTIVE_TTL_S", 0.0)  # every request finds it due
+    url = f"sqlite:///{tmp_path / 'siji.db'}"
+    engine = make_engine(url)
+    upgrade(engine)
+    import_generation(engine, units_frame(), name="toy", valid_from=dt.date(2024, 1, 1))
+    params = dict(zip(("lon", "lat"), lonlat(1, 1), strict=True))  # inside C111
+
+    def answered(client: TestClient) -> tuple[int, str | None]:
+        response = client.get("/v1/lookup", params=params)
+        if response.status_code != 200:
+            return response.status_code, None
+        return 200, response.json()["community"]["name"]
+
+    for client in make_client(url, load_bundled=False):
+        assert answered(client) == (200, "西南社区")
+        renamed = units_frame()
+        renamed.loc[renamed["code"] == C111, "name"] = "新名社区"
+        import_generation(engine, renamed, name="renamed", valid_from=dt.date(2025, 1, 1))
+        _wait_for(partial(answered, client), (200, "新名社区"))
+        monkeypatch.setattr(service_module, "generation_at", _no_generation)
+        _wait_for(partial(answered, client), (404, None))
+    engine.dispose()
+
+
+def test_the_answers_of_a_generation_the_service_let_go_are_let_go(tmp_path: Path) -> None:
+    # Rendered answers hold their generation's finest raster: once the service drops
+    # that generation's index from its cache, the route must not keep the raster alive.
+    url = f"sqlite:///{tmp_path / 'siji.db'}"
+    engine = make_engine(url)
+    upgrade(engine)
+    import_generation(engine, units_frame(), name="toy", valid_from=dt.date(2024, 1, 1))
+    import_generation(engine, units_frame(), name="copy", valid_from=dt.date(2025, 1, 1))
+    engine.dispose()
+    params = dict(zip(("lon", "lat"), lonlat(1, 1), strict=True))  # inside C111
+    for client in make_client(url, load_bundled=False, index_cache_size=1):
+        service = client.app.state.boundaries  # type: ignore[attr-defined]
+        assert client.get("/v1/lookup", params={**params, "at": "2024-06-01"}).status_code == 200
+        raster = weakref.ref(service.index(dt.date(2024, 6, 1))[1].finest[0])
+        # The other generation's index takes the only place in the cache.
+        assert client.get("/v1/lookup", params={**params, "at": "2025-06-01"}).status_code == 200
+        gc.collect()
+        assert raster() is None
+
+
+def _no_generation(engine: object, at: object = None) -> NoReturn:
+    raise NotFoundError("no boundary generation is valid on 2026-01-01", at="2026-01-01")
+
+
+def _wait_for(ask: Callable[[], object], expected: object, seconds: float = 60.0) -> None:
+    deadline = time.monotonic() + seconds
+    while (answer := ask()) != expected:
+        assert time.monotonic() < deadline, f"still {answer!r}, not {expected!r}"
+        time.sleep(0.01)
 
 
 def test_a_date_before_every_generation_is_404(client: TestClient) -> None:
