@@ -223,8 +223,8 @@ _GENERATIONS_RENDERED = 8
 class _OkBodies:
     """The JSON answer of a point inside one unit (status ``ok``) and its length, per
     unit row, rendered once: every point in a unit gets the same bytes.  Holds the index
-    weakly (and its finest raster): a PointLookupApp drops these once the service has
-    let the index go."""
+    weakly but its finest raster strongly: a PointLookupApp drops these once the
+    service has let the index go."""
 
     def __init__(self, index: JurisdictionIndex, generation: GenerationInfo) -> None:
         self.index = weakref.ref(index)
