@@ -105,9 +105,6 @@ class _AppResponse(Response):
         await self.app(scope, receive, send)
 
 
-_NO_STATE: dict[str, Any] = {}
-
-
 class PointLookupApp:
     """``GET /v1/lookup`` as a plain ASGI app: the hot path of the service.
 
@@ -124,17 +121,18 @@ class PointLookupApp:
     async def __call__(self, scope: Scope, _receive: Receive, send: Send) -> None:
         # Lifespan state (see create_app): a dict read.  app.state where a server or test
         # client does not hand lifespan state to requests.
-        boundaries: BoundaryService = (
-            scope.get("state", _NO_STATE).get("boundaries") or scope["app"].state.boundaries
-        )
+        try:
+            boundaries: BoundaryService = scope["state"]["boundaries"]
+        except KeyError:
+            boundaries = scope["app"].state.boundaries
         query: bytes = scope["query_string"]
         rendered = None
         # Nearly every request, in one flat stretch (a call saved here is saved on every
         # request): the common query form in WGS84, the active generation in memory and
         # a point inside one unit of the finest level.  Any other request takes the
         # general path below, which answers it the same way.
-        common = _COMMON_QUERY.fullmatch(query)
-        if common is not None and common[3] is None:
+        common = _PLAIN_QUERY.fullmatch(query)
+        if common is not None:
             # The answers of the active generation, while the service's reading of it
             # is the one they were made for and is not yet due to be read again.
             bodies = self._latest
@@ -267,8 +265,10 @@ class _OkBodies:
 # numbers (float() refuses "1.2.3", "." or "-": those take the general path, which
 # words the error; the forms it takes, "5." and ".5" among them, PointQuery reads
 # alike).  Any other query (other order, exponents, encoded characters, at=...)
-# takes the general path below.
-_COMMON_QUERY = re.compile(rb"lon=(-?[0-9.]{1,40})&lat=(-?[0-9.]{1,40})(?:&crs=([A-Za-z0-9:_-]{1,64}))?")
+# takes the general path below.  Without crs (WGS84): the form PointLookupApp answers
+# on its flat path.
+_PLAIN_QUERY = re.compile(rb"lon=(-?[0-9.]{1,40})&lat=(-?[0-9.]{1,40})")
+_COMMON_QUERY = re.compile(_PLAIN_QUERY.pattern + rb"(?:&crs=([A-Za-z0-9:_-]{1,64}))?")
 
 
 def _point_query(raw: bytes) -> tuple[float, float, str, dt.date | None]:

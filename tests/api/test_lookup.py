@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import gc
 import io
@@ -12,7 +13,7 @@ from collections import Counter
 from collections.abc import Callable
 from functools import partial
 from pathlib import Path
-from typing import NoReturn
+from typing import Any, NoReturn
 
 import geopandas as gpd
 import numpy as np
@@ -27,7 +28,7 @@ from pydantic import ValidationError
 from typer.testing import CliRunner
 
 import boundaries.service as service_module
-from api.routes.lookup import PointQuery, _point_query
+from api.routes.lookup import PointLookupApp, PointQuery, _point_query
 from boundaries.bundled import load_taian
 from geo.crs import from_wgs84
 from geo.errors import NotFoundError
@@ -274,6 +275,30 @@ def test_answers_come_from_the_generation_they_name(tmp_path: Path) -> None:
                 body = client.get("/v1/lookup", params=params).json()
                 assert body["status"] == "ok"
                 assert (body["generation"]["name"], body["community"]["name"]) == (generation, community)
+
+
+@pytest.mark.parametrize("lifespan_state", [True, False])
+def test_the_route_finds_the_boundaries_where_the_server_puts_them(
+    client: TestClient, lifespan_state: bool
+) -> None:
+    # Lifespan state when the server hands it to requests, else app.state.
+    app = client.app
+    service = app.state.boundaries  # type: ignore[attr-defined]
+    scope: dict[str, Any] = {"type": "http", "app": app, "query_string": b"lon=%r&lat=%r" % TAISHAN}
+    if lifespan_state:
+        scope["state"] = {"boundaries": service}
+    sent: list[dict[str, Any]] = []
+
+    async def send(message: dict[str, Any]) -> None:
+        sent.append(message)
+
+    asyncio.run(PointLookupApp()(scope, _no_body, send))
+    assert sent[0]["status"] == 200
+    assert json.loads(sent[1]["body"]) == service.lookup_point(*TAISHAN)
+
+
+async def _no_body() -> dict[str, Any]:
+    return {"type": "http.request", "body": b"", "more_body": False}
 
 
 def test_the_flat_path_follows_the_active_generation(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
