@@ -147,8 +147,7 @@ class PointLookupApp:
                     lon = lat = math.nan
                 position = bodies.value_at(lon, lat)
                 if position >= 0:  # away from edges
-                    row = bodies.rows[position]
-                    rendered = bodies.rendered.get(row) or bodies.render(row)
+                    rendered = bodies.rendered[position] or bodies.render(position)
                 elif position == MIXED_SUBCELL:  # near an edge (~5 % of points)
                     rendered = bodies.near_edge(lon, lat)
         if rendered is None:
@@ -195,7 +194,7 @@ class PointLookupApp:
             bodies = self._latest
             if bodies is None or bodies.index() is not index:
                 bodies = self._bodies_for(index, generation)
-            return bodies.rendered.get(found[0]) or bodies.render(found[0])
+            return bodies.of_row(found[0])
         answer = point_answer(index, found, lon, lat, crs)
         answer["generation"] = generation_ref(generation)
         # The fuzz tests check this body against the documented LookupResponse schema.
@@ -220,7 +219,7 @@ _GENERATIONS_RENDERED = 8
 
 class _OkBodies:
     """The JSON answer of a point inside one unit (status ``ok``) and its length, per
-    unit row, rendered once: every point in a unit gets the same bytes.  Holds the index
+    unit of the finest level, rendered once: every point in a unit gets the same bytes.  Holds the index
     weakly but its finest raster strongly: a PointLookupApp drops these once the
     service has let the index go."""
 
@@ -236,8 +235,10 @@ class _OkBodies:
         self.value_at = grid.value_at
         self._exact_covering = grid.exact_covering
         self._ref = generation_ref(generation)
-        # unit row -> (body, Content-Length value); read directly on the hot path
-        self.rendered: dict[int, tuple[bytes, bytes]] = {}
+        # (body, Content-Length value) by position in the finest level, None until first
+        # asked for; read directly on the hot path.
+        self.rendered: list[tuple[bytes, bytes] | None] = [None] * len(self.rows)
+        self._position_of_row = {row: position for position, row in enumerate(self.rows)}
 
     def near_edge(self, lon: float, lat: float) -> tuple[bytes, bytes] | None:
         """(body, Content-Length value) of a point for which :attr:`value_at` says
@@ -247,16 +248,22 @@ class _OkBodies:
         covering = self._exact_covering(lon, lat)
         if len(covering) != 1:
             return None
-        row = self.rows[covering[0]]
-        return self.rendered.get(row) or self.render(row)
+        position = covering[0]
+        return self.rendered[position] or self.render(position)
 
-    def render(self, row: int) -> tuple[bytes, bytes]:
-        """(body, Content-Length value) of a point inside the unit at ``row``, rendered
-        and kept in :attr:`rendered`."""
-        answer = self._units.answer(row, OK)
+    def of_row(self, row: int) -> tuple[bytes, bytes]:
+        """(body, Content-Length value) of a point inside the unit at ``row`` alone (a
+        unit of the finest level, as :meth:`JurisdictionIndex.resolve_one` answers)."""
+        position = self._position_of_row[row]
+        return self.rendered[position] or self.render(position)
+
+    def render(self, position: int) -> tuple[bytes, bytes]:
+        """(body, Content-Length value) of a point inside the unit at ``position`` of
+        the finest level alone, rendered and kept in :attr:`rendered`."""
+        answer = self._units.answer(self.rows[position], OK)
         answer["generation"] = self._ref
         body = pydantic_core.to_json(answer)
-        rendered = self.rendered[row] = body, b"%d" % len(body)
+        rendered = self.rendered[position] = body, b"%d" % len(body)
         return rendered
 
 
