@@ -35,7 +35,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--big-rows", type=int, default=10_000_000, help="rows of the --big CSV")
     parser.add_argument("--http-seconds", type=float, default=None, help="seconds per HTTP load run (1)")
     parser.add_argument(
-        "--http-pairs", type=int, default=None, help="paired healthz/lookup runs per HTTP setting (20)"
+        "--http-pairs", type=int, default=None, help="paired healthz/lookup runs per HTTP setting (40)"
     )
     parser.add_argument("--json", type=Path, default=None, metavar="PATH", help="also write the figures here")
     args = parser.parse_args(argv)
@@ -48,7 +48,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     args.points = args.points or 1_000_000
     args.repeats = args.repeats or 3
     args.http_seconds = args.http_seconds or 1.0
-    args.http_pairs = args.http_pairs or 20
+    args.http_pairs = args.http_pairs or 40
     return args
 
 

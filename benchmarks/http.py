@@ -248,7 +248,9 @@ def _paired(base: str, lookup_paths: list[str], connections: int, duration: floa
     close in time, and many pairs steady the median: pair ratios spread alike with 1 s
     and 3 s runs here (interquartile ranges 74-88 % and 77-94 % against 60-96 % and
     72-83 %, measured in the same minutes), so in the same time 20 pairs give a median
-    about 1.6x steadier than 8.  The order within a pair alternates (healthz first,
+    about 1.6x steadier than 8.  Even so, the median of 20 pairs of one setting moved
+    by up to 8 points between runs minutes apart (79-87 %), so 40 are taken (about
+    1.4x steadier again).  The order within a pair alternates (healthz first,
     then lookups first), so that a drift does not favour one side.  The rows show
     the run with the median requests per second of each side.
     """
@@ -321,7 +323,7 @@ def run(
     workers: tuple[int, ...] = (2, 1),
     repeats: int = 2,
     bulk_points: bool = True,
-    pairs: int = 20,
+    pairs: int = 40,
 ) -> Section:
     """Start ``siji serve`` once per worker count and measure single and bulk lookups."""
     section = Section()
