@@ -9,7 +9,8 @@ from __future__ import annotations
 import datetime as dt
 import itertools
 import os
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
 
 import geopandas as gpd
 import pytest
@@ -57,6 +58,14 @@ def database_url(request: pytest.FixtureRequest, tmp_path) -> str:  # type: igno
     if request.param == "sqlite":
         return f"sqlite:///{tmp_path}/siji.db"
     return fresh_postgis_database(request.getfixturevalue("postgis_server"))
+
+
+def wait_for(ask: Callable[[], object], expected: object, seconds: float = 60.0) -> None:
+    """Ask until the answer is ``expected`` (for work a background thread finishes)."""
+    deadline = time.monotonic() + seconds
+    while (answer := ask()) != expected:
+        assert time.monotonic() < deadline, f"still {answer!r} after {seconds} s, not {expected!r}"
+        time.sleep(0.01)
 
 
 def units_frame(units: tuple[Unit, ...] | list[Unit] = UNITS) -> gpd.GeoDataFrame:

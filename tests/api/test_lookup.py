@@ -7,10 +7,8 @@ import datetime as dt
 import gc
 import io
 import json
-import time
 import weakref
 from collections import Counter
-from collections.abc import Callable
 from functools import partial
 from pathlib import Path
 from typing import Any, NoReturn
@@ -37,7 +35,7 @@ from store.engine import make_engine, upgrade
 from store.generations import import_generation
 from tests.api.conftest import make_client
 from tests.common import C111, lonlat
-from tests.conftest import units_frame
+from tests.conftest import units_frame, wait_for
 
 TAISHAN = (117.13, 36.19)  # 泰山区 财源街道 三里社区
 LEVELS = ("city", "district", "subdistrict", "community")
@@ -323,9 +321,9 @@ def test_the_flat_path_follows_the_active_generation(tmp_path: Path, monkeypatch
         renamed = units_frame()
         renamed.loc[renamed["code"] == C111, "name"] = "新名社区"
         import_generation(engine, renamed, name="renamed", valid_from=dt.date(2025, 1, 1))
-        _wait_for(partial(answered, client), (200, "新名社区"))
+        wait_for(partial(answered, client), (200, "新名社区"))
         monkeypatch.setattr(service_module, "generation_at", _no_generation)
-        _wait_for(partial(answered, client), (404, None))
+        wait_for(partial(answered, client), (404, None))
     engine.dispose()
 
 
@@ -351,13 +349,6 @@ def test_the_answers_of_a_generation_the_service_let_go_are_let_go(tmp_path: Pat
 
 def _no_generation(engine: object, at: object = None) -> NoReturn:
     raise NotFoundError("no boundary generation is valid on 2026-01-01", at="2026-01-01")
-
-
-def _wait_for(ask: Callable[[], object], expected: object, seconds: float = 60.0) -> None:
-    deadline = time.monotonic() + seconds
-    while (answer := ask()) != expected:
-        assert time.monotonic() < deadline, f"still {answer!r}, not {expected!r}"
-        time.sleep(0.01)
 
 
 def test_a_date_before_every_generation_is_404(client: TestClient) -> None:

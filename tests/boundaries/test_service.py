@@ -5,8 +5,8 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import threading
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
+from functools import partial
 from pathlib import Path
 
 import pytest
@@ -18,7 +18,7 @@ from geo.index import OK
 from store.engine import make_engine, upgrade
 from store.generations import GenerationInfo, generation_at, import_generation
 from tests.common import C111, lonlat
-from tests.conftest import units_frame
+from tests.conftest import units_frame, wait_for
 
 IN_C111 = lonlat(1, 1)
 
@@ -34,15 +34,8 @@ def service(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Boundar
     boundaries = BoundaryService(engine)
     boundaries.index()  # remembers "toy" as active and builds its index
     yield boundaries
-    _wait(lambda: not boundaries._rereading.locked())
+    wait_for(boundaries._rereading.locked, False)
     engine.dispose()
-
-
-def _wait(condition: Callable[[], bool], seconds: float = 60.0) -> None:
-    deadline = time.monotonic() + seconds
-    while not condition():
-        assert time.monotonic() < deadline, "timed out"
-        time.sleep(0.01)
 
 
 def _active_name(boundaries: BoundaryService) -> str | None:
@@ -56,7 +49,7 @@ def test_a_new_generation_answers_once_its_index_is_built(service: BoundaryServi
     import_generation(service.engine, renamed, name="renamed", valid_from=dt.date(2025, 1, 1))
     # The lookup that finds the generation due is answered at once, from the one in memory.
     assert _active_name(service) == "toy"
-    _wait(lambda: _active_name(service) == "renamed")
+    wait_for(partial(_active_name, service), "renamed")
     ready = service.cached_index()
     assert ready is not None
     generation, index = ready
@@ -93,7 +86,7 @@ def test_an_unreachable_database_leaves_lookups_on_the_index_in_memory(
     monkeypatch.setattr(service_module, "generation_at", failing_generation_at)
     with caplog.at_level(logging.WARNING, logger="siji.boundaries"):
         assert _active_name(service) == "toy"
-        _wait(lambda: not service._rereading.locked())
+        wait_for(service._rereading.locked, False)
     assert _active_name(service) == "toy"
     assert "re-reading the active boundary generation failed" in caplog.text
 
@@ -106,6 +99,6 @@ def test_no_valid_generation_sends_lookups_to_the_path_that_says_so(
 
     monkeypatch.setattr(service_module, "generation_at", no_generation)
     assert _active_name(service) == "toy"
-    _wait(lambda: service.cached_index() is None)
+    wait_for(service.cached_index, None)
     with pytest.raises(NotFoundError, match="no boundary generation is valid"):
         service.index()
