@@ -346,9 +346,9 @@ class LevelGrid:
         """The raster's answer for one point, without numpy's per-call overhead.
 
         A polygon position (>= 0) if its cell or subcell is pure, ``EMPTY`` if empty,
-        ``MIXED_SUBCELL`` if the point needs the exact test of :meth:`query` (on the
-        candidates of :meth:`leaf_at`).  The cell arithmetic is the same IEEE
-        arithmetic as :meth:`cell_values`.
+        ``MIXED_SUBCELL`` if the point needs the exact test (:meth:`exact_covering`
+        answers it).  The cell arithmetic is the same IEEE arithmetic as
+        :meth:`cell_values`.
 
         Examples
         --------

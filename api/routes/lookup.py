@@ -219,9 +219,9 @@ _GENERATIONS_RENDERED = 8
 
 class _OkBodies:
     """The JSON answer of a point inside one unit (status ``ok``) and its length, per
-    unit of the finest level, rendered once: every point in a unit gets the same bytes.  Holds the index
-    weakly but its finest raster strongly: a PointLookupApp drops these once the
-    service has let the index go."""
+    unit of the finest level, rendered once: every point in a unit gets the same
+    bytes.  Holds the index weakly but its finest raster strongly: a PointLookupApp
+    drops these once the service has let the index go."""
 
     def __init__(self, index: JurisdictionIndex, generation: GenerationInfo) -> None:
         self.index = weakref.ref(index)
