@@ -39,8 +39,7 @@ class NotAcceptableError(InvalidInputError):
 
 
 def _specific() -> dict[type[SijiError], int]:
-    from routing.staff import UnauthenticatedError
-    from routing.workflow import ForbiddenError, IllegalTransitionError
+    from routing.errors import ForbiddenError, IllegalTransitionError, UnauthenticatedError
 
     return {UnauthenticatedError: 401, ForbiddenError: 403, IllegalTransitionError: 409}
 
@@ -82,9 +81,22 @@ def _jsonable(detail: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
+def headers_for(error: SijiError) -> dict[str, str] | None:
+    """Headers a domain error's answer needs: the Bearer challenge of a 401 (RFC 6750)."""
+    if status_for(error) != 401:
+        return None
+    if error.detail.get("reason") == "invalid":
+        return {"WWW-Authenticate": 'Bearer realm="siji", error="invalid_token"'}
+    return {"WWW-Authenticate": 'Bearer realm="siji"'}
+
+
 async def _domain(_request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, SijiError)
-    return JSONResponse(error_body(exc.code, exc.message, _jsonable(exc.detail)), status_code=status_for(exc))
+    return JSONResponse(
+        error_body(exc.code, exc.message, _jsonable(exc.detail)),
+        status_code=status_for(exc),
+        headers=headers_for(exc),
+    )
 
 
 async def _validation(_request: Request, exc: Exception) -> JSONResponse:

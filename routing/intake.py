@@ -1,4 +1,4 @@
-"""What a report is at intake, and which desk it goes to."""
+"""What a report is at intake (checked fields), and which desk it goes to."""
 
 from __future__ import annotations
 
@@ -6,8 +6,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from geo.errors import InvalidInputError
-from geo.levels import LEVEL_KEYS
 from routing.catalog import Category
+from routing.desks import Desk, Desks, default_departments
 
 CHANNELS: dict[str, str] = {
     "app": "手机应用",
@@ -64,22 +64,10 @@ class ReportIn:
         return self
 
 
-@dataclass(frozen=True, slots=True)
-class Owner:
-    """The desk a report is routed to."""
+def route(category: Category, answer: dict[str, Any]) -> Desk:
+    """The desk a report of ``category`` at a located point goes to.
 
-    key: str  # a unit code, or "city:<department>"
-    level: str
-    name: str
-    note: str = ""
-
-
-def route(category: Category, answer: dict[str, Any]) -> Owner:
-    """Pick the owning desk for a category from a lookup answer.
-
-    The category names the owning level (and maybe a department).  When the point's
-    unit at that level is missing (a gap in the boundary set), the report goes to the
-    finest unit above it, and the note says so.
+    See :meth:`routing.desks.Desks.route` (the packaged departments).
 
     Examples
     --------
@@ -90,18 +78,4 @@ def route(category: Category, answer: dict[str, Any]) -> Owner:
     >>> owner.key, owner.level, owner.note
     ('S', 'subdistrict', 'no community unit covers the point; routed to its subdistrict')
     """
-    owner = category.owner
-    if owner.level == "city":
-        return Owner(f"city:{owner.department}", "city", str(owner.department))
-    rank = LEVEL_KEYS.index(owner.level)
-    for level in reversed(LEVEL_KEYS[: rank + 1]):
-        unit = answer.get(level)
-        if unit is not None:
-            note = (
-                ""
-                if level == owner.level
-                else f"no {owner.level} unit covers the point; routed to its {level}"
-            )
-            name = unit["name"] + (owner.department or "" if level == owner.level else "")
-            return Owner(unit["code"], level, name, note)
-    raise InvalidInputError("the point is in no unit of the boundary set", field="location")
+    return Desks(None, default_departments()).route(category, answer)

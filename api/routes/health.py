@@ -6,9 +6,10 @@ from fastapi import APIRouter, Response
 from fastapi.responses import JSONResponse
 from starlette.types import Receive, Scope, Send
 
-from api.deps import BoundariesDep
+from api.deps import BoundariesDep, ReportsDep
 from api.schemas.units import Health, Readiness
 from boundaries.service import generation_ref
+from routing.deadlines import calendar_warning
 from store.engine import ping
 
 router = APIRouter(tags=["health"])
@@ -43,7 +44,7 @@ class HealthzApp:
     summary="Database reachable and the active index loaded",
     responses={503: {"model": Readiness}},
 )
-def readyz(boundaries: BoundariesDep) -> Readiness | JSONResponse:
+def readyz(boundaries: BoundariesDep, reports: ReportsDep) -> Readiness | JSONResponse:
     database = index_loaded = False
     generation = None
     units = 0
@@ -60,6 +61,7 @@ def readyz(boundaries: BoundariesDep) -> Readiness | JSONResponse:
         index_loaded=index_loaded,
         generation=generation,  # type: ignore[arg-type]
         units=units,
+        warnings=[w for w in (calendar_warning(reports.calendar),) if w is not None],
     )
     if body.status != "ready":
         return JSONResponse(body.model_dump(mode="json"), status_code=503)

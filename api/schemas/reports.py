@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Any, Literal
+import datetime as dt
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, BeforeValidator, Field
+
+from api.schemas.common import datetime_with_offset
 
 Channel = Literal["app", "hotline", "station", "patrol"]
 
@@ -27,11 +30,31 @@ class ReportCreate(BaseModel):
 
 class ActionRequest(BaseModel):
     action: str = Field(
-        max_length=32, description="verify, file, dispatch, start, return, handle, check, ..."
+        max_length=32,
+        description="verify, file, dispatch, start, return, handle, check, ... (the README's table); "
+        "an unknown action is a 422 listing them.",
     )
-    note: str = Field(default="", max_length=4000)
-    reroute_to: str | None = Field(default=None, max_length=64, description="dispatch: another unit code.")
-    version: int | None = Field(default=None, description="The version you read; refused if it changed.")
+    note: str = Field(default="", max_length=4000, description="The reason or remark (internal by default).")
+    public: bool = Field(
+        default=False, description="The note is a public reply: the reporter reads it (staff names never)."
+    )
+    reroute_to: str | None = Field(
+        default=None, max_length=64, description="dispatch: another unit or department in your scope."
+    )
+    transfer_to: str | None = Field(
+        default=None,
+        max_length=64,
+        description="request_transfer: the unit or department (city:园林局, 370902000000:城管局) asked to "
+        "take the case over.",
+    )
+    extend_to: Annotated[
+        dt.datetime | None,
+        BeforeValidator(lambda v: v if v is None else datetime_with_offset(v)),
+        Field(description="request_extension: the due time asked for (RFC 3339 with an offset)."),
+    ] = None
+    version: int | None = Field(
+        default=None, description="The version you read; a case changed since is a 409 version_conflict."
+    )
 
 
 class ReportOut(BaseModel):
@@ -51,14 +74,27 @@ class ReportOut(BaseModel):
     state: str
     state_zh: str
     dispatched_at: str | None
-    due_at: str | None
+    due_at: str | None = Field(description="The due time that counts (按期 is measured against it).")
+    original_due_at: str | None = Field(description="The due time the category gave (原定期限).")
+    due_estimated: bool = Field(
+        description="The due time reaches past the calendar's last year: weekends only were counted."
+    )
+    paused_at: str | None = Field(description="When a deferred case's clock stopped.")
     handled_at: str | None
     closed_at: str | None
+    first_closed_at: str | None = Field(
+        description="The first closure, which stays counted after a reopening."
+    )
     overdue: bool
     rework_count: int
+    reopen_count: int
     escalation_level: int
     supervised: bool
     supervisor: str | None
+    supervision_due_at: str | None = Field(description="The deadline of the supervision (督办).")
+    pending: dict[str, Any] = Field(
+        description="Pending requests: extension_to (a due time) and transfer_to (a desk), or null."
+    )
     duplicate_of: int | None
     version: int
     events: list[dict[str, Any]] | None = None

@@ -79,3 +79,7 @@ class Readiness(BaseModel):
     index_loaded: bool
     generation: GenerationRef | None
     units: int
+    warnings: list[str] = Field(
+        default_factory=list,
+        description="What an operator must fix soon while the service stays ready (e.g. the calendar's end).",
+    )

@@ -254,8 +254,8 @@ def expected(kind: str, who: str) -> set[int]:
     """The statuses allowed for ``who`` on a route of access class ``kind``."""
     if kind == PUBLIC:
         return set()  # anything but 401/403/5xx: checked apart
-    if who in INVALID:
-        return {401}
+    if who in INVALID or who == "anonymous":
+        return {401}  # no credentials or bad ones: authenticate (WWW-Authenticate: Bearer)
     allowed = {
         OWN_CASE: {"reporter", "staff_a", *SUPERVISORS},
         STAFF_EXPORT: STAFF,

@@ -122,8 +122,8 @@ def test_demo_pages_are_cached_per_generation(empty_client: TestClient) -> None:
 def test_report_maps_need_a_staff_token(reports_client: TestClient) -> None:
     for route in MAP_ROUTES:
         anonymous = reports_client.get(route)
-        assert anonymous.status_code == 403
-        assert anonymous.json()["error"]["code"] == "forbidden"
+        assert anonymous.status_code == 401  # no credentials: authenticate (WWW-Authenticate: Bearer)
+        assert anonymous.json()["error"]["code"] == "unauthenticated"
         reporter = reports_client.get(route, headers={"Authorization": "Bearer rp_someone"})
         assert reporter.status_code == 403
     assert (
