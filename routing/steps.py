@@ -1,26 +1,47 @@
-"""The engine of the loop: check a step against the action table, apply its effects, record it.
+"""Steps of the loop: the small engine that applies the action table, and a step taken in the store.
 
-:func:`check` answers "may this caller take this action on this case now?" from the
-table of :mod:`routing.workflow` alone: the action's from-states, roles, the caller's
-relation to the case (:func:`relations`) and the pending requests (:func:`pending`).
-:func:`take` applies the action's effects (:data:`routing.effects.EFFECTS`) in the
-declared order, moves the state, bumps the version and returns the event that records
-the step with everything the effects changed.  Neither opens a transaction nor writes
-the audit log: :mod:`routing.service` does both around them, so that a step, its event
-and its audit entry commit together.
+The engine: :func:`check` answers "may this caller take this action on this case
+now?" from the table of :mod:`routing.workflow` alone — the action's from-states,
+roles, the caller's relation to the case (:func:`relations`) and the pending requests
+(:func:`pending`); :func:`take` applies the action's effects
+(:data:`routing.effects.EFFECTS`) in the declared order, moves the state, bumps the
+version and returns the event that records the step with everything the effects
+changed.  Neither opens a transaction nor writes the audit log.
+
+:func:`act_once` takes one step in the store: one transaction holds the state change,
+its event and its audit entry; an ``Idempotency-Key`` retry is answered from the step
+it took (:mod:`routing.idempotency`); a stale ``version`` or a lost race is a
+:class:`~routing.errors.VersionConflictError`; a refusal of any kind is recorded in the
+audit log for the caller's and the owner's supervisors.  Escalation takes its steps
+through the same engine (:mod:`routing.escalation`).
 """
 
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
 
-from geo.errors import InvalidInputError
-from routing.access import Principal
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+from sqlalchemy.orm.exc import StaleDataError
+
+from geo.errors import InvalidInputError, SijiError
+from routing import audit
+from routing.access import Principal, owner_chain, raise_forbidden, require_read, require_staff
 from routing.desks import Desks
 from routing.effects import EFFECTS, Step
+from routing.errors import IdempotencyConflictError, VersionConflictError
+from routing.idempotency import check_key, check_replay, fingerprint
+from routing.views import ReportView, report_view
 from routing.workflow import ACTIONS, Action, allowed_actions, transition
 from store.models import Report, ReportEvent
+
+if TYPE_CHECKING:
+    from routing.service import ReportService
+
+MAX_NOTE = 4000
 
 REQUEST_FIELDS = ("reroute_to", "transfer_to", "extend_to")
 """Request fields an action may take (:attr:`routing.workflow.Action.fields`)."""
@@ -122,3 +143,170 @@ def event(
         public=public,
         data=data or {},
     )
+
+
+# --------------------------------------------------------------------------- a step in the store
+@dataclass(frozen=True, slots=True)
+class Acted:
+    """The outcome of an action: the report after it, and whether this was a replay.
+
+    ``replayed`` is True when the ``Idempotency-Key`` had already taken the step: no
+    second step was taken, and ``report`` is the case as it is now.
+    """
+
+    report: ReportView
+    replayed: bool
+
+
+@dataclass(frozen=True, slots=True)
+class StepRequest:
+    """What a caller asks of one step: the action and its fields, as one value."""
+
+    report_id: int
+    action: str
+    note: str = ""
+    public: bool = False
+    reroute_to: str | None = None
+    transfer_to: str | None = None
+    extend_to: dt.datetime | None = None
+    version: int | None = None
+
+    @property
+    def fields(self) -> dict[str, Any]:
+        """The request fields (:data:`REQUEST_FIELDS`)."""
+        return {name: getattr(self, name) for name in REQUEST_FIELDS}
+
+    def fingerprint(self) -> str:
+        """The request's fingerprint, stored with its ``Idempotency-Key``."""
+        request = {
+            "report_id": self.report_id, "action": self.action, "note": self.note, "public": self.public,
+            "version": self.version, **{k: v for k, v in self.fields.items() if v is not None},
+        }  # fmt: skip
+        return fingerprint(request)
+
+
+def act_once(
+    service: ReportService, request: StepRequest, principal: Principal, idempotency_key: str | None = None
+) -> Acted:
+    """Take one step in the store (see :meth:`routing.service.ReportService.act_once`)."""
+    require_staff(principal)
+    if len(request.note) > MAX_NOTE:
+        raise InvalidInputError(f"note is over {MAX_NOTE:,} characters", field="note")
+    if idempotency_key is not None:
+        check_key(idempotency_key)
+    payload = request.fingerprint()
+    try:
+        try:
+            return _act(service, request, principal, idempotency_key, payload)
+        except (IntegrityError, StaleDataError) as race:
+            # Another request changed the case between our read and our write: the
+            # same key's retry committed its step first (replay it), or another step
+            # did (a 409, as for a stale version).
+            replayed = _raced(service, request, principal, idempotency_key, payload)
+            if replayed is not None:
+                return replayed
+            if isinstance(race, IntegrityError):
+                raise
+            raise VersionConflictError(
+                f"report {request.report_id} changed while this step was taken (another step came "
+                "first); reload it",
+                report_id=request.report_id,
+                version=_version(service, request.report_id),
+            ) from race
+    except SijiError as error:
+        service.refused(principal, f"report.{request.action}", error, request.report_id)
+        raise
+
+
+def _act(
+    service: ReportService, request: StepRequest, principal: Principal, key: str | None, payload: str
+) -> Acted:
+    with Session(service.engine) as session, session.begin():
+        row = session.get(Report, request.report_id, with_for_update=True)
+        if row is None:
+            raise_forbidden(request.report_id)
+        assert row is not None
+        require_read(principal, row, request.report_id)
+        if key is not None:
+            first = _event_by_key(session, key)
+            if first is not None:
+                return _replay(service, row, first, request, principal, key, payload)
+        if request.version is not None and request.version != row.version:
+            raise VersionConflictError(
+                f"report {request.report_id} changed since you read it (version {row.version}, you had "
+                f"{request.version}); reload it",
+                version=row.version,
+            )
+        desks = service.desks()
+        action = check(row, request.action, principal, desks, request.note, request.fields)
+        now = service.now()
+        chain_before = owner_chain(row)
+        step = Step(principal, now, service.catalog, service.calendar, desks, **request.fields)
+        recorded = take(row, action, step, request.note, request.public)
+        recorded.idempotency_key = key
+        recorded.idempotency_fingerprint = payload if key else None
+        session.add(recorded)
+        session.add(
+            audit.entry(
+                principal, f"report.{action.name}", now,
+                scope=[*service.chain(principal, row), *chain_before], report_id=row.id,
+                detail={
+                    "from_state": recorded.from_state, "to_state": recorded.to_state, "version": row.version,
+                    **recorded.data,
+                },
+            )
+        )  # fmt: skip
+        session.flush()
+        return Acted(report_view(row, service.catalog, service.now()), replayed=False)
+
+
+def _version(service: ReportService, report_id: int) -> int | None:
+    with Session(service.engine) as session:
+        return session.scalar(select(Report.version).where(Report.id == report_id))
+
+
+def _event_by_key(session: Session, key: str) -> ReportEvent | None:
+    found: ReportEvent | None = session.scalar(select(ReportEvent).where(ReportEvent.idempotency_key == key))
+    return found
+
+
+def _raced(
+    service: ReportService, request: StepRequest, principal: Principal, key: str | None, payload: str
+) -> Acted | None:
+    """The replay of the step stored under ``key`` by a racing request, if there is one."""
+    if key is None:
+        return None
+    with Session(service.engine) as session:
+        row = session.get(Report, request.report_id)
+        first = _event_by_key(session, key)
+        if row is None or first is None:
+            return None
+        return _replay(service, row, first, request, principal, key, payload)
+
+
+def _replay(
+    service: ReportService,
+    row: Report,
+    first: ReportEvent,
+    request: StepRequest,
+    principal: Principal,
+    key: str,
+    payload: str,
+) -> Acted:
+    """The answer to a retried action, or a 422 when the key was used for something else."""
+    if (first.actor, first.actor_role, first.actor_unit) != (
+        principal.name,
+        principal.role,
+        principal.unit_key,
+    ):
+        raise IdempotencyConflictError(
+            "this Idempotency-Key was already used by another token; use a new key for each request",
+            field="Idempotency-Key",
+            key=key,
+        )
+    stored = first.idempotency_fingerprint
+    if stored is None:  # a step stored before fingerprints were kept: compared on what it has
+        stored = payload if (first.report_id, first.action) == (request.report_id, request.action) else ""
+    check_replay(key, stored, payload, f"to {first.action} report {first.report_id}")
+    require_read(principal, row, request.report_id)
+    return Acted(report_view(row, service.catalog, service.now()), replayed=True)

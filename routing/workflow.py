@@ -53,6 +53,7 @@ from routing.errors import (
 __all__ = [
     "ACTIONS",
     "BLOCKING",
+    "CHANNELS",
     "CLOCK_STATES",
     "OPEN_STATES",
     "RELATIONS",
@@ -83,6 +84,13 @@ STATES: dict[str, str] = {
     "invalid": "作废",
 }
 OPEN_STATES = frozenset(STATES) - {"closed", "invalid"}
+CHANNELS: dict[str, str] = {
+    "app": "手机应用",
+    "hotline": "12345热线",
+    "station": "社区服务驿站",
+    "patrol": "巡查",
+}
+"""Where a report comes from (the actor of its intake event)."""
 CLOCK_STATES = frozenset({"dispatched", "in_progress", "rework", "returned"})
 """States in which the handling clock runs: a case in one of them past its due time is
 overdue and is escalated."""

@@ -111,9 +111,7 @@ async def create_report(
     )
     submitted = await run_in_threadpool(_service(request).submit, report, idempotency_key)
     payload = ReportCreated(
-        report=ReportOut(**submitted.report),
-        reporter_token=submitted.reporter_token,
-        created=submitted.created,
+        report=submitted.report, reporter_token=submitted.reporter_token, created=submitted.created
     )
     if submitted.created:
         return JSONResponse(payload.model_dump(mode="json"), status_code=201)
@@ -141,13 +139,12 @@ async def list_reports(
             offset=offset,
         )
     )  # fmt: skip
-    return ReportList(total=total, limit=limit, offset=offset, reports=[ReportOut(**r) for r in rows])
+    return ReportList(total=total, limit=limit, offset=offset, reports=rows)
 
 
 @router.get("/reports/{report_id}", response_model=ReportOut, responses=AUTH_RESPONSES, summary="One report")
 async def get_report(request: Request, principal: PrincipalDep, report_id: ReportId) -> ReportOut:
-    view = await run_in_threadpool(_service(request).get, report_id, principal)
-    return ReportOut(**view)
+    return await run_in_threadpool(_service(request).get, report_id, principal)
 
 
 @router.post(
@@ -180,7 +177,7 @@ async def act(
     )
     if acted.replayed:
         response.headers["Idempotent-Replayed"] = "true"
-    return ReportOut(**acted.report)
+    return acted.report
 
 
 @router.post(

@@ -1,13 +1,16 @@
-"""Schemas of the report endpoints."""
+"""Schemas of the report endpoints: requests here; answers reuse the routing package's view models
+(:mod:`routing.views`, :mod:`routing.escalation`) instead of declaring them again."""
 
 from __future__ import annotations
 
 import datetime as dt
-from typing import Annotated, Any, Literal
+from typing import Annotated, Literal
 
 from pydantic import BaseModel, BeforeValidator, Field
 
 from api.schemas.common import datetime_with_offset
+from routing.escalation import Escalation
+from routing.views import ReportView
 
 Channel = Literal["app", "hotline", "station", "patrol"]
 
@@ -57,48 +60,8 @@ class ActionRequest(BaseModel):
     )
 
 
-class ReportOut(BaseModel):
-    """A report as its reader may see it."""
-
-    id: int
-    created_at: str
-    category: dict[str, str]
-    description: str
-    photo_urls: list[str]
-    address: str
-    channel: str
-    channel_zh: str
-    location: dict[str, Any]
-    jurisdiction: dict[str, Any]
-    owner: dict[str, str]
-    state: str
-    state_zh: str
-    dispatched_at: str | None
-    due_at: str | None = Field(description="The due time that counts (按期 is measured against it).")
-    original_due_at: str | None = Field(description="The due time the category gave (原定期限).")
-    due_estimated: bool = Field(
-        description="The due time reaches past the calendar's last year: weekends only were counted."
-    )
-    paused_at: str | None = Field(description="When a deferred case's clock stopped.")
-    handled_at: str | None
-    closed_at: str | None
-    first_closed_at: str | None = Field(
-        description="The first closure, which stays counted after a reopening."
-    )
-    overdue: bool
-    rework_count: int
-    reopen_count: int
-    escalation_level: int
-    supervised: bool
-    supervisor: str | None
-    supervision_due_at: str | None = Field(description="The deadline of the supervision (督办).")
-    pending: dict[str, Any] = Field(
-        description="Pending requests: extension_to (a due time) and transfer_to (a desk), or null."
-    )
-    duplicate_of: int | None
-    version: int
-    events: list[dict[str, Any]] | None = None
-    allowed_actions: list[str] | None = None
+ReportOut = ReportView
+"""A report as its reader may see it: the routing package's view model, reused as the schema."""
 
 
 class ReportCreated(BaseModel):
@@ -115,4 +78,4 @@ class ReportList(BaseModel):
 
 
 class Escalated(BaseModel):
-    escalated: list[dict[str, Any]]
+    escalated: list[Escalation]
