@@ -8,7 +8,8 @@ figure can be recomputed from the histories.  An effect refuses a bad request fi
 with an error naming it; nothing is written then (the step's transaction rolls back).
 
 A new step of the loop is a row in the action table plus, when it changes something
-new, one function here.
+new, one function here (and, when it takes a new request field, that field in
+:class:`StepRequest`).
 """
 
 from __future__ import annotations
@@ -25,24 +26,62 @@ from routing.catalog import Catalog
 from routing.deadlines import Due, due_after, resumed_due
 from routing.desks import Desk, Desks
 from routing.errors import ForbiddenError
+from routing.idempotency import fingerprint
 from store.models import Report, ReportScope
 
 MAX_EXTENSION = dt.timedelta(days=366)
 """The furthest an extension may move a due time in one step."""
 
 
+REQUEST_FIELDS = ("reroute_to", "transfer_to", "extend_to")
+"""The fields of :class:`StepRequest` that some actions take (:attr:`routing.workflow.Action.fields`)."""
+
+
+@dataclass(frozen=True, slots=True)
+class StepRequest:
+    """What a caller asks of one step: the action, its note and the fields some actions take.
+
+    A field a new action needs is declared here (and in :data:`REQUEST_FIELDS`, and in
+    the API's ``ActionRequest``); effects read it from ``step.request``.
+    """
+
+    report_id: int
+    action: str
+    note: str = ""
+    public: bool = False
+    version: int | None = None
+    reroute_to: str | None = None
+    transfer_to: str | None = None
+    extend_to: dt.datetime | None = None
+
+    @property
+    def fields(self) -> dict[str, Any]:
+        """The request fields (:data:`REQUEST_FIELDS`)."""
+        return {name: getattr(self, name) for name in REQUEST_FIELDS}
+
+    def fingerprint(self) -> str:
+        """The request's fingerprint, stored with its ``Idempotency-Key``."""
+        core = {"report_id": self.report_id, "action": self.action, "note": self.note, "public": self.public}
+        return fingerprint(
+            {**core, "version": self.version, **{k: v for k, v in self.fields.items() if v is not None}}
+        )
+
+
 @dataclass(frozen=True, slots=True)
 class Step:
-    """What the effects of one step may read: the request, the caller, the time and the rules."""
+    """What the effects of one step may read: the caller, the time, the rules and the request."""
 
     principal: Principal
     now: dt.datetime
     catalog: Catalog
     calendar: WorkCalendar
     desks: Desks
-    reroute_to: str | None = None
-    transfer_to: str | None = None
-    extend_to: dt.datetime | None = None
+    request: StepRequest | None = None  # None: a step of the service's own (escalation)
+
+    @property
+    def asked(self) -> StepRequest:
+        """The request (an empty one for the service's own steps)."""
+        return self.request or StepRequest(0, "")
 
 
 Effect = Callable[[Report, Step], dict[str, Any]]
@@ -83,9 +122,9 @@ def rescope(report: Report, wanted: list[tuple[str, str]]) -> None:
 
 def reroute(report: Report, step: Step) -> dict[str, Any]:
     """dispatch with ``reroute_to``: another desk inside the caller's scope."""
-    if step.reroute_to is None or step.reroute_to == report.owner_key:
+    if step.asked.reroute_to is None or step.asked.reroute_to == report.owner_key:
         return {}
-    desk = step.desks.get(step.reroute_to, field="reroute_to")
+    desk = step.desks.get(step.asked.reroute_to, field="reroute_to")
     caller = step.principal.unit_key
     if caller not in desk.chain:
         raise ForbiddenError(
@@ -180,7 +219,7 @@ def count_reopening(report: Report, _step: Step) -> dict[str, Any]:
 
 # --------------------------------------------------------------------------- extension (延期)
 def ask_extension(report: Report, step: Step) -> dict[str, Any]:
-    wanted = step.extend_to
+    wanted = step.asked.extend_to
     if wanted is None:
         raise InvalidInputError(
             "request_extension needs extend_to: the due time asked for (RFC 3339 with an offset)",
@@ -219,12 +258,12 @@ def drop_extension(report: Report, _step: Step) -> dict[str, Any]:
 
 # --------------------------------------------------------------------------- transfer (转办)
 def ask_transfer(report: Report, step: Step) -> dict[str, Any]:
-    if step.transfer_to is None:
+    if step.asked.transfer_to is None:
         raise InvalidInputError(
             "request_transfer needs transfer_to: the unit or department to take the case over",
             field="transfer_to",
         )
-    desk = step.desks.get(step.transfer_to, field="transfer_to")
+    desk = step.desks.get(step.asked.transfer_to, field="transfer_to")
     if desk.key == report.owner_key:
         raise InvalidInputError(
             f"transfer_to {desk.key!r} already owns the case; name another unit", field="transfer_to"

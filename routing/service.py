@@ -252,7 +252,7 @@ class ReportService:
             The key was used for another request or by another token (422).
         """
         request = StepRequest(
-            report_id, action_name, note, public, reroute_to, transfer_to, extend_to, expected_version
+            report_id, action_name, note, public, expected_version, reroute_to, transfer_to, extend_to
         )
         return steps.act_once(self, request, principal, idempotency_key)
 

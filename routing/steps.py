@@ -31,9 +31,9 @@ from geo.errors import InvalidInputError, SijiError
 from routing import audit
 from routing.access import Principal, owner_chain, raise_forbidden, require_read, require_staff
 from routing.desks import Desks
-from routing.effects import EFFECTS, Step
+from routing.effects import EFFECTS, REQUEST_FIELDS, Step, StepRequest
 from routing.errors import IdempotencyConflictError, VersionConflictError
-from routing.idempotency import check_key, check_replay, fingerprint
+from routing.idempotency import check_key, check_replay
 from routing.views import ReportView, report_view
 from routing.workflow import ACTIONS, Action, allowed_actions, transition
 from store.models import Report, ReportEvent
@@ -41,10 +41,12 @@ from store.models import Report, ReportEvent
 if TYPE_CHECKING:
     from routing.service import ReportService
 
-MAX_NOTE = 4000
+__all__ = [
+    "REQUEST_FIELDS", "Acted", "StepRequest", "act_once", "allowed_for", "check", "event", "pending",
+    "relations", "take",
+]  # fmt: skip
 
-REQUEST_FIELDS = ("reroute_to", "transfer_to", "extend_to")
-"""Request fields an action may take (:attr:`routing.workflow.Action.fields`)."""
+MAX_NOTE = 4000
 
 
 def pending(report: Report) -> frozenset[str]:
@@ -158,33 +160,6 @@ class Acted:
     replayed: bool
 
 
-@dataclass(frozen=True, slots=True)
-class StepRequest:
-    """What a caller asks of one step: the action and its fields, as one value."""
-
-    report_id: int
-    action: str
-    note: str = ""
-    public: bool = False
-    reroute_to: str | None = None
-    transfer_to: str | None = None
-    extend_to: dt.datetime | None = None
-    version: int | None = None
-
-    @property
-    def fields(self) -> dict[str, Any]:
-        """The request fields (:data:`REQUEST_FIELDS`)."""
-        return {name: getattr(self, name) for name in REQUEST_FIELDS}
-
-    def fingerprint(self) -> str:
-        """The request's fingerprint, stored with its ``Idempotency-Key``."""
-        request = {
-            "report_id": self.report_id, "action": self.action, "note": self.note, "public": self.public,
-            "version": self.version, **{k: v for k, v in self.fields.items() if v is not None},
-        }  # fmt: skip
-        return fingerprint(request)
-
-
 def act_once(
     service: ReportService, request: StepRequest, principal: Principal, idempotency_key: str | None = None
 ) -> Acted:
@@ -241,7 +216,7 @@ def _act(
         action = check(row, request.action, principal, desks, request.note, request.fields)
         now = service.now()
         chain_before = owner_chain(row)
-        step = Step(principal, now, service.catalog, service.calendar, desks, **request.fields)
+        step = Step(principal, now, service.catalog, service.calendar, desks, request)
         recorded = take(row, action, step, request.note, request.public)
         recorded.idempotency_key = key
         recorded.idempotency_fingerprint = payload if key else None

@@ -15,6 +15,7 @@ from api.schemas.reports import ActionRequest, Escalated, ReportCreate, ReportCr
 from routing.access import require_staff
 from routing.intake import ReportIn
 from routing.service import ReportService
+from routing.steps import REQUEST_FIELDS
 
 router = APIRouter(prefix="/v1", tags=["reports"])
 
@@ -168,10 +169,8 @@ async def act(
             principal,
             note=body.note,
             public=body.public,
-            reroute_to=body.reroute_to,
-            transfer_to=body.transfer_to,
-            extend_to=body.extend_to,
             expected_version=body.version,
+            **body.model_dump(include=set(REQUEST_FIELDS)),
             idempotency_key=idempotency_key,
         )
     )
