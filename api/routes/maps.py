@@ -163,7 +163,8 @@ def has_reports(engine: Any) -> bool:
 def scoped_units(units: gpd.GeoDataFrame, unit_key: str | None) -> tuple[gpd.GeoDataFrame, str | None]:
     """The units a staff token's unit sees: its own and every unit below it.
 
-    A city-wide key (the city's code or a city department ``city:...``) sees them all.
+    A city-wide key (the city's code or a city department ``city:...``) sees them all;
+    a district department (``<district code>:<name>``) sees its district's area.
 
     Examples
     --------
@@ -171,11 +172,12 @@ def scoped_units(units: gpd.GeoDataFrame, unit_key: str | None) -> tuple[gpd.Geo
     >>> units = gpd.GeoDataFrame(
     ...     {"code": ["c", "d1", "d2", "s1"], "parent_code": [None, "c", "c", "d1"],
     ...      "level": ["city", "district", "district", "subdistrict"]}, geometry=[None] * 4)
-    >>> scoped_units(units, "d1")[0]["code"].tolist()
-    ['d1', 's1']
+    >>> scoped_units(units, "d1")[0]["code"].tolist(), scoped_units(units, "d1:城管局")[0]["code"].tolist()
+    (['d1', 's1'], ['d1', 's1'])
     """
     if unit_key is None or unit_key.startswith("city:"):
         return units, None
+    unit_key = unit_key.partition(":")[0]  # a department maps its unit's area
     codes = set(units["code"])
     if unit_key not in codes:
         return units.iloc[:0], unit_key

@@ -208,3 +208,19 @@ def test_v1_metrics_is_recomputed_from_the_events(client: TestClient) -> None:
             "reopened",
         ):
             assert unit[name] == expected[unit["unit_key"]][name], (unit["unit_key"], name)
+
+
+# --- 3. departments are units: their maps too --------------------------------------------------
+def test_a_district_departments_map_shows_its_district_and_only_its_cases(tmp_path: Path) -> None:
+    department = f"{DISTRICT}:城管局"
+    for app in make_client(f"sqlite:///{tmp_path}/maps.db", escalation_interval_s=0):
+        mine = app.post("/v1/reports", json=_body(category="B-01-01", description="井盖缺失")).json()
+        app.post("/v1/reports", json=_body(category="B-04-04", description="操场设施损坏"))  # 教育和体育局's
+        planner = _token(app, department, "planner")
+        density = app.get("/maps/density", params={"format": "csv"}, headers=planner)
+        assert density.status_code == 200, density.text
+        header, *rows = (line.split(",") for line in density.text.splitlines())
+        assert rows
+        assert all(row[0].startswith(DISTRICT[:6]) for row in rows)  # 泰山区's communities only
+        assert sum(int(row[header.index("count")]) for row in rows) == 1  # the department's own case
+        assert mine["report"]["owner"]["key"] == department
