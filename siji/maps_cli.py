@@ -25,7 +25,8 @@ from siji.console import domain_errors, err, fail, out
 if TYPE_CHECKING:
     import geopandas as gpd
 
-    from maps.render import Analysis, TilesLike
+    from maps.build import Analysis
+    from maps.render import TilesLike
 
 maps_app = typer.Typer(
     help="Planner maps (report density, hot spots, pocket parks) as offline HTML, GeoJSON or CSV.",
@@ -159,7 +160,7 @@ def density(
     demo: DemoOpt = False,
 ) -> None:
     """Reports per unit (choropleth), as a heat map and on H3 hexagons."""
-    from maps.render import density_analysis
+    from maps.build import density_analysis
 
     kind, basemap = _kind(output), _tiles(tiles, attribution)
     with domain_errors():
@@ -190,7 +191,7 @@ def hotspots(
     demo: DemoOpt = False,
 ) -> None:
     """Getis-Ord Gi* hot and cold spots of report counts."""
-    from maps.render import hotspot_analysis
+    from maps.build import hotspot_analysis
 
     kind, basemap = _kind(output), _tiles(tiles, attribution)
     with domain_errors():
@@ -218,7 +219,7 @@ def pocket_parks(
 ) -> None:
     """Pocket-park sites for the unmet green-space demand; prints coverage at 300 m and 500 m."""
     from maps.demo import demo_parks
-    from maps.render import pocket_park_analysis
+    from maps.build import pocket_park_analysis
 
     kind, basemap = _kind(output), _tiles(tiles, attribution)
     with domain_errors():

@@ -38,7 +38,7 @@ from routing.access import Principal
 if TYPE_CHECKING:
     import geopandas as gpd
 
-    from maps.render import Analysis
+    from maps.build import Analysis
 
 router = APIRouter(prefix="/maps", tags=["maps"])
 
@@ -324,7 +324,7 @@ async def density(
     states: ListQuery = None,
     format: FormatQuery = "html",
 ) -> Response:
-    from maps.render import density_analysis
+    from maps.build import density_analysis
 
     wanted = {"categories": _values(categories), "channels": _values(channels), "states": _values(states)}
 
@@ -357,7 +357,7 @@ async def hotspots(
     local_moran: Annotated[bool, Query(description="Also compute local Moran's I (a second layer).")] = False,
     format: FormatQuery = "html",
 ) -> Response:
-    from maps.render import hotspot_analysis
+    from maps.build import hotspot_analysis
 
     def build(data: MapData) -> Analysis:
         return hotspot_analysis(
@@ -384,7 +384,7 @@ async def pocket_parks(
     p: Annotated[int, Query(ge=1, le=50, description="How many sites to choose.")] = 5,
     format: FormatQuery = "html",
 ) -> Response:
-    from maps.render import pocket_park_analysis
+    from maps.build import pocket_park_analysis
 
     def build(data: MapData) -> Analysis:
         parks = _demo_parks(request, data)

@@ -334,7 +334,7 @@ def city() -> tuple[gpd.GeoDataFrame, gpd.GeoDataFrame]:
 
 
 def test_whole_city_maps_stay_a_few_megabytes(city: tuple[gpd.GeoDataFrame, gpd.GeoDataFrame]) -> None:
-    from maps.render import density_analysis, hotspot_analysis
+    from maps.build import density_analysis, hotspot_analysis
 
     units, reports = city
     density = density_analysis(reports, units)
