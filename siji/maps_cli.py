@@ -218,8 +218,8 @@ def pocket_parks(
     demo: DemoOpt = False,
 ) -> None:
     """Pocket-park sites for the unmet green-space demand; prints coverage at 300 m and 500 m."""
-    from maps.demo import demo_parks
     from maps.build import pocket_park_analysis
+    from maps.demo import demo_parks
 
     kind, basemap = _kind(output), _tiles(tiles, attribution)
     with domain_errors():

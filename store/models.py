@@ -1,10 +1,12 @@
-"""SQLAlchemy 2 models of the boundary store.
+"""SQLAlchemy 2 models of everything siji stores.
 
 A *generation* is one imported boundary set with its validity period (MapIt's term).
 Units belong to a generation; their polygons live in ``unit_geometries`` (one row per
 unit) and, on PostGIS, in ``unit_pieces`` (the same polygons cut by ``ST_Subdivide``
 so that GiST lookups test small pieces).  ``unit_lineage`` records code changes
-between generations (岱岳区 370903 → 370911).
+between generations (岱岳区 370903 → 370911).  Reports, their events, staff tokens and
+the audit log hold the closed loop; ``green_spaces`` is the register of existing
+parks, pocket parks and squares.
 """
 
 from __future__ import annotations
@@ -12,7 +14,19 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from sqlalchemy import JSON, Date, DateTime, ForeignKey, Index, Integer, String, Text, UniqueConstraint, func
+from sqlalchemy import (
+    JSON,
+    Date,
+    DateTime,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+    func,
+)
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 from store.types import GeometryColumnType
@@ -231,3 +245,31 @@ class AuditEntry(Base):
     client: Mapped[str] = mapped_column(String(200))
     scope: Mapped[str] = mapped_column(Text)
     detail: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+
+
+class GreenSpace(Base):
+    """A park, pocket park or square of the green-space register.
+
+    The geometry is a point or a (multi)polygon in EPSG:4326, as imported after CRS
+    conversion; ``area_m2`` is measured for polygons and taken from the file for
+    points (or unknown).  ``source`` names the file or register the feature came from;
+    ``code`` is its identifier there (unique within the source, optional), so that a
+    source can be replaced as a whole by a newer file.
+    """
+
+    __tablename__ = "green_spaces"
+    __table_args__ = (
+        Index("ix_green_spaces_kind", "kind"),
+        Index("uq_green_spaces_source_code", "source", "code", unique=True),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    code: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    name: Mapped[str] = mapped_column(String(200))
+    kind: Mapped[str] = mapped_column(String(16))
+    geom: Mapped[Any] = mapped_column(GeometryColumnType("GEOMETRY"))
+    area_m2: Mapped[float | None] = mapped_column(Float, nullable=True)
+    opened_on: Mapped[dt.date | None] = mapped_column(Date, nullable=True)
+    source: Mapped[str] = mapped_column(String(200))
+    properties: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    imported_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
