@@ -63,6 +63,12 @@ def _moran_key(frame: Any) -> np.ndarray | None:
     return np.array(keys, dtype=object)
 
 
+_PROPERTIES = (
+    "code", "name", "h3", "count", "gi_z", "gi_p", "gi_q", "neighbours", "moran_i", "moran_p", "moran_q",
+)  # fmt: skip
+"""The columns written into the page (the tooltips read them)."""
+
+
 def hotspot_map(
     hotspots: gpd.GeoDataFrame,
     *,
@@ -71,6 +77,7 @@ def hotspot_map(
     outlines: gpd.GeoDataFrame | None = None,
     note: str | None = None,
     tolerance: float = DEFAULT_TOLERANCE,
+    significance: dict[str, Any] | None = None,
 ) -> folium.Map:
     """Gi* hot and cold spots of report counts in a diverging palette.
 
@@ -87,6 +94,10 @@ def hotspot_map(
     note : str, optional
     tolerance : float
         Simplification tolerance for unit polygons (hexagons are drawn as they are).
+    significance : dict, optional
+        How significance was decided (``Significance.to_dict()``; default
+        ``hotspots.attrs["significance"]``): the legend says which correction, the
+        sides and what the levels mean.
 
     Returns
     -------
@@ -120,13 +131,20 @@ def hotspot_map(
         m,
         feature_collection(
             hotspots,
-            ["code", "name", "h3", "count", "gi_z", "gi_p", "neighbours", "moran_i", "moran_p"],
+            [*_PROPERTIES],
             tolerance=0.0 if is_hex else tolerance,
             extra=extra,
         ),
     )
     fields, aliases = field_list(
-        hotspots, [*UNIT_FIELDS, ("count", "报告数 reports"), ("gi_z", "Gi* z 值"), ("gi_p", "p 值 p-value")]
+        hotspots,
+        [
+            *UNIT_FIELDS,
+            ("count", "报告数 reports"),
+            ("gi_z", "Gi* z 值"),
+            ("gi_p", "p 值（双侧）p-value, two-sided"),
+            ("gi_q", "校正后 q 值 FDR-adjusted"),
+        ],
     )
     fields.append("gi_class")
     aliases.append("分类 class")
@@ -151,7 +169,8 @@ def hotspot_map(
                 *UNIT_FIELDS,
                 ("count", "报告数 reports"),
                 ("moran_i", "局部 Moran I"),
-                ("moran_p", "p 值 p-value"),
+                ("moran_p", "p 值（双侧）p-value, two-sided"),
+                ("moran_q", "校正后 q 值 FDR-adjusted"),
             ],
         )
         moran_layer = FeatureLayer(
@@ -169,15 +188,42 @@ def hotspot_map(
     rows = [(colour, f"{zh} {key}", int((keys == key).sum())) for key, zh, colour in HOTSPOT_CLASSES]
     if (keys == "no data").any():
         rows.append((NODATA_COLOUR, "无数据 no data", int((keys == "no data").sum())))
-    unit = "六边形" if is_hex else "单元"
+    unit = "六边形 hexagons" if is_hex else "单元 units"
+    meaning = significance if significance is not None else hotspots.attrs.get("significance")
     Legend(
-        legend_html("Gi* 冷热点 hot/cold spots", rows, f"按报告数计算 · {len(hotspots):,} 个{unit}"),
+        legend_html(
+            f"Gi* 冷热点 hot/cold spots · {_correction_label(meaning)}",
+            rows,
+            f"{_explanation(meaning)}按报告数计算 by report count · {len(hotspots):,} 个{unit}",
+        ),
         layer=layer,
     ).add_to(m)
     if moran_layer is not None and moran is not None:
         moran_rows = [(colour, label, int((moran == key).sum())) for key, label, colour in MORAN_CLASSES]
+        decided = "q" if meaning is not None and meaning.get("correction") == "fdr" else "p"
         Legend(
-            legend_html("局部莫兰 local Moran", moran_rows, f"p ≤ {MORAN_SIGNIFICANCE:g}"), layer=moran_layer
+            legend_html(
+                f"局部莫兰 local Moran · {_correction_label(meaning)}",
+                moran_rows,
+                f"双侧 two-sided, {decided} ≤ {MORAN_SIGNIFICANCE:g}",
+            ),
+            layer=moran_layer,
         ).add_to(m)
     folium.LayerControl(collapsed=False).add_to(m)
     return m
+
+
+def _correction_label(significance: dict[str, Any] | None) -> str:
+    """The legend's short name of the correction."""
+    if significance is None:
+        return "显著性未说明 significance not described"
+    if significance.get("correction") == "fdr":
+        return "已校正多重检验 (FDR) corrected for multiple testing"
+    return "未校正多重检验 not corrected for multiple testing"
+
+
+def _explanation(significance: dict[str, Any] | None) -> str:
+    """What the levels mean, in both languages, ending with a separator (or nothing)."""
+    if significance is None:
+        return ""
+    return f"{significance['explanation_zh']} {significance['explanation_en']} · "
