@@ -30,6 +30,7 @@ __all__ = [
     "load_green_spaces",
     "plan_import",
     "register_counts",
+    "register_version",
     "remove_source",
 ]
 
@@ -244,6 +245,15 @@ def load_green_spaces(
         table[column] = table[column].astype(object)
     geometry = gpd.GeoSeries([row[-1] for row in rows], crs=4326)
     return int(total), gpd.GeoDataFrame(table, geometry=geometry)
+
+
+def register_version(engine: Engine) -> tuple[int, int, str]:
+    """How many green spaces, the largest id and the last import: changed by every import or removal."""
+    with Session(engine) as session:
+        n, last_id, last_at = session.execute(
+            select(func.count(), func.max(GreenSpace.id), func.max(GreenSpace.imported_at))
+        ).one()
+    return int(n), int(last_id or 0), str(last_at or "")
 
 
 def register_counts(engine: Engine) -> dict[str, dict[str, int]]:

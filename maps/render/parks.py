@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import html
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 import folium
 
+from maps.render.green import green_space_layers, standards_html
 from maps.render.layers import (
     FeatureLayer,
     add_data,
@@ -47,8 +49,11 @@ def pocket_park_map(
     outlines: gpd.GeoDataFrame | None = None,
     note: str | None = None,
     tolerance: float = DEFAULT_TOLERANCE,
+    counted: Sequence[str] | None = None,
+    standards: Sequence[dict[str, Any]] | None = None,
+    by_subdistrict: Sequence[dict[str, Any]] | None = None,
 ) -> folium.Map:
-    """Existing parks, candidate sites, the chosen sites ranked, their service areas and
+    """Existing green space, candidate sites, the chosen sites ranked, their service areas and
     the demand they leave uncovered.
 
     Parameters
@@ -59,7 +64,8 @@ def pocket_park_map(
         share_before, share_after, radius_m, p``), ``uncovered`` (points) and
         ``service_areas`` (circles).
     parks : GeoDataFrame, optional
-        Existing parks (``park_id, name``).
+        Existing green space (``name, kind``, points or polygons): drawn as it is, with
+        the area it serves measured from its edge.
     candidates : GeoDataFrame, optional
         Every candidate site (``candidate_id``); off until switched on.
     demand : GeoDataFrame, optional
@@ -71,6 +77,11 @@ def pocket_park_map(
         chosen sites' subdistricts.
     note : str, optional
     tolerance : float
+    counted : sequence of str, optional
+        The green-space kinds that serve at the plan's radius (default all).
+    standards, by_subdistrict : sequences of dict, optional
+        The "300米见绿、500米见园" figures (:func:`maps.analysis.coverage.coverage_totals`
+        and the rows of :func:`~maps.analysis.coverage.coverage_by_subdistrict`): a panel.
 
     Returns
     -------
@@ -102,25 +113,7 @@ def pocket_park_map(
     m = base_map(title, note, tiles, focus)
     outline_layer(m, outlines, tolerance)
 
-    if parks is not None and len(parks):
-        from maps.analysis.density import METRIC_CRS
-
-        park_points = as_points(parks)
-        served = park_points.set_geometry(
-            park_points.geometry.to_crs(METRIC_CRS).buffer(radius_m, 16).to_crs(4326)
-        )
-        FeatureLayer(
-            add_data(m, feature_collection(served, [])),
-            name=f"现有公园服务范围 existing parks' areas ({radius_m:g} m)",
-            style={
-                "fillColor": PARK_COLOUR,
-                "fillOpacity": 0.12,
-                "color": PARK_COLOUR,
-                "weight": 0.8,
-                "dashArray": "4 3",
-            },
-            interactive=False,
-        ).add_to(m)
+    park_layer, reach_layer = green_space_layers(m, parks, radius_m=radius_m, counted=counted)
 
     if service_areas is not None and len(service_areas):
         fields, aliases = field_list(
@@ -166,15 +159,6 @@ def pocket_park_map(
         interactive=False,
         fill_opacity=0.75,
     )
-    park_layer = point_layer(
-        m,
-        parks,
-        name="现有公园 existing parks",
-        colour=PARK_COLOUR,
-        radius=6,
-        fields=[("name", "名称 name"), ("park_id", "编号 park id")],
-    )
-
     chosen_group = None
     if chosen is not None and len(chosen):
         chosen_group = folium.FeatureGroup(name="新选址（按顺序） chosen sites, ranked", show=True).add_to(m)
@@ -209,8 +193,9 @@ def pocket_park_map(
     if service_areas is not None and len(service_areas):
         rows.append((SERVICE_COLOUR, f"服务范围 {radius_m:g} m", None))
     if park_layer is not None and parks is not None:
-        rows.append((PARK_COLOUR, "现有公园 existing park", len(parks)))
-        rows.append(("#cfe3d3", f"现有公园服务范围 {radius_m:g} m", None))
+        rows.append((PARK_COLOUR, "现有绿地 existing green space", len(parks)))
+    if reach_layer is not None:
+        rows.append(("#cfe3d3", f"现有绿地服务范围 {radius_m:g} m (自边界 from the edge)", None))
     if candidate_layer is not None and candidates is not None:
         rows.append((CANDIDATE_COLOUR, "候选地块 candidate", len(candidates)))
     if demand_layer is not None and demand is not None:
@@ -220,6 +205,9 @@ def pocket_park_map(
     Legend(legend_html("图例 legend", rows, dot=True)).add_to(m)
     if coverage:
         Legend(coverage_html(coverage, chosen), css_class="siji-panel").add_to(m)
+    if standards:
+        panel = standards_html(standards, by_subdistrict or [])
+        Legend(panel, position="bottomleft", css_class="siji-panel").add_to(m)
     folium.LayerControl(collapsed=False).add_to(m)
     return m
 
