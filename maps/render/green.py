@@ -80,7 +80,7 @@ def green_space_layers(
         served = serving.iloc[:1][[]].set_geometry([reach], crs=METRIC_CRS).to_crs(4326)
         reach_layer = FeatureLayer(
             add_data(m, feature_collection(served, [])),
-            name=f"现有绿地服务范围（自边界 {radius_m:g} m） served by existing green space",
+            name=f"现有绿地服务范围 green space reach ({radius_m:g} m from the edge)",
             style={"fillColor": PARK_COLOUR, "fillOpacity": 0.12, "color": PARK_COLOUR, "weight": 0.8,
                    "dashArray": "4 3"},
             interactive=False,
@@ -92,7 +92,7 @@ def green_space_layers(
         fields, aliases = field_list(areas, GREEN_FIELDS)
         layer = FeatureLayer(
             add_data(m, feature_collection(areas, fields)),
-            name="现有绿地（面） existing green space (areas)",
+            name="现有绿地 existing green space",
             style={"fillColor": PARK_COLOUR, "fillOpacity": 0.55, "color": PARK_COLOUR, "weight": 1.5},
             highlight={"weight": 3, "fillOpacity": 0.75},
             tooltip=make_tooltip(fields, aliases),
@@ -100,7 +100,7 @@ def green_space_layers(
     points = point_layer(
         m,
         shown[~polygonal],
-        name="现有绿地（点） existing green space (points)",
+        name="现有绿地（点） green space (points)",
         colour=PARK_COLOUR,
         radius=6,
         fields=GREEN_FIELDS,

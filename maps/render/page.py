@@ -68,7 +68,9 @@ def as_tiles(tiles: TilesLike) -> Tiles | None:
     return value
 
 
-def base_map(title: str, note: str | None, tiles: TilesLike, frames: Iterable[Any]) -> folium.Map:
+def base_map(
+    title: str, note: str | None, tiles: TilesLike, frames: Iterable[Any], *, left_panel: bool = False
+) -> folium.Map:
     basemap = as_tiles(tiles)
     m = folium.Map(
         location=TAIAN_CENTER, zoom_start=9, tiles=None, control_scale=True, zoom_snap=0.25, zoom_delta=0.5
@@ -94,7 +96,8 @@ def base_map(title: str, note: str | None, tiles: TilesLike, frames: Iterable[An
     bounds = frame_bounds(frames)
     if bounds is not None:
         # keep the data clear of the title (top) and the layer control and legends (right)
-        m.fit_bounds(bounds, padding_top_left=(40, 80), padding_bottom_right=(300, 50))
+        # (and of a panel on the left, when the map has one)
+        m.fit_bounds(bounds, padding_top_left=(330 if left_panel else 40, 80), padding_bottom_right=(300, 50))
     return m
 
 

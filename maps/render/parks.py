@@ -110,7 +110,7 @@ def pocket_park_map(
     coverage: dict[str, Any] = dict(getattr(plan, "coverage", None) or {})
     radius_m = float(coverage.get("radius_m", 300.0))
     focus = [service_areas, chosen] if chosen is not None and len(chosen) else [parks, uncovered]
-    m = base_map(title, note, tiles, focus)
+    m = base_map(title, note, tiles, focus, left_panel=bool(standards))
     outline_layer(m, outlines, tolerance)
 
     park_layer, reach_layer = green_space_layers(m, parks, radius_m=radius_m, counted=counted)
@@ -208,7 +208,8 @@ def pocket_park_map(
     if standards:
         panel = standards_html(standards, by_subdistrict or [])
         Legend(panel, position="bottomleft", css_class="siji-panel").add_to(m)
-    folium.LayerControl(collapsed=False).add_to(m)
+    # eight layers with bilingual names: open on hover, so the title and its data note stay readable
+    folium.LayerControl(collapsed=True).add_to(m)
     return m
 
 

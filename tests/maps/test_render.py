@@ -220,7 +220,7 @@ def test_pocket_park_map_ranks_sites_and_shows_coverage() -> None:
     candidates = _points(40).rename(columns={"id": "candidate_id"})
     page = to_html(pocket_park_map(_plan(), parks=parks, candidates=candidates), "/a")
     _no_cdn(page)
-    for layer in ("现有绿地（点） existing green space (points)", "候选地块 candidate sites",
+    for layer in ("现有绿地（点） green space (points)", "候选地块 candidate sites",
                   "新选址（按顺序） chosen sites, ranked", "服务范围 service areas (300 m)",
                   "未覆盖需求 uncovered demand"):  # fmt: skip
         assert json.dumps(layer) in page, layer
