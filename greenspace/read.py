@@ -166,7 +166,9 @@ def read_green_spaces(
         if path.suffix.lower() == ".csv":
             frame = _read_csv(path, encoding, x_col, y_col, max_bytes)
         else:
-            frame = _read_frame(path, layer, encoding, max_bytes, what="park")
+            # NaN vertices make shapely warn while parsing; _check_finite names them instead
+            with np.errstate(invalid="ignore"):
+                frame = _read_frame(path, layer, encoding, max_bytes, what="park")
         _check_finite(frame, labels, path)
         frame = _to_wgs84(frame, crs, path)
         _check_lonlat_range(frame, labels, path)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import warnings
 from collections.abc import Callable
 from pathlib import Path
 
@@ -241,6 +242,20 @@ def test_broken_files_name_the_problem(
 ) -> None:
     with pytest.raises(GreenSpaceDataError, match=message):
         read_green_spaces(make(tmp_path), **kwargs)  # type: ignore[arg-type]
+
+
+def test_nan_vertices_are_named_without_a_library_warning(tmp_path: Path) -> None:
+    path = tmp_path / "nan.geojson"
+    path.write_text(
+        '{"type":"FeatureCollection","features":[{"type":"Feature","properties":{"name":"东湖公园",'
+        '"kind":"公园"},"geometry":{"type":"Polygon","coordinates":[[[117.1,36.1],[117.2,NaN],'
+        "[117.2,36.2],[117.1,36.1]]]}}]}",
+        encoding="utf-8",
+    )
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        with pytest.raises(GreenSpaceDataError, match=r"features \['东湖公园'\] have NaN or infinite vertex"):
+            read_green_spaces(path)
 
 
 def test_a_declared_crs_contradicted_is_refused(tmp_path: Path) -> None:
