@@ -13,14 +13,16 @@ give both tests their pseudo p-values.  This is esda's conditional randomization
 Why not ``esda.crand`` itself: a false-discovery-rate correction over thousands of
 areas needs p-values far below 1/1,000, i.e. about 100,000 permutations, and esda
 draws its permutations row by row (each row a permutation of all ``n`` areas) and
-loops over the areas in Python when numba is absent.  Measured on this machine on the
-3,782 Tai'an communities (one tail): 999 permutations 0.17 s, 9,999 1.1 s, 99,999 36 s
-(with numba 0.68: 11 s plus 19 s of compilation in every new process).  Here the draws
-are shared by all areas with the same number of neighbours, as esda shares its
-permuted ids between all areas; an area's own value is left out of its pool by
-swapping it with the last value (a draw that hits the area reads the last value
-instead), so the sums are computed and sorted once per neighbour count and every area
-is answered by a binary search: 99,999 permutations take about 0.5 s.
+loops over the areas in Python when numba is absent (with numba 0.68, 19 s of
+compilation in every new process come first).  Here the draws are shared by all areas
+with the same number of neighbours, as esda shares its permuted ids between all areas;
+an area's own value is left out of its pool by swapping it with the last value (a draw
+that hits the area reads the last value instead), so the sums are computed and sorted
+once per neighbour count and every area is answered by a binary search.
+``python -m benchmarks.hotspots`` measures both on the 3,782 Tai'an communities in one
+run; on this 2-core machine: esda one tail 2.2 s at 9,999 permutations and 77 s at
+99,999; here both tails 0.04 s and 0.25 s (5 s at 999,999), the p-values agreeing within
+2.3 Monte Carlo standard errors at worst.
 """
 
 from __future__ import annotations
