@@ -141,8 +141,26 @@ def test_the_pocket_park_plan_measures_against_the_register(client: TestClient, 
     ).json()
     assert wide["summary"]["coverage"]["covered_before"] == 1
     page = client.get("/maps/pocket-parks", params={"p": 1}, headers=gardens).text
+    assert "3 条真实报告 3 real reports" in page  # what the map was built from, on either database
     assert "existing parks: 3 from the park register" in page
     assert "现有公园：登记册中的 3 处（公园 1、口袋公园 1、广场 1）" in page
     assert "300米见绿、500米见园" in page
     assert "泰山公园" in page  # drawn as a polygon with its tooltip
     assert "演示" not in page
+
+
+def test_hot_spots_of_a_few_real_reports_say_how_they_were_tested(client: TestClient) -> None:
+    gardens = _gardens(client)
+    for lon, lat in (EDGE_PROBE, NEAR_SQUARE, FAR):
+        body = {"lon": lon, "lat": lat, "category": "B-04-05", "description": "缺少绿地", "channel": "app"}
+        assert client.post("/v1/reports", json=body).status_code == 201
+    answer = client.get("/maps/hotspots", params={"format": "geojson"}, headers=gardens).json()
+    # (a handful of reports can still make a spot: two report pairs next to one community are
+    # improbable under a random arrangement, so no "nothing significant" here)
+    assert len(answer["features"]) == 3782
+    significance = answer["summary"]["significance"]
+    assert (significance["correction"], significance["sides"]) == ("fdr", "two-sided")
+    assert significance["tests"] == 3782
+    page = client.get("/maps/hotspots", params={"correction": "none"}, headers=gardens).text
+    assert "not corrected for multiple testing" in page
+    assert "条真实报告" in page
