@@ -14,7 +14,7 @@ from starlette.concurrency import run_in_threadpool
 from api import errors, ratelimit
 from api.limits import BodySizeLimit
 from api.plain_routes import PlainRoutes
-from api.routes import audit, health, lookup, maps, metrics, open311, reports, units
+from api.routes import audit, health, lookup, maps, metrics, open311, parks, reports, units
 from api.settings import Settings, report_service
 from boundaries.service import BoundaryService
 from geo.errors import SijiError
@@ -105,6 +105,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(metrics.router)
     app.include_router(open311.router)
     app.include_router(maps.router)
+    app.include_router(parks.router)
     app.include_router(audit.router)
     ratelimit.document(app)
     return app

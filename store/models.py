@@ -9,6 +9,9 @@ polygons cut by ``ST_Subdivide`` so that GiST lookups test small pieces).
 Reports: ``reports`` (one row per case, its owner and deadlines), ``report_events``
 (every step of its closed loop), ``report_scopes`` (which units see and act on it),
 ``staff_tokens`` (hashes only) and ``audit_log`` (every staff action and refusal).
+
+Green space: ``green_spaces`` is the register of existing parks, pocket parks and
+squares that the planner maps measure coverage against.
 """
 
 from __future__ import annotations
@@ -16,7 +19,19 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from sqlalchemy import JSON, Date, DateTime, ForeignKey, Index, Integer, String, Text, UniqueConstraint, func
+from sqlalchemy import (
+    JSON,
+    Date,
+    DateTime,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+    func,
+)
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 from store.types import GeometryColumnType
@@ -285,3 +300,31 @@ class AuditEntry(Base):
     client: Mapped[str] = mapped_column(String(200))
     scope: Mapped[str] = mapped_column(Text)
     detail: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+
+
+class GreenSpace(Base):
+    """A park, pocket park or square of the green-space register.
+
+    The geometry is a point or a (multi)polygon in EPSG:4326, as imported after CRS
+    conversion; ``area_m2`` is measured for polygons and taken from the file for
+    points (or unknown).  ``source`` names the file or register the feature came from;
+    ``code`` is its identifier there (unique within the source, optional), so that a
+    source can be replaced as a whole by a newer file.
+    """
+
+    __tablename__ = "green_spaces"
+    __table_args__ = (
+        Index("ix_green_spaces_kind", "kind"),
+        Index("uq_green_spaces_source_code", "source", "code", unique=True),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    code: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    name: Mapped[str] = mapped_column(String(200))
+    kind: Mapped[str] = mapped_column(String(16))
+    geom: Mapped[Any] = mapped_column(GeometryColumnType("GEOMETRY"))
+    area_m2: Mapped[float | None] = mapped_column(Float, nullable=True)
+    opened_on: Mapped[dt.date | None] = mapped_column(Date, nullable=True)
+    source: Mapped[str] = mapped_column(String(200))
+    properties: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    imported_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
