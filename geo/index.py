@@ -39,6 +39,7 @@ import shapely
 from geo.errors import BoundaryDataError, InvalidInputError
 from geo.grid import MIXED_SUBCELL, LevelGrid
 from geo.levels import LEVEL_KEYS, LEVELS, get_level
+from geo.snap import Edges, OutsideRaster, Snapper, snap_projection
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
@@ -286,7 +287,7 @@ class JurisdictionIndex:
         self.geometries = geometries
         self.snap_distance_m = float(snap_distance_m)
         self._snapper_lock = threading.Lock()
-        self._snapper_built: _Snapper | None = None
+        self._outside_built: _OutsideParts | None = None
         present = sorted(set(units.ranks.tolist()))
         self.ranks_present: tuple[int, ...] = tuple(present)
         self._rows_by_rank = {rank: np.flatnonzero(units.ranks == rank).astype(np.int32) for rank in present}
@@ -335,7 +336,7 @@ class JurisdictionIndex:
         """Approximate memory of the rasters and candidate lists, in bytes."""
         return sum(grid.nbytes for grid in self._grids.values())
 
-    @property
+    @cached_property
     def bounds(self) -> tuple[float, float, float, float]:
         """(minx, miny, maxx, maxy) of all units, WGS84 degrees."""
         minx, miny, maxx, maxy = shapely.total_bounds(self.geometries)
@@ -443,6 +444,10 @@ class JurisdictionIndex:
             cand_point.append(pending[hit_point[shared]])
             cand_row.append(rows[hit_poly[shared]])
             pending = pending[~found]
+            if rank == finest and len(pending):
+                # Most points no unit of the finest level covers are far from every
+                # unit: one raster lookup answers them (they stay "outside").
+                pending = pending[~self._outside.raster.holds(x[pending], y[pending])]
         # Non-finite coordinates are never near anything (callers mark them invalid).
         pending = pending[np.isfinite(x[pending]) & np.isfinite(y[pending])]
         if len(pending):
@@ -462,74 +467,65 @@ class JurisdictionIndex:
     ) -> None:
         if self.snap_distance_m <= 0:
             return
-        snapper = self._snapper
-        px, py = snapper.project(x[pending], y[pending])
-        near = snapper.tree.query_nearest(
-            shapely.points(px, py), max_distance=self.snap_distance_m, return_distance=True, all_matches=True
-        )
-        (point_idx, leaf_idx), dist = near
-        if len(point_idx) == 0:
-            return
-        # all_matches lists ties; keep the lowest code (leaf rows are in code order).
-        order = np.lexsort((leaf_idx, point_idx))
-        point_idx, leaf_idx, dist = point_idx[order], leaf_idx[order], dist[order]
-        first = np.ones(len(point_idx), dtype=bool)
-        first[1:] = point_idx[1:] != point_idx[:-1]
-        points = pending[point_idx[first]]
-        rows = snapper.rows[leaf_idx[first]]
+        point, rows, dist = self._outside.snapper.nearest(x[pending], y[pending], self.snap_distance_m)
+        points = pending[point]
         resolved[points] = rows
         status[points] = SNAPPED
-        distance[points] = dist[first]
+        distance[points] = dist
 
     def prepare_snapping(self) -> None:
-        """Build the structures for snapping points outside every unit now rather than
-        on the first such point (they take about as long as the index itself)."""
-        if self.snap_distance_m > 0:
-            self._snapper  # noqa: B018 - built on first access
+        """Build the structures for points outside every unit now rather than on the
+        first such point (see :mod:`geo.snap`)."""
+        self._outside  # noqa: B018 - built on first access
 
     @property
-    def _snapper(self) -> _Snapper:
-        # Built on first need: most batches have no point outside the set.
+    def snap_projection(self) -> str:
+        """The plane snap distances are measured in (:func:`geo.snap.snap_projection`)."""
+        return snap_projection(self.bounds)
+
+    @property
+    def _outside(self) -> _OutsideParts:
+        # Built on first need: many batches have no point outside the finest level.
+        built = self._outside_built
+        if built is not None:
+            return built
         with self._snapper_lock:
-            if self._snapper_built is None:
-                leaf_rows = np.flatnonzero(~self.units.has_children).astype(np.int32)
-                self._snapper_built = _Snapper(leaf_rows, self.geometries[leaf_rows], self.bounds)
-            return self._snapper_built
+            if self._outside_built is None:
+                self._outside_built = _OutsideParts.build(self)
+            return self._outside_built
+
+    def set_outside_parts(self, parts: _OutsideParts) -> None:
+        """Use outside structures made earlier (:mod:`geo.index_cache` loads them)."""
+        self._outside_built = parts
 
 
-class _Snapper:
-    """Nearest leaf unit in metres, in a transverse Mercator centred on the set.
+@dataclass(frozen=True)
+class _OutsideParts:
+    """What answers points that no unit of the finest level covers, fast: the raster of
+    cells that are outside for certain, and the snapper (see :mod:`geo.snap`)."""
 
-    Over a city (< 200 km across) the scale error of a centred transverse Mercator is
-    below 0.05 %, far finer than a snap tolerance of tens of metres.
-    """
+    raster: OutsideRaster
+    snapper: Snapper
+    segments: tuple[NDArray[np.float64], NDArray[np.float64], NDArray[np.int64]]
 
-    def __init__(
-        self,
-        rows: NDArray[np.int32],
-        geometries: NDArray[np.object_],
-        bounds: tuple[float, float, float, float],
-    ) -> None:
-        from pyproj import Transformer
-
-        lon0 = (bounds[0] + bounds[2]) / 2
-        lat0 = (bounds[1] + bounds[3]) / 2
-        self._transformer = Transformer.from_crs(
-            "EPSG:4326",
-            f"+proj=tmerc +lat_0={lat0} +lon_0={lon0} +k=1 +x_0=0 +y_0=0 +ellps=WGS84 +units=m",
-            always_xy=True,
+    @classmethod
+    def build(cls, index: JurisdictionIndex) -> _OutsideParts:
+        leaf = ~index.units.has_children
+        leaf_rows = np.flatnonzero(leaf).astype(np.int32)
+        edges = Edges(index.geometries)
+        outline = edges.exposed()
+        facing = edges.facing(leaf)
+        start, end = edges.start[facing], edges.end[facing]
+        # Edge owners are unit rows; the snapper wants positions among the leaves.
+        owner = np.searchsorted(leaf_rows, edges.owner[facing]).astype(np.int64)
+        raster = OutsideRaster(
+            list(index._grids.values()),
+            (edges.start[outline], edges.end[outline]),
+            (start, end),
+            index.snap_distance_m,
         )
-        self.rows = rows
-        projected = shapely.transform(
-            geometries, lambda xy: np.column_stack(self.project(xy[:, 0], xy[:, 1]))
-        )
-        self.tree = shapely.STRtree(projected)
-
-    def project(
-        self, lon: NDArray[np.float64], lat: NDArray[np.float64]
-    ) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
-        px, py = self._transformer.transform(lon, lat)
-        return np.asarray(px), np.asarray(py)
+        snapper = Snapper(leaf_rows, start, end, owner, index.snap_projection)
+        return cls(raster, snapper, (start, end, owner))
 
 
 def candidates_csr(

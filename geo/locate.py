@@ -168,6 +168,9 @@ def resolve_point(
     return index.resolve_one(lon, lat)
 
 
+_SWAP_MARGIN = 0.1  # degrees: more than any offset between the geographic CRSs read here
+
+
 def _no_position(x: float, y: float, crs: CRS) -> str:
     return f"({x!r}, {y!r}) is out of range for {crs}: it has no WGS84 position"
 
@@ -181,12 +184,26 @@ def _swap_message(x: float, y: float) -> str:
 
 def _swapped(index: Locator, x: NDArray[np.float64], y: NDArray[np.float64], crs: CRS) -> NDArray[np.bool_]:
     """True where ``(y, x)`` is a valid point covered by the set."""
+    swapped = np.zeros(len(x), dtype=bool)
     if len(x) == 0 or not crs.is_geographic:
-        return np.zeros(len(x), dtype=bool)
+        return swapped
     ok = usable(y, x, crs)
-    lon, lat = to_wgs84(np.where(ok, y, 0.0), np.where(ok, x, 0.0), crs)
+    bounds = getattr(index, "bounds", None)
+    if bounds is not None:
+        # The set's bounds first: nearly every point outside the set stays outside it
+        # when swapped, and a comparison is all that costs (the margin covers the
+        # few metres a GCJ-02 or BD-09 point moves on its way to WGS84).
+        minx, miny, maxx, maxy = bounds
+        with np.errstate(invalid="ignore"):
+            ok &= (y >= minx - _SWAP_MARGIN) & (y <= maxx + _SWAP_MARGIN)
+            ok &= (x >= miny - _SWAP_MARGIN) & (x <= maxy + _SWAP_MARGIN)
+    test = np.flatnonzero(ok)
+    if len(test) == 0:
+        return swapped
+    lon, lat = to_wgs84(y[test], x[test], crs)
     status = index.lookup(lon, lat, threads=1).status
-    return ok & np.isin(status, [OK, BOUNDARY, GAP])
+    swapped[test] = np.isin(status, [OK, BOUNDARY, GAP])
+    return swapped
 
 
 def _mark_invalid(result: LookupResult, invalid: NDArray[np.bool_]) -> None:
