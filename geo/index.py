@@ -58,6 +58,8 @@ _FINEST_CELL = {0: 1 / 256, 1: 1 / 256, 2: 1 / 512, 3: 1 / 1024}
 # 1/2048 without subcells, and the index builds faster (measured on the bundled set).
 _REFINE = {0: 1, 1: 1, 2: 1, 3: 8}
 _PARALLEL_MIN_POINTS = 200_000
+# Status by how many units of the finest level cover a point (2 or more: a boundary).
+_FINEST_STATUS = np.array([OUTSIDE, OK, BOUNDARY], dtype=np.uint8)
 
 
 @dataclass(frozen=True)
@@ -422,14 +424,21 @@ class JurisdictionIndex:
 
     def _lookup(self, x: NDArray[np.float64], y: NDArray[np.float64]) -> LookupResult:
         n = len(x)
-        resolved = np.full(n, -1, dtype=np.int32)
-        status = np.full(n, OUTSIDE, dtype=np.uint8)
-        distance = np.full(n, np.nan)
-        cand_point: list[NDArray[np.intp]] = []
-        cand_row: list[NDArray[np.int32]] = []
-        pending = np.arange(n)
         finest = self.ranks_present[-1]
-        for rank in reversed(self.ranks_present):
+        # The finest level over every point, without gathers (most points end here).
+        winner, count, hit_point, hit_poly = self._grids[finest].query(x, y)
+        rows = self._rows_by_rank[finest]
+        resolved = np.append(rows, -1).take(winner)  # winner -1 picks the trailing -1
+        status = _FINEST_STATUS.take(np.minimum(count, 2))  # 0 outside, 1 ok, 2+ boundary
+        shared = count[hit_point] > 1
+        cand_point = [hit_point[shared]]
+        cand_row = [rows[hit_poly[shared]]]
+        pending = np.flatnonzero(winner < 0)
+        if len(pending):
+            # Most points no unit of the finest level covers are far from every unit:
+            # one raster lookup answers them (they stay "outside").
+            pending = pending[~self._outside.raster.holds(x[pending], y[pending])]
+        for rank in reversed(self.ranks_present[:-1]):
             if len(pending) == 0:
                 break
             rows = self._rows_by_rank[rank]
@@ -437,17 +446,14 @@ class JurisdictionIndex:
             found = winner >= 0
             points = pending[found]
             resolved[points] = rows[winner[found]]
-            status[points] = OK if rank == finest else GAP
+            status[points] = GAP
             on_edge = count > 1
             status[pending[on_edge]] = BOUNDARY
             shared = on_edge[hit_point]
             cand_point.append(pending[hit_point[shared]])
             cand_row.append(rows[hit_poly[shared]])
             pending = pending[~found]
-            if rank == finest and len(pending):
-                # Most points no unit of the finest level covers are far from every
-                # unit: one raster lookup answers them (they stay "outside").
-                pending = pending[~self._outside.raster.holds(x[pending], y[pending])]
+        distance = np.full(n, np.nan)
         # Non-finite coordinates are never near anything (callers mark them invalid).
         pending = pending[np.isfinite(x[pending]) & np.isfinite(y[pending])]
         if len(pending):

@@ -274,31 +274,42 @@ class OutsideRaster:
             near = ndimage.maximum_filter1d(near, 2 * reach_y + 1, axis=0, mode="constant")
             keep |= near
         self.outside = ~keep
-        self._flat = self.outside.ravel()
+        self._bordered = np.pad(self.outside, 1, constant_values=True).ravel()
 
     @classmethod
     def from_arrays(cls, outside: NDArray[np.bool_], x0: float, y0: float, cell: float) -> OutsideRaster:
         """A raster made earlier (see :mod:`geo.index_cache`), without building it again."""
         raster = cls.__new__(cls)
         raster.outside = outside
-        raster._flat = outside.reshape(-1)
+        raster._bordered = np.pad(outside, 1, constant_values=True).ravel()
         raster.x0, raster.y0, raster.cell = float(x0), float(y0), float(cell)
         raster.ny, raster.nx = outside.shape
         return raster
 
     def holds(self, x: NDArray[np.float64], y: NDArray[np.float64]) -> NDArray[np.bool_]:
         """True for points that are outside for certain (NaN included)."""
+        # As LevelGrid.cell_values: clipped into the raster with a border of outside
+        # cells, no masks.
+        fx = np.subtract(x, self.x0)
+        fx *= 1.0 / self.cell
+        np.floor(fx, out=fx)
+        np.clip(fx, -1.0, self.nx, out=fx)
+        fy = np.subtract(y, self.y0)
+        fy *= 1.0 / self.cell
+        np.floor(fy, out=fy)
+        np.clip(fy, -1.0, self.ny, out=fy)
+        fy += 1.0
+        fy *= self.nx + 2
+        fy += fx
+        fy += 1.0
         with np.errstate(invalid="ignore"):
-            fx = np.floor((x - self.x0) / self.cell)
-            fy = np.floor((y - self.y0) / self.cell)
-            within = (fx >= 0) & (fx < self.nx) & (fy >= 0) & (fy < self.ny)
-        flat = np.where(within, fy * self.nx + fx, 0).astype(np.intp)
-        return ~within | np.take(self._flat, flat)
+            flat = fy.astype(np.intp)
+        return np.take(self._bordered, flat, mode="clip")
 
     @property
     def nbytes(self) -> int:
         """Memory of the raster, in bytes."""
-        return int(self.outside.nbytes)
+        return int(self.outside.nbytes + self._bordered.nbytes)
 
 
 class Snapper:
@@ -346,9 +357,14 @@ class Snapper:
         """(point, leaf row, distance in metres) for the points with a leaf within
         ``max_distance_m``: one vectorized STRtree query."""
         px, py = self.project(lon, lat)
+        points = shapely.points(px, py)
+        # Which points have an edge within reach first: a bounding-box search and a
+        # distance test, about half the cost of a nearest search for points with none.
+        within = np.unique(self.tree.query(points, predicate="dwithin", distance=max_distance_m)[0])
         (point, segment), distance = self.tree.query_nearest(
-            shapely.points(px, py), max_distance=max_distance_m, return_distance=True, all_matches=True
+            points[within], max_distance=max_distance_m, return_distance=True, all_matches=True
         )
+        point = within[point]
         if len(point) == 0:
             return point, np.empty(0, dtype=np.int32), distance
         # all_matches lists every edge at the least distance: keep the lowest row.
