@@ -500,6 +500,20 @@ class JurisdictionIndex:
                 self._outside_built = _OutsideParts.build(self)
             return self._outside_built
 
+    @property
+    def outside_raster(self) -> OutsideRaster | None:
+        """The raster of cells where a point is ``outside`` for certain (see
+        :mod:`geo.snap`), None until built (:meth:`prepare_snapping` builds it)."""
+        built = self._outside_built
+        return None if built is None else built.raster
+
+    def surely_outside(self, x: float, y: float) -> bool:
+        """True if one WGS84 point is ``outside`` for certain by :attr:`outside_raster`
+        (no unit covers it, none is within the snap distance); False when it may not be,
+        and while that raster is not built.  Floats only, for the single-lookup path."""
+        raster = self.outside_raster
+        return raster is not None and raster.holds_one(x, y)
+
     def set_outside_parts(self, parts: _OutsideParts) -> None:
         """Use outside structures made earlier (:mod:`geo.index_cache` loads them)."""
         self._outside_built = parts

@@ -171,6 +171,20 @@ def resolve_point(
 _SWAP_MARGIN = 0.1  # degrees: more than any offset between the geographic CRSs read here
 
 
+def swap_box(bounds: tuple[float, float, float, float]) -> tuple[float, float, float, float]:
+    """The box a point's swapped coordinates must fall in for the point to be taken as
+    swapped: the set's ``bounds`` grown by 0.1 degrees (more than GCJ-02 or BD-09
+    moves a point).  Outside it, the swap check needs no lookup.
+
+    Examples
+    --------
+    >>> swap_box((117.0, 36.0, 118.0, 37.0))
+    (116.9, 35.9, 118.1, 37.1)
+    """
+    minx, miny, maxx, maxy = bounds
+    return minx - _SWAP_MARGIN, miny - _SWAP_MARGIN, maxx + _SWAP_MARGIN, maxy + _SWAP_MARGIN
+
+
 def _no_position(x: float, y: float, crs: CRS) -> str:
     return f"({x!r}, {y!r}) is out of range for {crs}: it has no WGS84 position"
 
@@ -193,10 +207,9 @@ def _swapped(index: Locator, x: NDArray[np.float64], y: NDArray[np.float64], crs
         # The set's bounds first: nearly every point outside the set stays outside it
         # when swapped, and a comparison is all that costs (the margin covers the
         # few metres a GCJ-02 or BD-09 point moves on its way to WGS84).
-        minx, miny, maxx, maxy = bounds
+        minx, miny, maxx, maxy = swap_box(bounds)
         with np.errstate(invalid="ignore"):
-            ok &= (y >= minx - _SWAP_MARGIN) & (y <= maxx + _SWAP_MARGIN)
-            ok &= (x >= miny - _SWAP_MARGIN) & (x <= maxy + _SWAP_MARGIN)
+            ok &= (y >= minx) & (y <= maxx) & (x >= miny) & (x <= maxy)
     test = np.flatnonzero(ok)
     if len(test) == 0:
         return swapped

@@ -306,6 +306,14 @@ class OutsideRaster:
             flat = fy.astype(np.intp)
         return np.take(self._bordered, flat, mode="clip")
 
+    def holds_one(self, x: float, y: float) -> bool:
+        """:meth:`holds` for one point, on floats (the single-lookup path)."""
+        dx = (x - self.x0) / self.cell
+        dy = (y - self.y0) / self.cell
+        if not (0.0 <= dx < self.nx and 0.0 <= dy < self.ny):
+            return True  # beyond the set's extent and the snap distance (NaN too)
+        return bool(self._bordered[(int(dy) + 1) * (self.nx + 2) + int(dx) + 1])
+
     @property
     def nbytes(self) -> int:
         """Memory of the raster, in bytes."""

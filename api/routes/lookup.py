@@ -43,8 +43,8 @@ from batch.run import lookup_file
 from boundaries.service import BoundaryService, generation_ref
 from geo.errors import InvalidInputError
 from geo.grid import MIXED_SUBCELL
-from geo.index import OK, JurisdictionIndex
-from geo.locate import locate, point_answer, resolve_point
+from geo.index import OK, OUTSIDE, JurisdictionIndex
+from geo.locate import locate, point_answer, resolve_point, swap_box
 from store.generations import GenerationInfo
 
 router = APIRouter(prefix="/v1", tags=["lookup"])
@@ -150,6 +150,8 @@ class PointLookupApp:
                     rendered = bodies.rendered[position] or bodies.render(position)
                 elif position == MIXED_SUBCELL:  # near an edge (~5 % of points)
                     rendered = bodies.near_edge(lon, lat)
+                else:  # no unit of the finest level: most such points are far outside
+                    rendered = bodies.outside(lon, lat)
         if rendered is None:
             rendered = await self._general(boundaries, query)
         body, length = rendered
@@ -239,6 +241,24 @@ class _OkBodies:
         # asked for; read directly on the hot path.
         self.rendered: list[tuple[bytes, bytes] | None] = [None] * len(self.rows)
         self._position_of_row = {row: position for position, row in enumerate(self.rows)}
+        # Points outside for certain all get one answer (every level null).  The raster
+        # that says so, not the index, is held (see above).
+        raster = index.outside_raster
+        self._surely_outside = raster.holds_one if raster is not None else _never
+        self._swap_box = swap_box(index.bounds)
+        self._outside = self._rendered(index.units.answer(-1, OUTSIDE))
+
+    def outside(self, lon: float, lat: float) -> tuple[bytes, bytes] | None:
+        """(body, Content-Length value) of a WGS84 point that is ``outside`` for certain
+        (see :meth:`JurisdictionIndex.surely_outside`), whose swapped coordinates fall
+        outside the set's bounds, so it cannot be a swapped point; None for any other
+        point (the general path answers it, or words its error)."""
+        if not (-180.0 <= lon <= 180.0 and -90.0 <= lat <= 90.0):
+            return None
+        minx, miny, maxx, maxy = self._swap_box
+        if miny <= lon <= maxy and minx <= lat <= maxx:
+            return None
+        return self._outside if self._surely_outside(lon, lat) else None
 
     def near_edge(self, lon: float, lat: float) -> tuple[bytes, bytes] | None:
         """(body, Content-Length value) of a point for which :attr:`value_at` says
@@ -260,11 +280,17 @@ class _OkBodies:
     def render(self, position: int) -> tuple[bytes, bytes]:
         """(body, Content-Length value) of a point inside the unit at ``position`` of
         the finest level alone, rendered and kept in :attr:`rendered`."""
-        answer = self._units.answer(self.rows[position], OK)
+        rendered = self.rendered[position] = self._rendered(self._units.answer(self.rows[position], OK))
+        return rendered
+
+    def _rendered(self, answer: dict[str, Any]) -> tuple[bytes, bytes]:
         answer["generation"] = self._ref
         body = pydantic_core.to_json(answer)
-        rendered = self.rendered[position] = body, b"%d" % len(body)
-        return rendered
+        return body, b"%d" % len(body)
+
+
+def _never(_x: float, _y: float) -> bool:
+    return False
 
 
 # The form nearly every client sends: plain decimals, lon first, an optional short

@@ -30,7 +30,7 @@ from api.routes.lookup import PointLookupApp, PointQuery, _point_query
 from boundaries.bundled import load_taian
 from geo.crs import from_wgs84
 from geo.errors import NotFoundError
-from geo.grid import MIXED_SUBCELL
+from geo.grid import EMPTY, MIXED_SUBCELL
 from store.engine import make_engine, upgrade
 from store.generations import import_generation
 from tests.api.conftest import make_client
@@ -218,7 +218,8 @@ def test_answers_inside_one_unit_match_the_full_answer(client: TestClient) -> No
 def test_every_kind_of_point_gets_the_full_answer(client: TestClient) -> None:
     # Points inside one unit take the route's flat path (by the raster away from edges,
     # by the exact test near them); points on vertices and edges, in gaps or outside
-    # take the general one.  Each must give locate_point's answer.
+    # take the general one, but for points outside for certain (the outside raster),
+    # which the flat path answers too.  Each must give locate_point's answer.
     frame = load_taian()
     communities = frame[frame["level"] == "community"].geometry.values
     minx, miny, maxx, maxy = shapely.total_bounds(communities)
@@ -231,7 +232,8 @@ def test_every_kind_of_point_gets_the_full_answer(client: TestClient) -> None:
     )
     points = np.concatenate([np.column_stack([x, y]), vertices, edges])
     service = client.app.state.boundaries  # type: ignore[attr-defined]
-    grid, _ = service.index()[1].finest
+    index = service.index()[1]
+    grid, _ = index.finest
     paths: Counter[str] = Counter()
     for px, py in points:
         value = grid.value_at(float(px), float(py))
@@ -239,9 +241,11 @@ def test_every_kind_of_point_gets_the_full_answer(client: TestClient) -> None:
             paths["raster"] += 1
         elif value == MIXED_SUBCELL and len(grid.exact_covering(float(px), float(py))) == 1:
             paths["exact test"] += 1
+        elif value == EMPTY and index.surely_outside(float(px), float(py)):
+            paths["outside raster"] += 1
         else:
             paths["general"] += 1
-    assert all(paths[path] for path in ("raster", "exact test", "general")), paths
+    assert all(paths[path] for path in ("raster", "exact test", "outside raster", "general")), paths
     for px, py in points:
         query = {"lon": repr(float(px)), "lat": repr(float(py))}
         response = client.get("/v1/lookup", params=query)
