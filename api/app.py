@@ -16,6 +16,7 @@ from api.limits import BodySizeLimit
 from api.plain_routes import PlainRoutes
 from api.routes import audit, health, lookup, maps, metrics, open311, reports, units
 from api.settings import Settings
+from boundaries.index_cache import IndexCache
 from boundaries.service import BoundaryService
 from geo.errors import SijiError
 from routing.calendar import WorkCalendar
@@ -48,7 +49,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         engine = make_engine(settings.database_url)
         try:
             await run_in_threadpool(upgrade, engine)
-            service = BoundaryService(engine, settings.snap_distance_m, settings.index_cache_size)
+            service = BoundaryService(
+                engine,
+                settings.snap_distance_m,
+                settings.index_cache_size,
+                IndexCache.at(settings.index_cache_dir),
+            )
             if settings.load_bundled:
                 await run_in_threadpool(service.ensure_bundled)
             app.state.boundaries = service

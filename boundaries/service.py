@@ -14,15 +14,15 @@ import time
 from collections import OrderedDict
 from typing import TYPE_CHECKING, Any
 
-from boundaries.bundled import TAIAN_NAME, TAIAN_VALID_FROM, index_from_frame, load_taian
 from geo.errors import NotFoundError
 from geo.locate import locate, locate_point
-from store.generations import GenerationInfo, generation_at, import_generation, list_generations, load_frame
+from store.generations import GenerationInfo, generation_at, list_generations
 
 if TYPE_CHECKING:
     from numpy.typing import ArrayLike
     from sqlalchemy import Engine
 
+    from boundaries.index_cache import IndexCache
     from geo.index import JurisdictionIndex, LookupResult
 
 
@@ -43,12 +43,22 @@ class BoundaryService:
         Snap tolerance of every index built here.
     cache_size : int
         How many generations keep their index in memory.
+    index_cache : IndexCache, optional
+        Built indexes on disk, keyed by content (:mod:`boundaries.index_cache`): a
+        fresh process loads a generation's index instead of building it.
     """
 
-    def __init__(self, engine: Engine, snap_distance_m: float = 50.0, cache_size: int = 4) -> None:
+    def __init__(
+        self,
+        engine: Engine,
+        snap_distance_m: float = 50.0,
+        cache_size: int = 4,
+        index_cache: IndexCache | None = None,
+    ) -> None:
         self.engine = engine
         self.snap_distance_m = snap_distance_m
         self.cache_size = cache_size
+        self.index_cache = index_cache
         self._indexes: OrderedDict[int, JurisdictionIndex] = OrderedDict()
         self.active: tuple[float, GenerationInfo] | None = None
         """(expiry, generation) of the active generation as last read from the database,
@@ -62,6 +72,9 @@ class BoundaryService:
         """Import the bundled Tai'an set when the database has no generation yet."""
         if list_generations(self.engine):
             return None
+        from boundaries.bundled import TAIAN_NAME, TAIAN_VALID_FROM, load_taian
+        from store.generations import import_generation
+
         return import_generation(
             self.engine,
             load_taian(),
@@ -157,12 +170,31 @@ class BoundaryService:
             if cached is not None:
                 self._indexes.move_to_end(generation.id)
                 return cached
-        index = index_from_frame(load_frame(self.engine, generation.id), snap_distance_m=self.snap_distance_m)
-        index.prepare_snapping()  # here, not in the first request for a point outside
+        index = self._load_or_build(generation)
         with self._lock:
             self._indexes[generation.id] = index
             while len(self._indexes) > self.cache_size:
                 self._indexes.popitem(last=False)
+        return index
+
+    def _load_or_build(self, generation: GenerationInfo) -> JurisdictionIndex:
+        """The generation's index from the disk cache, else built (and stored there)."""
+        key = None
+        if self.index_cache is not None:
+            from boundaries.index_cache import cache_key
+            from store.content import content_digest
+
+            key = cache_key(content_digest(self.engine, generation.id), self.snap_distance_m)
+            found = self.index_cache.load(key)
+            if found is not None:
+                return found
+        from boundaries.bundled import index_from_frame
+        from store.generations import load_frame
+
+        index = index_from_frame(load_frame(self.engine, generation.id), snap_distance_m=self.snap_distance_m)
+        index.prepare_snapping()  # here, not in the first request for a point outside
+        if key is not None and self.index_cache is not None:
+            self.index_cache.save(key, index)
         return index
 
     def lookup_point(

@@ -23,18 +23,22 @@ Regions are labelled with ``scipy.ndimage.label``.
 from __future__ import annotations
 
 import math
+import threading
 from concurrent.futures import ThreadPoolExecutor
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import shapely
 
 if TYPE_CHECKING:
+    from collections.abc import Callable, Mapping
+
     from numpy.typing import NDArray
 
 EMPTY = -1
 MIXED_SUBCELL = -2  # a subcell an edge touches: test its cell's candidates
 _EPS = 1e-9  # degrees (~0.1 mm): clearance between any edge and a pure/empty cell
+_LOADING = threading.RLock()  # held while a grid made by from_arrays loads its polygons
 
 
 class LevelGrid:
@@ -67,7 +71,9 @@ class LevelGrid:
     ) -> None:
         if refine < 1 or refine & (refine - 1):
             raise ValueError(f"refine must be a power of two >= 1, got {refine!r}")
-        self.geometries = np.asarray(geometries, dtype=object)
+        self._geometries: NDArray[np.object_] | None = np.asarray(geometries, dtype=object)
+        self._load_geometries: Callable[[], NDArray[np.object_]] | None = None
+        self._candidate_geometries: NDArray[np.object_] | None = None
         shapely.prepare(self.geometries)
         self.refine = int(refine)
         self.cell = 2.0 ** math.floor(math.log2(finest_cell))
@@ -88,6 +94,94 @@ class LevelGrid:
             self._refine(marked)
         self._make_views()
 
+    @classmethod
+    def from_arrays(
+        cls,
+        arrays: Mapping[str, NDArray[Any]],
+        scalars: Mapping[str, float],
+        geometries: Callable[[], NDArray[np.object_]],
+    ) -> LevelGrid:
+        """A grid built earlier, from its :meth:`arrays` and :meth:`scalars` (which may be
+        memory-mapped, see :mod:`boundaries.index_cache`), without building it again.
+
+        ``geometries`` is called for the polygons the first time an exact test needs
+        them: a point away from every edge never waits for them.
+
+        Examples
+        --------
+        >>> from shapely import box
+        >>> polygons = np.array([box(0, 0, 1, 1), box(1, 0, 2, 1)])
+        >>> built = LevelGrid(polygons, finest_cell=0.1)
+        >>> grid = LevelGrid.from_arrays(built.arrays(), built.scalars(), lambda: polygons)
+        >>> grid.value_at(0.5, 0.5), grid.exact_covering(1.0, 0.5)
+        (0, [0, 1])
+        """
+        grid = cls.__new__(cls)
+        grid.refine = int(scalars["refine"])
+        grid.cell = float(scalars["cell"])
+        grid.x0, grid.y0 = float(scalars["x0"]), float(scalars["y0"])
+        grid.nx, grid.ny = int(scalars["nx"]), int(scalars["ny"])
+        bordered = arrays["bordered"]
+        grid._bordered = bordered.reshape(-1)
+        grid.cells = bordered[1:-1, 1:-1]
+        grid.candidate_offsets = arrays["candidate_offsets"]
+        grid.candidates = arrays["candidates"]
+        grid.tile_of_leaf = arrays["tile_of_leaf"]
+        grid.tiles = arrays["tiles"]
+        grid._geometries = None
+        grid._load_geometries = geometries
+        grid._candidate_geometries = None
+        grid._make_views()
+        return grid
+
+    def arrays(self) -> dict[str, NDArray[Any]]:
+        """The grid's arrays, as :meth:`from_arrays` takes them."""
+        return {
+            "bordered": self._bordered.reshape(self.ny + 2, self.nx + 2),
+            "candidate_offsets": self.candidate_offsets,
+            "candidates": self.candidates,
+            "tile_of_leaf": self.tile_of_leaf,
+            "tiles": self.tiles,
+        }
+
+    def scalars(self) -> dict[str, float]:
+        """The grid's origin, cell size, shape and refinement, as :meth:`from_arrays` takes them."""
+        return {
+            "cell": self.cell,
+            "x0": self.x0,
+            "y0": self.y0,
+            "nx": self.nx,
+            "ny": self.ny,
+            "refine": self.refine,
+        }
+
+    @property
+    def geometries(self) -> NDArray[np.object_]:
+        """The polygons, prepared (loaded on first use for a grid made by :meth:`from_arrays`)."""
+        geometries = self._geometries
+        if geometries is None:
+            # One thread loads and prepares them: preparing a geometry another thread
+            # is testing corrupts memory.
+            with _LOADING:
+                geometries = self._geometries
+                if geometries is None:
+                    assert self._load_geometries is not None
+                    geometries = np.asarray(self._load_geometries(), dtype=object)
+                    shapely.prepare(geometries)
+                    self._geometries = geometries
+        return geometries
+
+    @property
+    def candidate_geometries(self) -> NDArray[np.object_]:
+        """Each leaf's candidates as geometries, in the order of :attr:`candidates`: a
+        point's are a slice, not a gather (~1 µs a point in :meth:`exact_covering`)."""
+        found = self._candidate_geometries
+        if found is None:
+            geometries = self.geometries
+            with _LOADING:
+                found = self._candidate_geometries = geometries[self.candidates]
+        return found
+
     def _set_cells(self, cells: NDArray[np.int32]) -> None:
         """Keep the raster ``cells`` inside a border of empty cells (one on each side):
         :meth:`cell_values` then clips a point's column and row into it instead of
@@ -105,9 +199,6 @@ class LevelGrid:
         self._row_stride = self.nx + 2
         self._tile_view = np.ascontiguousarray(self.tiles).reshape(-1).data
         self._tile_of_leaf_view = np.ascontiguousarray(self.tile_of_leaf).data
-        # For exact_covering: each leaf's candidates as geometries in the order of
-        # `candidates`, so that a point's are a slice, not a gather (~1 µs a point).
-        self._candidate_geometries = self.geometries[self.candidates]
         self._candidate_view = np.ascontiguousarray(self.candidates).data
         self._offset_view = np.ascontiguousarray(self.candidate_offsets).data
 
@@ -342,7 +433,7 @@ class LevelGrid:
         """Memory held by the raster and candidate lists, in bytes."""
         arrays = (self.cells, self.candidate_offsets, self.candidates, self.tile_of_leaf, self.tiles)
         # The candidates' geometries are references (8 bytes each) to self.geometries.
-        return int(sum(a.nbytes for a in arrays)) + self._candidate_geometries.nbytes
+        return int(sum(a.nbytes for a in arrays)) + 8 * len(self.candidates)
 
     def cell_values(self, x: NDArray[np.float64], y: NDArray[np.float64]) -> NDArray[np.int32]:
         """Raw cell value per point: >= 0 pure polygon, -1 empty, <= -2 mixed leaf."""
@@ -424,7 +515,7 @@ class LevelGrid:
         start: int = self._offset_view[leaf]
         end: int = self._offset_view[leaf + 1]
         # `covers`: a point on an edge or a vertex is in every polygon it touches.
-        hits = shapely.intersects_xy(self._candidate_geometries[start:end], x, y).tolist()
+        hits = shapely.intersects_xy(self.candidate_geometries[start:end], x, y).tolist()
         return [c for c, hit in zip(self._candidate_view[start:end].tolist(), hits, strict=True) if hit]
 
     def query(

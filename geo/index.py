@@ -42,7 +42,7 @@ from geo.levels import LEVEL_KEYS, LEVELS, get_level
 from geo.snap import Edges, OutsideRaster, Snapper, snap_projection
 
 if TYPE_CHECKING:
-    from collections.abc import Sequence
+    from collections.abc import Callable, Sequence
 
     from numpy.typing import ArrayLike, NDArray
 
@@ -285,19 +285,71 @@ class JurisdictionIndex:
         geometries: NDArray[np.object_],
         snap_distance_m: float = DEFAULT_SNAP_DISTANCE_M,
     ) -> None:
+        self._setup(units, snap_distance_m)
+        self._geometries: NDArray[np.object_] | None = geometries
+        self._load_geometries: Callable[[], NDArray[np.object_]] | None = None
+        self._grids = _build_grids(geometries, self._rows_by_rank)
+        self._set_finest()
+
+    def _setup(self, units: UnitTable, snap_distance_m: float) -> None:
         self.units = units
-        self.geometries = geometries
         self.snap_distance_m = float(snap_distance_m)
         self._snapper_lock = threading.Lock()
-        self._outside_built: _OutsideParts | None = None
+        self._outside_built: OutsideParts | None = None
         present = sorted(set(units.ranks.tolist()))
         self.ranks_present: tuple[int, ...] = tuple(present)
         self._rows_by_rank = {rank: np.flatnonzero(units.ranks == rank).astype(np.int32) for rank in present}
-        self._grids = _build_grids(geometries, self._rows_by_rank)
+
+    def _set_finest(self) -> None:
         # resolve_one's finest level: its grid, and its rows as Python ints.
+        finest = self.ranks_present[-1] if self.ranks_present else None
         self._finest: tuple[LevelGrid, list[int]] | None = (
-            (self._grids[present[-1]], self._rows_by_rank[present[-1]].tolist()) if present else None
+            None if finest is None else (self._grids[finest], self._rows_by_rank[finest].tolist())
         )
+
+    @classmethod
+    def from_parts(
+        cls,
+        units: UnitTable,
+        geometries: Callable[[], NDArray[np.object_]],
+        grids: dict[int, LevelGrid],
+        snap_distance_m: float,
+        bounds: tuple[float, float, float, float],
+        outside: OutsideParts | None = None,
+    ) -> JurisdictionIndex:
+        """An index built earlier, from its parts (see :mod:`boundaries.index_cache`).
+
+        ``geometries`` is called for the polygons (in unit row order) the first time a
+        lookup needs an exact test or a snap: a point away from every edge never waits
+        for them.
+        """
+        index = cls.__new__(cls)
+        index._setup(units, snap_distance_m)
+        index._geometries = None
+        index._load_geometries = geometries
+        index._grids = grids
+        index._set_finest()
+        index.__dict__["bounds"] = tuple(float(v) for v in bounds)  # the cached_property's value
+        index._outside_built = outside
+        return index
+
+    @property
+    def geometries(self) -> NDArray[np.object_]:
+        """Every unit's polygon, in unit row order (loaded on first use for an index made
+        by :meth:`from_parts`)."""
+        geometries = self._geometries
+        if geometries is None:
+            with self._snapper_lock:
+                geometries = self._geometries
+                if geometries is None:
+                    assert self._load_geometries is not None
+                    geometries = self._geometries = np.asarray(self._load_geometries(), dtype=object)
+        return geometries
+
+    @property
+    def grids(self) -> dict[int, LevelGrid]:
+        """Each level's grid, by level rank."""
+        return self._grids
 
     @classmethod
     def from_arrays(
@@ -490,14 +542,14 @@ class JurisdictionIndex:
         return snap_projection(self.bounds)
 
     @property
-    def _outside(self) -> _OutsideParts:
+    def _outside(self) -> OutsideParts:
         # Built on first need: many batches have no point outside the finest level.
         built = self._outside_built
         if built is not None:
             return built
         with self._snapper_lock:
             if self._outside_built is None:
-                self._outside_built = _OutsideParts.build(self)
+                self._outside_built = OutsideParts.build(self)
             return self._outside_built
 
     @property
@@ -514,22 +566,54 @@ class JurisdictionIndex:
         raster = self.outside_raster
         return raster is not None and raster.holds_one(x, y)
 
-    def set_outside_parts(self, parts: _OutsideParts) -> None:
+    def set_outside_parts(self, parts: OutsideParts) -> None:
         """Use outside structures made earlier (:mod:`geo.index_cache` loads them)."""
         self._outside_built = parts
 
 
-@dataclass(frozen=True)
-class _OutsideParts:
-    """What answers points that no unit of the finest level covers, fast: the raster of
-    cells that are outside for certain, and the snapper (see :mod:`geo.snap`)."""
+class OutsideParts:
+    """What answers points that no unit of the finest level covers, fast (see
+    :mod:`geo.snap`): the raster of cells that are outside for certain, and the leaf
+    edges facing the outside, whose snapper is built on first need.
 
-    raster: OutsideRaster
-    snapper: Snapper
-    segments: tuple[NDArray[np.float64], NDArray[np.float64], NDArray[np.int64]]
+    Parameters
+    ----------
+    raster : OutsideRaster
+    leaf_rows : ndarray of int32
+        Unit rows of the leaf units, ascending.
+    segments : (start, end, owner)
+        The facing leaf edges (WGS84 degrees) and the position in ``leaf_rows`` of each
+        edge's leaf.
+    projection : str
+        The plane snap distances are measured in (:func:`geo.snap.snap_projection`).
+    """
+
+    def __init__(
+        self,
+        raster: OutsideRaster,
+        leaf_rows: NDArray[np.int32],
+        segments: tuple[NDArray[np.float64], NDArray[np.float64], NDArray[np.int64]],
+        projection: str,
+    ) -> None:
+        self.raster = raster
+        self.leaf_rows = leaf_rows
+        self.segments = segments
+        self.projection = projection
+        self._snapper: Snapper | None = None
+        self._lock = threading.Lock()
+
+    @property
+    def snapper(self) -> Snapper:
+        """The snapper over the facing leaf edges (built on first use: a few ms, and
+        pyproj's import)."""
+        with self._lock:
+            if self._snapper is None:
+                self._snapper = Snapper(self.leaf_rows, *self.segments, self.projection)
+            return self._snapper
 
     @classmethod
-    def build(cls, index: JurisdictionIndex) -> _OutsideParts:
+    def build(cls, index: JurisdictionIndex) -> OutsideParts:
+        """Find the facing edges and build the raster for ``index``."""
         leaf = ~index.units.has_children
         leaf_rows = np.flatnonzero(leaf).astype(np.int32)
         edges = Edges(index.geometries)
@@ -539,13 +623,12 @@ class _OutsideParts:
         # Edge owners are unit rows; the snapper wants positions among the leaves.
         owner = np.searchsorted(leaf_rows, edges.owner[facing]).astype(np.int64)
         raster = OutsideRaster(
-            list(index._grids.values()),
+            list(index.grids.values()),
             (edges.start[outline], edges.end[outline]),
             (start, end),
             index.snap_distance_m,
         )
-        snapper = Snapper(leaf_rows, start, end, owner, index.snap_projection)
-        return cls(raster, snapper, (start, end, owner))
+        return cls(raster, leaf_rows, (start, end, owner), index.snap_projection)
 
 
 def candidates_csr(
