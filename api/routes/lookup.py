@@ -3,17 +3,19 @@
 from __future__ import annotations
 
 import datetime as dt
+import json
 import math
 import re
 import shutil
 import weakref
 from pathlib import Path
 from time import monotonic
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 from urllib.parse import parse_qsl
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 import pydantic_core
 from fastapi import APIRouter, Query, Request, Response
 from fastapi.exceptions import RequestValidationError
@@ -21,6 +23,7 @@ from pydantic import BaseModel, Field, ValidationError
 from starlette.background import BackgroundTask
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import UploadFile
+from starlette.responses import StreamingResponse
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from api.deps import BoundariesDep, SettingsDep
@@ -39,6 +42,7 @@ from api.uploads import (
     temp_dir,
     upload_format,
 )
+from batch.json_records import iter_json_answer
 from batch.run import lookup_file
 from boundaries.service import BoundaryService, generation_ref
 from geo.errors import InvalidInputError
@@ -46,6 +50,9 @@ from geo.grid import MIXED_SUBCELL
 from geo.index import OK, OUTSIDE, JurisdictionIndex
 from geo.locate import locate, point_answer, resolve_point, swap_box
 from store.generations import GenerationInfo
+
+if TYPE_CHECKING:
+    from collections.abc import Iterator
 
 router = APIRouter(prefix="/v1", tags=["lookup"])
 
@@ -434,7 +441,7 @@ async def lookup_bulk(
             encoding=text_encoding,
         )
         if out_format == "json":
-            return await run_in_threadpool(_file_json_answer, target, generation, summary)
+            return _file_json_answer(target, generation, summary, workdir)
     except BaseException:
         shutil.rmtree(workdir, ignore_errors=True)
         raise
@@ -492,17 +499,32 @@ def _json_answer(frame: pd.DataFrame, generation: Any) -> dict[str, Any]:
     }
 
 
-def _file_json_answer(target: Path, generation: Any, summary: Any) -> dict[str, Any]:
+def _file_json_answer(target: Path, generation: Any, summary: Any, workdir: str | Path) -> StreamingResponse:
+    """The looked-up rows (GeoParquet at ``target``) as the JSON answer, streamed one row
+    group (one chunk of the lookup) at a time: memory holds one chunk, whatever the
+    upload's size (see :mod:`batch.json_records`).  ``workdir`` goes when it is sent."""
+    head = {
+        "generation": generation_ref(generation),
+        "count": summary.rows,
+        "counts_by_status": {k: v for k, v in summary.counts_by_status.items() if v},
+    }
+    return StreamingResponse(
+        iter_json_answer(head, _row_groups_without_geometry(target)),
+        media_type="application/json",
+        headers={"X-Siji-Generation": str(generation.id), "X-Siji-Rows": str(summary.rows)},
+        background=BackgroundTask(shutil.rmtree, workdir, ignore_errors=True),
+    )
+
+
+def _row_groups_without_geometry(path: Path) -> Iterator[pa.Table]:
     import pyarrow.parquet as pq
 
-    try:
-        frame = pq.read_table(target).to_pandas()
-    finally:
-        shutil.rmtree(target.parent, ignore_errors=True)
-    frame = frame.drop(columns=[c for c in frame.columns if c == "geometry"])
-    answer = _json_answer(frame, generation)
-    answer["counts_by_status"] = {k: v for k, v in summary.counts_by_status.items() if v}
-    return answer
+    with pq.ParquetFile(path) as file:
+        geo = json.loads((file.schema_arrow.metadata or {}).get(b"geo", b"{}"))
+        geometry = geo.get("primary_column")
+        for group in range(file.num_row_groups):
+            table = file.read_row_group(group)
+            yield table.drop_columns([geometry]) if geometry in table.column_names else table
 
 
 def _frame_response(frame: pd.DataFrame, out_format: str, generation: Any) -> Response:

@@ -495,3 +495,43 @@ def test_oversized_upload_is_413(tmp_path) -> None:  # type: ignore[no-untyped-d
 
         streamed = small.post("/v1/lookup", content=chunks(), headers={"content-type": "text/csv"})
         assert streamed.status_code == 413
+
+
+def test_bulk_json_answer_is_streamed_with_every_value_as_the_parquet_answer_has_it(
+    client: TestClient, tmp_path: Path
+) -> None:
+    # JSON answers to uploads are rendered chunk by chunk (batch.json_records): every
+    # row, column and value must read back as the same upload answered as GeoParquet.
+    import geopandas as gpd
+    import pyarrow.parquet as pq
+
+    n = 1_500
+    rng = np.random.default_rng(3)
+    frame = gpd.GeoDataFrame(
+        {
+            "id": np.arange(n),
+            "weight": rng.uniform(0, 1, n),
+            "label": [['quote "q"', "back\\slash", "line\nbreak", "中文", None][i % 5] for i in range(n)],
+            "flag": [i % 3 == 0 for i in range(n)],
+        },
+        geometry=gpd.points_from_xy(rng.uniform(116.0, 118.1, n), rng.uniform(35.5, 36.6, n)),
+        crs=4326,
+    )
+    upload = tmp_path / "points.parquet"
+    frame.to_parquet(upload)
+    headers = {"content-type": "application/vnd.apache.parquet"}
+    as_json = client.post("/v1/lookup", content=upload.read_bytes(), headers=headers)
+    assert as_json.status_code == 200, as_json.text
+    assert as_json.headers["content-type"] == "application/json"
+    body = as_json.json()
+    as_parquet = client.post(
+        "/v1/lookup", content=upload.read_bytes(), headers=headers, params={"format": "parquet"}
+    )
+    (tmp_path / "answer.parquet").write_bytes(as_parquet.content)
+    expected = pq.read_table(tmp_path / "answer.parquet").drop_columns(["geometry"]).to_pylist()
+    for row in expected:
+        if row["distance_m"] != row["distance_m"]:  # NaN: null in JSON
+            row["distance_m"] = None
+    assert body["count"] == n
+    assert sum(body["counts_by_status"].values()) == n
+    assert body["results"] == expected
