@@ -84,6 +84,9 @@ EXTENSIONS: dict[str, str] = {
     ".geoparquet": "parquet",
 }
 FORMATS: tuple[str, ...] = ("csv", "geojson", "gpkg", "parquet")
+#: An output format for the HTTP API only (not a file format users name): the rows as
+#: comma-separated JSON records, no geometry (see :mod:`batch.json_records`).
+RECORDS = "json-records"
 # pyarrow's CSV reader reads ~32 blocks ahead whatever use_threads says (measured:
 # 8 MB blocks buffered a whole 150 MB file), so the block size bounds memory. 1 MB keeps
 # read-ahead near 35 MB at full speed; a row must fit in a block, and 1 MB is far above
@@ -158,6 +161,8 @@ def detect_format(path: str | os.PathLike[str], fmt: str | None = None) -> str:
     >>> detect_format("upload.tmp", "parquet")
     'parquet'
     """
+    if fmt == RECORDS:
+        return RECORDS
     if fmt is not None:
         name = fmt.lower().lstrip(".")
         if name in FORMATS:
@@ -914,6 +919,10 @@ def _check_writable(path: Path) -> None:
 
 
 def _make_sink(fmt: str, temp: Path, spec: ResultWriter) -> _Sink:
+    if fmt == RECORDS:
+        from batch.json_records import RecordsSink
+
+        return RecordsSink(temp, spec)
     if fmt == "csv":
         return _CsvSink(temp, spec)
     if fmt == "parquet":

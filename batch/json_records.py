@@ -16,6 +16,7 @@ them (dates and timestamps in ISO 8601).
 
 from __future__ import annotations
 
+import itertools
 import json
 from collections.abc import Iterable, Iterator
 from typing import TYPE_CHECKING, Any
@@ -24,8 +25,17 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from batch.io import _Sink, _StreamSink
+
 if TYPE_CHECKING:
+    from pathlib import Path
+
     from numpy.typing import NDArray
+
+    from batch.io import Geometries, ResultWriter
+
+SLICE_ROWS = 25_000
+"""Rows rendered at once: bounds the text held (about 8 MB) whatever the chunk size."""
 
 _NULL = pa.scalar("null", pa.string())
 
@@ -129,6 +139,48 @@ def _joined(rows: pa.Array, skip: int = 0) -> bytes:
     kind = np.int64 if pa.types.is_large_string(rows.type) else np.int32
     offsets = np.frombuffer(offsets_buffer, dtype=kind)[rows.offset : rows.offset + len(rows) + 1]
     return memoryview(data)[int(offsets[0]) + skip : int(offsets[-1])].tobytes()
+
+
+class RecordsSink(_Sink):
+    """The :data:`batch.io.RECORDS` output: each chunk's rows as JSON records (no
+    geometry), comma-separated, rendered in a worker thread (see ``_StreamSink``: Arrow's
+    string kernels release the GIL, so rendering overlaps the next chunk's lookup) and
+    written one slice of :data:`SLICE_ROWS` rows at a time, so memory holds one chunk
+    and one slice's text."""
+
+    def __init__(self, temp: Path, spec: ResultWriter) -> None:
+        super().__init__(temp, spec)
+        self._stream = _StreamSink(self._consume, "siji-json-writer")
+
+    def write(self, table: pa.Table, geometry: Geometries | None) -> None:
+        self._stream.put(table)
+
+    def _consume(self, first: pa.Table, tables: Iterator[pa.Table]) -> None:
+        with self.temp.open("wb") as out:
+            written = False
+            for table in itertools.chain([first], tables):
+                for start in range(0, table.num_rows, SLICE_ROWS):
+                    piece = json_records(table.slice(start, SLICE_ROWS), leading_comma=written)
+                    if piece:
+                        out.write(piece)
+                        written = True
+
+    def close(self) -> None:
+        self._stream.close()
+
+    def abort(self) -> None:
+        self._stream.abort()
+
+
+def iter_records_file(head: dict[str, Any], path: Path, piece_bytes: int = 1 << 20) -> Iterator[bytes]:
+    """The JSON answer around a :class:`RecordsSink` file: the members of ``head``, then
+    ``"results"`` with the file's records, read ``piece_bytes`` at a time."""
+    opening = json.dumps(head, ensure_ascii=False, separators=(",", ":"))
+    yield (opening[:-1] + ("," if head else "") + '"results":[').encode()
+    with path.open("rb") as records:
+        while piece := records.read(piece_bytes):
+            yield piece
+    yield b"]}"
 
 
 def iter_json_answer(head: dict[str, Any], tables: Iterable[pa.Table]) -> Iterator[bytes]:

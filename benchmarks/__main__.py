@@ -36,6 +36,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     )
     parser.add_argument("--big", action="store_true", help="also run lookup-batch over a big CSV (minutes)")
     parser.add_argument("--big-rows", type=int, default=10_000_000, help="rows of the --big CSV")
+    parser.add_argument(
+        "--bulk-rows", type=int, default=None, help="points of the bulk JSON upload (default 6,000,000)"
+    )
     parser.add_argument("--http-seconds", type=float, default=None, help="seconds per HTTP load run (1)")
     parser.add_argument(
         "--http-pairs", type=int, default=None, help="paired healthz/lookup runs per HTTP setting (40)"
@@ -48,6 +51,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         args.http_seconds = args.http_seconds or 1.0
         args.http_pairs = args.http_pairs or 6
         args.skip_postgis = True
+        args.bulk_rows = args.bulk_rows or 1_000_000
+    args.bulk_rows = args.bulk_rows or 6_000_000
     args.points = args.points or 1_000_000
     args.repeats = args.repeats or 3
     args.http_seconds = args.http_seconds or 1.0
@@ -167,6 +172,14 @@ def main(argv: list[str] | None = None) -> None:
 
         console.print("[dim]HTTP: siji serve + wrk, bulk GeoParquet ...[/]")
         report.extend(http.run(work, duration=args.http_seconds, repeats=args.repeats, pairs=args.http_pairs))
+
+    if args.skip_http:
+        report.targets.append(Target("HTTP bulk JSON answer in bounded memory", "< 300 MiB", "skipped", None))
+    else:
+        from benchmarks import bulkjson
+
+        console.print(f"[dim]HTTP: {args.bulk_rows:,}-point CSV answered as JSON and as CSV ...[/]")
+        report.extend(bulkjson.run(work, rows=args.bulk_rows))
 
     if args.big:
         from benchmarks import bigcsv

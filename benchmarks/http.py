@@ -98,8 +98,14 @@ def serve_command(port: int, workers: int) -> list[str]:
 
 
 @contextmanager
-def server(workdir: Path, workers: int, start_timeout: float = 180.0) -> Iterator[str]:
-    """Run ``siji serve --workers N`` on loopback; yield its base URL; stop it."""
+def server(
+    workdir: Path,
+    workers: int,
+    start_timeout: float = 180.0,
+    started: list[subprocess.Popen[bytes]] | None = None,
+) -> Iterator[str]:
+    """Run ``siji serve --workers N`` on loopback; yield its base URL; stop it.  The
+    process is appended to ``started`` when given (to read its memory)."""
     import httpx
 
     port = free_port()
@@ -112,6 +118,8 @@ def server(workdir: Path, workers: int, start_timeout: float = 180.0) -> Iterato
         stderr=subprocess.STDOUT,
     )
     base = f"http://127.0.0.1:{port}"
+    if started is not None:
+        started.append(process)
     try:
         deadline = time.monotonic() + start_timeout
         while True:

@@ -3,19 +3,17 @@
 from __future__ import annotations
 
 import datetime as dt
-import json
 import math
 import re
 import shutil
 import weakref
 from pathlib import Path
 from time import monotonic
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import Annotated, Any
 from urllib.parse import parse_qsl
 
 import numpy as np
 import pandas as pd
-import pyarrow as pa
 import pydantic_core
 from fastapi import APIRouter, Query, Request, Response
 from fastapi.exceptions import RequestValidationError
@@ -42,7 +40,8 @@ from api.uploads import (
     temp_dir,
     upload_format,
 )
-from batch.json_records import iter_json_answer
+from batch.io import RECORDS
+from batch.json_records import iter_records_file
 from batch.run import lookup_file
 from boundaries.service import BoundaryService, generation_ref
 from geo.errors import InvalidInputError
@@ -50,9 +49,6 @@ from geo.grid import MIXED_SUBCELL
 from geo.index import OK, OUTSIDE, JurisdictionIndex
 from geo.locate import locate, point_answer, resolve_point, swap_box
 from store.generations import GenerationInfo
-
-if TYPE_CHECKING:
-    from collections.abc import Iterator
 
 router = APIRouter(prefix="/v1", tags=["lookup"])
 
@@ -428,7 +424,11 @@ async def lookup_bulk(
             source = spool_path(workdir, fmt)
             await save_stream(request.stream(), source)
             text_encoding = encoding or charset(request.headers.get("content-type"))
-        target = spool_path(workdir, "parquet" if out_format == "json" else out_format, "output")
+        # A JSON answer is written as its records, then sent inside its head and tail.
+        json_answer = out_format == "json"
+        target = (
+            Path(workdir) / "output.records" if json_answer else spool_path(workdir, out_format, "output")
+        )
         summary = await run_in_threadpool(
             lookup_file,
             index,
@@ -439,8 +439,9 @@ async def lookup_bulk(
             crs=crs,
             chunk_rows=settings.batch_chunk_rows,
             encoding=text_encoding,
+            output_format=RECORDS if json_answer else None,
         )
-        if out_format == "json":
+        if json_answer:
             return _file_json_answer(target, generation, summary, workdir)
     except BaseException:
         shutil.rmtree(workdir, ignore_errors=True)
@@ -500,31 +501,20 @@ def _json_answer(frame: pd.DataFrame, generation: Any) -> dict[str, Any]:
 
 
 def _file_json_answer(target: Path, generation: Any, summary: Any, workdir: str | Path) -> StreamingResponse:
-    """The looked-up rows (GeoParquet at ``target``) as the JSON answer, streamed one row
-    group (one chunk of the lookup) at a time: memory holds one chunk, whatever the
-    upload's size (see :mod:`batch.json_records`).  ``workdir`` goes when it is sent."""
+    """The JSON answer around the records the lookup wrote to ``target`` (see
+    :class:`batch.json_records.RecordsSink`), streamed from the file: memory holds one
+    piece, whatever the upload's size.  ``workdir`` goes once it is sent."""
     head = {
         "generation": generation_ref(generation),
         "count": summary.rows,
         "counts_by_status": {k: v for k, v in summary.counts_by_status.items() if v},
     }
     return StreamingResponse(
-        iter_json_answer(head, _row_groups_without_geometry(target)),
+        iter_records_file(head, target),
         media_type="application/json",
         headers={"X-Siji-Generation": str(generation.id), "X-Siji-Rows": str(summary.rows)},
         background=BackgroundTask(shutil.rmtree, workdir, ignore_errors=True),
     )
-
-
-def _row_groups_without_geometry(path: Path) -> Iterator[pa.Table]:
-    import pyarrow.parquet as pq
-
-    with pq.ParquetFile(path) as file:
-        geo = json.loads((file.schema_arrow.metadata or {}).get(b"geo", b"{}"))
-        geometry = geo.get("primary_column")
-        for group in range(file.num_row_groups):
-            table = file.read_row_group(group)
-            yield table.drop_columns([geometry]) if geometry in table.column_names else table
 
 
 def _frame_response(frame: pd.DataFrame, out_format: str, generation: Any) -> Response:
