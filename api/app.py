@@ -12,6 +12,7 @@ from fastapi import FastAPI
 from starlette.concurrency import run_in_threadpool
 
 from api import errors, ratelimit
+from api.analysis_pool import AnalysisPool
 from api.limits import BodySizeLimit
 from api.plain_routes import PlainRoutes
 from api.routes import audit, health, lookup, maps, metrics, open311, reports, units
@@ -68,6 +69,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 escalation_max_level=settings.escalation_max_level,
             )
             await run_in_threadpool(_warm, service)
+            app.state.analyses = AnalysisPool(settings.map_processes)
+            app.state.analyses.warm()
             escalation = (
                 asyncio.create_task(_escalate_every(app.state.reports, settings.escalation_interval_s))
                 if settings.escalation_interval_s > 0
@@ -80,6 +83,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             if escalation is not None:
                 escalation.cancel()
         finally:
+            analyses = getattr(app.state, "analyses", None)
+            if analyses is not None:
+                await run_in_threadpool(analyses.shutdown)
             engine.dispose()
 
     app = FastAPI(

@@ -43,6 +43,12 @@ class Settings(BaseSettings):
     max_batch_points: int = Field(default=100_000, ge=1, description="Points in one JSON bulk request.")
     batch_chunk_rows: int = Field(default=200_000, ge=1)
     index_cache_size: int = Field(default=4, ge=1, description="Generations whose index stays in memory.")
+    map_processes: int = Field(
+        default=1,
+        ge=0,
+        le=64,
+        description="Worker processes for map analyses (off the request path); 0: a thread of the server.",
+    )
     index_cache_dir: Path | None = Field(
         default_factory=lambda: _user_cache() / "siji" / "indexes",
         description=(

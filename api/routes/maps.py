@@ -28,6 +28,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 
+from api.analysis_pool import AnalysisPool
 from api.auth import PrincipalDep
 from api.ratelimit import RATE_LIMIT_RESPONSE
 from api.schemas.common import ErrorResponse, json_error
@@ -265,19 +266,40 @@ def _answer(analysis: Analysis, fmt: Format, filename: str) -> Response:
 
 
 async def _respond(
-    request: Request, principal: Principal, key: tuple[Any, ...], fmt: Format, build: Callable[[MapData], Any]
+    request: Request,
+    principal: Principal,
+    key: tuple[Any, ...],
+    fmt: Format,
+    build: Callable[..., Analysis],
+    inputs: Callable[[MapData], dict[str, Any]] | None = None,
 ) -> Response:
-    """Run an analysis in a worker thread; demo answers are cached per generation and day."""
+    """Load the data in a worker thread and run the analysis in a worker process (see
+    :mod:`api.analysis_pool`; ``inputs(data)``, made here, are passed to ``build`` as
+    keywords); demo answers are cached per generation and day."""
+    pool = getattr(request.app.state, "analyses", None) or AnalysisPool(0)
 
     def compute() -> Response:
         data = load_map_data(request, principal)
+        extra = inputs(data) if inputs is not None else {}
+
+        def make() -> tuple[bytes, str, dict[str, str]]:
+            parts: tuple[bytes, str, dict[str, str]] = pool.call(_rendered, build, data, extra, fmt, key[0])
+            return parts
+
         if data.demo:
             cache_key = ("page", data.generation_id, dt.date.today(), *key, fmt)
-            body, media, headers = _cache(request).get(cache_key, lambda: _parts(build(data), fmt, key[0]))
-            return Response(body, media_type=media, headers=headers)
-        return _answer(build(data), fmt, key[0])
+            body, media, headers = _cache(request).get(cache_key, make)
+        else:
+            body, media, headers = make()
+        return Response(body, media_type=media, headers=headers)
 
     return await run_in_threadpool(compute)
+
+
+def _rendered(
+    build: Callable[..., Analysis], data: MapData, extra: dict[str, Any], fmt: Format, filename: str
+) -> tuple[bytes, str, dict[str, str]]:
+    return _parts(build(data, **extra), fmt, filename)
 
 
 def _parts(analysis: Analysis, fmt: Format, filename: str) -> tuple[bytes, str, dict[str, str]]:
@@ -386,9 +408,11 @@ async def pocket_parks(
 ) -> Response:
     from maps.render import pocket_park_analysis
 
-    def build(data: MapData) -> Analysis:
-        parks = _demo_parks(request, data)
+    def build(data: MapData, parks: gpd.GeoDataFrame) -> Analysis:
         note = _note(data) or DEMO_PARKS_NOTE
         return pocket_park_analysis(data.reports, data.units, parks, radius_m=radius_m, p=p, note=note)
 
-    return await _respond(request, principal, ("pocket-parks", radius_m, p), format, build)
+    def inputs(data: MapData) -> dict[str, Any]:
+        return {"parks": _demo_parks(request, data)}
+
+    return await _respond(request, principal, ("pocket-parks", radius_m, p), format, build, inputs)
