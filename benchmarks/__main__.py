@@ -178,7 +178,9 @@ def main(argv: list[str] | None = None) -> None:
 
     if args.skip_http:
         report.targets.append(Target("HTTP bulk JSON answer in bounded memory", "< 300 MiB", "skipped", None))
-        report.targets.append(Target("single lookups p99 < 20 ms during a hot-spot map", "< 20 ms", "skipped", None))
+        report.targets.append(
+            Target("single lookups p99 < 20 ms during a hot-spot map", "< 20 ms", "skipped", None)
+        )
     else:
         from benchmarks import mapload
 
