@@ -49,8 +49,6 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
-import pyogrio
-import pyogrio.errors
 import shapely
 
 from batch.points import (
@@ -120,20 +118,40 @@ _BINARY_MAGIC = {
     b"SQLite format 3\x00": "an SQLite database (a GeoPackage?)",
     b"PAR1": "a Parquet file",
 }
-_GDAL_ERRORS = (
-    pyogrio.errors.DataSourceError,
-    pyogrio.errors.DataLayerError,
-    pyogrio.errors.FieldError,
-    pyogrio.errors.GeometryError,
-    pyogrio.errors.CRSError,
-    pyogrio.errors.FeatureError,
-)
-# Errors that mean "this file cannot be read/written as asked", never a bug of ours.
-_IO_ERRORS = (OSError, UnicodeDecodeError, pa.ArrowException, *_GDAL_ERRORS)
+
+
+def _io_errors() -> tuple[type[BaseException], ...]:
+    """Errors that mean "this file cannot be read/written as asked", never a bug of ours.
+
+    A function: pyogrio (GDAL) is imported only where a GDAL format is read or written,
+    or an error is being sorted (importing it costs a CSV or Parquet run 0.4 s: it
+    imports geopandas and pandas).
+    """
+    import pyogrio.errors
+
+    return (
+        OSError,
+        UnicodeDecodeError,
+        pa.ArrowException,
+        pyogrio.errors.DataSourceError,
+        pyogrio.errors.DataLayerError,
+        pyogrio.errors.FieldError,
+        pyogrio.errors.GeometryError,
+        pyogrio.errors.CRSError,
+        pyogrio.errors.FeatureError,
+    )
+
+
 # GCJ-02/BD-09 output has no CRS on purpose (see batch.run.output_crs).  pyogrio warns
 # with stacklevel=2, i.e. as if from this module, so this filter silences only our calls
 # (a filter set once is thread-safe; catch_warnings() is not).
 warnings.filterwarnings("ignore", message="'crs' was not provided", category=UserWarning, module=__name__)
+
+
+def _pyogrio() -> Any:
+    import pyogrio
+
+    return pyogrio
 
 
 # --- formats -------------------------------------------------------------------------
@@ -194,7 +212,7 @@ def _errors_as_invalid_input(path: Path, doing: str, encoding: str | None = None
         yield
     except InvalidInputError:
         raise
-    except _IO_ERRORS as exc:
+    except _io_errors() as exc:
         where = _undecodable(path, encoding) if encoding is not None and _is_decoding_error(exc) else None
         if where is not None:
             raise InvalidInputError(f"{path.name}: cannot {doing}: {where}", path=str(path)) from exc
@@ -757,7 +775,7 @@ class _OgrSource(_Source):
         self.path = path
         self._layer = layer
         meta, reader = stack.enter_context(
-            pyogrio.open_arrow(path, layer=layer, batch_size=chunk_rows, use_pyarrow=True)
+            _pyogrio().open_arrow(path, layer=layer, batch_size=chunk_rows, use_pyarrow=True)
         )
         self._reader = reader
         self.schema = reader.schema
@@ -773,7 +791,7 @@ class _OgrSource(_Source):
     def bytes_done(self, rows_done: int) -> int:
         if self._rows_total is None:
             # Counted only when progress is asked for: for GeoJSON it costs a scan.
-            info = pyogrio.read_info(self.path, layer=self._layer)
+            info = _pyogrio().read_info(self.path, layer=self._layer)
             self._rows_total = max(int(info.get("features") or 0), 0)
         if not self._rows_total:
             return 0
@@ -903,7 +921,7 @@ class ResultWriter:
     def _errors(self) -> Iterator[None]:
         try:
             yield
-        except _IO_ERRORS as exc:
+        except _io_errors() as exc:
             raise InvalidInputError(
                 f"{self.path.name}: cannot write {self.fmt}: {_explain(exc)}", path=str(self.path)
             ) from exc
@@ -1104,7 +1122,7 @@ class _GdalSink(_Sink):
             for table in tables:
                 yield from (table if table.schema.equals(schema) else table.cast(schema)).to_batches()
 
-        pyogrio.write_arrow(pa.RecordBatchReader.from_batches(schema, batches()), self.temp, **options)
+        _pyogrio().write_arrow(pa.RecordBatchReader.from_batches(schema, batches()), self.temp, **options)
 
     def close(self) -> None:
         self._stream.close()

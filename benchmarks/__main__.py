@@ -1,8 +1,12 @@
 """``python -m benchmarks``: measure siji and its peers in one run, print one table.
 
-Parts: index build, batch lookup (siji vs geopandas.sjoin), the same points in
-PostGIS, single-point lookups in-process, HTTP single and bulk lookups, and (with
-``--big``) ``siji lookup-batch`` over a 10M-row CSV.  The PASS/FAIL lines at the end
+Parts: index build; batch lookup of the inside and the spread mix (siji vs
+geopandas.sjoin, DuckDB spatial and SedonaDB); the same points in PostGIS and the
+``--engine postgis`` lookup on outside points; single-point lookups in-process; HTTP
+single lookups of both mixes, the bulk GeoParquet upload, a 6M-point CSV answered as
+JSON and as CSV, lookups during a hot-spot map; fresh processes (``siji lookup``,
+``siji lookup-batch``, ``siji serve``) against geopandas scripts; and (with ``--big``)
+``siji lookup-batch`` over a 10M-row CSV.  The PASS/FAIL lines at the end
 check the project's targets; ``--json PATH`` also writes everything as JSON.
 """
 
@@ -28,6 +32,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--skip-postgis", action="store_true", help="no throwaway PostGIS")
     parser.add_argument("--skip-http", action="store_true", help="no siji serve / wrk")
     parser.add_argument("--skip-peers", action="store_true", help="no DuckDB spatial / SedonaDB")
+    parser.add_argument("--skip-cold", action="store_true", help="no fresh-process rows")
     parser.add_argument("--skip-single", action="store_true", help="no in-process single lookups")
     parser.add_argument(
         "--quick",
@@ -191,6 +196,15 @@ def main(argv: list[str] | None = None) -> None:
         console.print(f"[dim]HTTP: {args.bulk_rows:,}-point CSV answered as JSON and as CSV ...[/]")
         report.extend(bulkjson.run(work, rows=args.bulk_rows))
 
+    if args.skip_cold:
+        for name in ("cold siji lookup", "cold siji lookup-batch", "siji serve ready"):
+            report.targets.append(Target(name, "", "skipped", None))
+    else:
+        from benchmarks import cold
+
+        console.print("[dim]fresh processes: siji lookup, lookup-batch, serve, and geopandas scripts ...[/]")
+        report.extend(cold.run(work, repeats=args.repeats))
+
     if args.big:
         from benchmarks import bigcsv
 
@@ -202,7 +216,17 @@ def main(argv: list[str] | None = None) -> None:
         )
 
     # Targets in a fixed order: batch, HTTP single, HTTP bulk, build, big CSV.
-    order = ("batch", "HTTP single", "HTTP bulk", "index", "lookup-batch")
+    order = (
+        "batch",
+        "PostGIS",
+        "HTTP single",
+        "HTTP bulk",
+        "single lookups",
+        "cold",
+        "siji serve",
+        "index",
+        "lookup-batch",
+    )
     report.targets.sort(key=lambda t: next((i for i, p in enumerate(order) if t.name.startswith(p)), 99))
     report.rows.append(Row("run", "whole benchmark run", time.perf_counter() - started, "s"))
     title = f"siji benchmarks, bundled Tai'an set, {n:,} points"
