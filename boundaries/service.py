@@ -8,10 +8,12 @@ answer from the same generation with the same index.
 from __future__ import annotations
 
 import datetime as dt
+import itertools
 import logging
 import threading
 import time
 from collections import OrderedDict
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from geo.errors import NotFoundError
@@ -30,6 +32,26 @@ ACTIVE_TTL_S = 5.0
 """Seconds the active generation is remembered before it is read again."""
 
 logger = logging.getLogger("siji.boundaries")
+
+
+@dataclass(frozen=True, slots=True)
+class ActiveGeneration:
+    """The active generation as a service last read it from the database.
+
+    Attributes
+    ----------
+    generation : GenerationInfo
+    version : int
+        Counts the service's readings (1 for the first): answers derived from one
+        reading are current while the service's reading has the same version.
+    due : float
+        ``time.monotonic()`` at which the reading is ``ACTIVE_TTL_S`` old and due to be
+        read again.
+    """
+
+    generation: GenerationInfo
+    version: int
+    due: float
 
 
 class BoundaryService:
@@ -60,11 +82,11 @@ class BoundaryService:
         self.cache_size = cache_size
         self.index_cache = index_cache
         self._indexes: OrderedDict[int, JurisdictionIndex] = OrderedDict()
-        self.active: tuple[float, GenerationInfo] | None = None
-        """(expiry, generation) of the active generation as last read from the database,
-        None before the first read or while none is valid.  A new tuple each time it is
-        read again (every ``ACTIVE_TTL_S``), never changed in place: a holder of answers
-        derived from it can tell by identity that they are still current."""
+        self.active: ActiveGeneration | None = None
+        """The active generation as last read from the database, None before the first
+        read or while none is valid; a new value, with the next version, each time it is
+        read again (every ``ACTIVE_TTL_S``)."""
+        self._readings = itertools.count(1)
         self._lock = threading.Lock()
         self._rereading = threading.Lock()  # held while a thread re-reads the active generation
 
@@ -104,14 +126,14 @@ class BoundaryService:
         # Remembered only once valid (it is, being today's): the check is paid here
         # once, not on every lookup.
         if info.valid_from <= dt.date.today():
-            self.active = (time.monotonic() + ACTIVE_TTL_S, info)
+            self.active = ActiveGeneration(info, next(self._readings), time.monotonic() + ACTIVE_TTL_S)
 
     def _fresh_active(self) -> GenerationInfo | None:
         """The remembered active generation, if it was read less than ``ACTIVE_TTL_S`` ago."""
         cached = self.active
-        if cached is None or time.monotonic() >= cached[0]:
+        if cached is None or time.monotonic() >= cached.due:
             return None
-        return cached[1]
+        return cached.generation
 
     def cached_index(self) -> tuple[GenerationInfo, JurisdictionIndex] | None:
         """The active generation and its index if both are in memory, else None: a
@@ -126,9 +148,9 @@ class BoundaryService:
         cached = self.active
         if cached is None:
             return None
-        if time.monotonic() >= cached[0]:
+        if time.monotonic() >= cached.due:
             self._reread_active_soon()
-        generation = cached[1]
+        generation = cached.generation
         index = self._indexes.get(generation.id)  # a dict read: atomic under the GIL
         return None if index is None else (generation, index)
 
@@ -155,7 +177,7 @@ class BoundaryService:
             logger.warning("re-reading the active boundary generation failed", exc_info=True)
             cached = self.active
             if cached is not None:
-                self._remember_active(cached[1])
+                self._remember_active(cached.generation)
         finally:
             self._rereading.release()
 

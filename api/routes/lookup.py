@@ -140,7 +140,12 @@ class PointLookupApp:
             # is the one they were made for and is not yet due to be read again.
             bodies = self._latest
             active = boundaries.active
-            if bodies is None or active is None or bodies.active is not active or monotonic() >= active[0]:
+            if (
+                bodies is None
+                or active is None
+                or bodies.version != active.version
+                or monotonic() >= active.due
+            ):
                 bodies = self._active_bodies(boundaries)
             if bodies is not None:
                 try:
@@ -174,7 +179,7 @@ class PointLookupApp:
         bodies = self._bodies_for(ready[1], ready[0])
         # Marked current only if no re-read replaced the service's reading in between:
         # otherwise the next request asks again.
-        bodies.active = active if active is not None and active[1] is ready[0] else None
+        bodies.version = active.version if active is not None and active.generation is ready[0] else 0
         return bodies
 
     async def _general(self, boundaries: BoundaryService, query: bytes) -> tuple[bytes, bytes]:
@@ -200,11 +205,7 @@ class PointLookupApp:
             if bodies is None or bodies.index() is not index:
                 bodies = self._bodies_for(index, generation)
             return bodies.of_row(found[0])
-        answer = point_answer(index, found, lon, lat, crs)
-        answer["generation"] = generation_ref(generation)
-        # The fuzz tests check this body against the documented LookupResponse schema.
-        body = pydantic_core.to_json(answer)
-        return body, b"%d" % len(body)
+        return render_answer(point_answer(index, found, lon, lat, crs), generation_ref(generation))
 
     def _bodies_for(self, index: JurisdictionIndex, generation: GenerationInfo) -> _OkBodies:
         bodies = self._ok_bodies.get(generation.id)
@@ -230,9 +231,10 @@ class _OkBodies:
 
     def __init__(self, index: JurisdictionIndex, generation: GenerationInfo) -> None:
         self.index = weakref.ref(index)
-        # The service's reading of the active generation (BoundaryService.active) these
-        # answer for, if they are the active generation's (see PointLookupApp).
-        self.active: tuple[float, GenerationInfo] | None = None
+        # The version of the service's reading of the active generation
+        # (BoundaryService.active) these answer for; 0 if they are not the active
+        # generation's (see PointLookupApp).
+        self.version = 0
         self._units = index.units
         # The finest level's raster answer and rows (see JurisdictionIndex.finest): a
         # position >= 0 is a point inside the unit at rows[position] alone.
@@ -287,9 +289,24 @@ class _OkBodies:
         return rendered
 
     def _rendered(self, answer: dict[str, Any]) -> tuple[bytes, bytes]:
-        answer["generation"] = self._ref
-        body = pydantic_core.to_json(answer)
-        return body, b"%d" % len(body)
+        return render_answer(answer, self._ref)
+
+
+def render_answer(answer: dict[str, Any], generation: dict[str, Any]) -> tuple[bytes, bytes]:
+    """The body of ``GET /v1/lookup`` (and its Content-Length value): a point's answer
+    (:meth:`geo.index.UnitTable.answer`, :func:`geo.locate.point_answer`) with the
+    generation it came from.  Every path of the route renders here: answers rendered
+    once per unit, outside answers and the general path.
+
+    Examples
+    --------
+    >>> render_answer({"status": "outside"}, {"id": 1})
+    (b'{"status":"outside","generation":{"id":1}}', b'42')
+    """
+    answer["generation"] = generation
+    # The fuzz tests check this body against the documented LookupResponse schema.
+    body = pydantic_core.to_json(answer)
+    return body, b"%d" % len(body)
 
 
 def _never(_x: float, _y: float) -> bool:
