@@ -40,7 +40,7 @@ if TYPE_CHECKING:
 
     from geo.index import JurisdictionIndex
 
-FORMAT = 1
+FORMAT = 2
 """Layout version of an entry; a change makes every older entry a miss."""
 
 logger = logging.getLogger("siji.boundaries")

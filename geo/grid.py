@@ -35,8 +35,39 @@ if TYPE_CHECKING:
 
     from numpy.typing import NDArray
 
+# Values.  A cell of the raster (`cells`) holds a polygon position (>= 0, pure), EMPTY,
+# or encode_leaf(leaf) (<= -2: an edge touches it, or polygons overlap there; the leaf
+# numbers its candidate list).  A subcell of a tile (`tiles`) holds a polygon position,
+# EMPTY, or MIXED_SUBCELL (test the candidates of its cell's leaf), which is also what
+# value_at answers for a point that needs the exact test.  Cell values are decoded
+# with decode_leaf and never compared with MIXED_SUBCELL (-32768, far from the -2 of
+# leaf 0), so no value means two things where it is read.
 EMPTY = -1
-MIXED_SUBCELL = -2  # a subcell an edge touches: test its cell's candidates
+MIXED_SUBCELL = int(np.iinfo(np.int16).min)  # -32768: fits the narrowest tiles
+
+
+def encode_leaf(leaf: Any) -> Any:
+    """The cell value of a cell whose points are tested against ``leaf``'s candidates.
+
+    Examples
+    --------
+    >>> encode_leaf(0), encode_leaf(np.array([1, 2])).tolist()
+    (-2, [-3, -4])
+    """
+    return -2 - leaf
+
+
+def decode_leaf(value: Any) -> Any:
+    """The leaf of a cell value <= -2 (see :func:`encode_leaf`).
+
+    Examples
+    --------
+    >>> decode_leaf(-2), decode_leaf(encode_leaf(np.array([5]))).tolist()
+    (0, [5])
+    """
+    return -2 - value
+
+
 _EPS = 1e-9  # degrees (~0.1 mm): clearance between any edge and a pure/empty cell
 _LOADING = threading.RLock()  # held while a grid made by from_arrays loads its polygons
 
@@ -87,7 +118,7 @@ class LevelGrid:
         self._set_cells(cells)
         # Subcells of the marked cells: tile_of_leaf[leaf] is the tile of a marked
         # cell's leaf (-1 for overlap leaves), tiles[t, sy, sx] a subcell's value
-        # (>= 0 pure polygon, -1 empty, -2 test the leaf's candidates).
+        # (>= 0 pure polygon, EMPTY, MIXED_SUBCELL: test the leaf's candidates).
         self.tile_of_leaf = np.full(len(self.candidate_offsets) - 1, -1, dtype=np.int32)
         self.tiles = np.empty((0, self.refine, self.refine), dtype=np.int32)
         if self.refine > 1 and len(marked):
@@ -224,7 +255,7 @@ class LevelGrid:
         value_of_region[region[single] + 1] = poly[single]
         # Regions under several overlapping polygons become mixed leaves.
         overlap = np.flatnonzero(counts > 1)
-        value_of_region[overlap + 1] = -2 - np.arange(len(overlap))
+        value_of_region[overlap + 1] = encode_leaf(np.arange(len(overlap)))
         overlap_leaf = np.full(n_regions, -1, dtype=np.int64)
         overlap_leaf[overlap] = np.arange(len(overlap))
         in_overlap = counts[region] > 1
@@ -234,7 +265,7 @@ class LevelGrid:
         # Marked cells: mixed leaves, numbered after the overlap regions.
         mixed = np.flatnonzero(marked.ravel())
         leaf_ids = len(overlap) + np.arange(len(mixed))
-        cells.ravel()[mixed] = -2 - leaf_ids
+        cells.ravel()[mixed] = encode_leaf(leaf_ids)
         leaf_of_cell = np.full(self.ny * self.nx, -1, dtype=np.int64)
         leaf_of_cell[mixed] = leaf_ids
         pairs_leaf.append(leaf_of_cell[cell_key])
@@ -328,48 +359,54 @@ class LevelGrid:
     def _refine(self, marked: NDArray[np.int64]) -> None:
         """Classify the subcells of the ``marked`` cells (flat indices, ascending).
 
-        Subcells are marked by the same edge sampling at the finer size and labelled
-        into regions tile by tile.  A region inherits the value of an unmarked
-        neighbouring cell it touches (no edge comes near either, so no edge separates
-        them); the other regions get one exact test of their first subcell's centre
-        against the candidates of their cell.
+        Each marked cell gets a tile of ``refine`` x ``refine`` subcells.  Subcells are
+        marked by the same edge sampling at the finer size and labelled into regions
+        tile by tile.  A region inherits the value of an unmarked neighbouring cell it
+        touches (no edge comes near either, so no edge separates them); the other
+        regions get one exact test of their first subcell's centre against the
+        candidates of their cell's leaf.
         """
         from scipy import ndimage
 
-        f = self.refine
-        fine = self.cell / f
+        per_side = self.refine  # subcells along a tile's side
+        per_tile = per_side * per_side
+        subcell = self.cell / per_side
         n_tiles = len(marked)
-        leaf = (-2 - self.cells.ravel()[marked]).astype(np.int64)
-        self.tile_of_leaf[leaf] = np.arange(n_tiles, dtype=np.int32)
+        leaf_of_tile = decode_leaf(self.cells.ravel()[marked].astype(np.int64))
+        self.tile_of_leaf[leaf_of_tile] = np.arange(n_tiles, dtype=np.int32)
         tile_of_cell = np.full(self.ny * self.nx, -1, dtype=np.int32)
         tile_of_cell[marked] = np.arange(n_tiles, dtype=np.int32)
-        flat_marked = np.zeros(n_tiles * f * f, dtype=bool)
+        subcell_marked = np.zeros(n_tiles * per_tile, dtype=bool)  # by tile, row, column
 
         def mark(segments: tuple[NDArray[np.float64], NDArray[np.float64], NDArray[np.int64]]) -> None:
-            x_lo, x_hi, y_lo, y_hi, _ = self._edge_samples(fine, self.nx * f, self.ny * f, segments)
-            # Consecutive samples mostly mark the same subcells: drop the repeats.
-            new = np.ones(len(x_lo), dtype=bool)
-            new[1:] = (
-                (x_lo[1:] != x_lo[:-1])
-                | (y_lo[1:] != y_lo[:-1])
-                | (x_hi[1:] != x_hi[:-1])
-                | (y_hi[1:] != y_hi[:-1])
+            # Column and row ranges of the subcells each sample marks, over the whole plane.
+            col_lo, col_hi, row_lo, row_hi, _ = self._edge_samples(
+                subcell, self.nx * per_side, self.ny * per_side, segments
             )
-            x_lo, x_hi, y_lo, y_hi = x_lo[new], x_hi[new], y_lo[new], y_hi[new]
+            # Consecutive samples mostly mark the same subcells: drop the repeats.
+            new = np.ones(len(col_lo), dtype=bool)
+            new[1:] = (
+                (col_lo[1:] != col_lo[:-1])
+                | (row_lo[1:] != row_lo[:-1])
+                | (col_hi[1:] != col_hi[:-1])
+                | (row_hi[1:] != row_hi[:-1])
+            )
+            col_lo, col_hi, row_lo, row_hi = col_lo[new], col_hi[new], row_lo[new], row_hi[new]
             # Scattering marks needs no sorting; repeated (or concurrent) marks are
             # harmless.  An edge near a subcell marked its cell too, so every sample
             # lands in a tile.
-            for fx, fy, extra in (
-                (x_lo, y_lo, None),
-                (x_hi, y_lo, x_hi != x_lo),
-                (x_lo, y_hi, y_hi != y_lo),
-                (x_hi, y_hi, (x_hi != x_lo) & (y_hi != y_lo)),
+            for col, row, extra in (
+                (col_lo, row_lo, None),
+                (col_hi, row_lo, col_hi != col_lo),
+                (col_lo, row_hi, row_hi != row_lo),
+                (col_hi, row_hi, (col_hi != col_lo) & (row_hi != row_lo)),
             ):
                 if extra is not None:
-                    fx, fy = fx[extra], fy[extra]
-                cy, sy = np.divmod(fy, f)
-                cx, sx = np.divmod(fx, f)
-                flat_marked[tile_of_cell[cy * self.nx + cx].astype(np.int64) * (f * f) + sy * f + sx] = True
+                    col, row = col[extra], row[extra]
+                cell_row, row_in_tile = np.divmod(row, per_side)
+                cell_col, col_in_tile = np.divmod(col, per_side)
+                tile = tile_of_cell[cell_row * self.nx + cell_col].astype(np.int64)
+                subcell_marked[tile * per_tile + row_in_tile * per_side + col_in_tile] = True
 
         # Marks need no owner, so an edge shared by two polygons is sampled once; then
         # two halves of the edges at once (numpy releases the GIL in these loops).
@@ -378,41 +415,42 @@ class LevelGrid:
         halves = [(start[:half], end[:half], owner[:half]), (start[half:], end[half:], owner[half:])]
         with ThreadPoolExecutor(2) as pool:
             list(pool.map(mark, halves))
-        sub_marked = flat_marked.reshape(n_tiles, f, f)
-        in_plane = np.zeros((3, 3, 3), dtype=bool)
+        subcell_marked_3d = subcell_marked.reshape(n_tiles, per_side, per_side)
+        in_plane = np.zeros((3, 3, 3), dtype=bool)  # 4-connected within a tile, never across tiles
         in_plane[1] = [[False, True, False], [True, True, True], [False, True, False]]
-        labels, n_regions = ndimage.label(~sub_marked, structure=in_plane)
+        region_of_subcell, n_regions = ndimage.label(~subcell_marked_3d, structure=in_plane)
         unknown = np.iinfo(np.int64).min
-        value = np.full(n_regions + 1, unknown, dtype=np.int64)
-        value[0] = MIXED_SUBCELL
-        iy, ix = np.divmod(marked, self.nx)
+        region_value = np.full(n_regions + 1, unknown, dtype=np.int64)  # by region number, 0: marked
+        region_value[0] = MIXED_SUBCELL
+        tile_row, tile_col = np.divmod(marked, self.nx)  # each tile's cell in the raster
         sides = (
-            (0, -1, labels[:, :, 0]),
-            (0, 1, labels[:, :, f - 1]),
-            (-1, 0, labels[:, 0, :]),
-            (1, 0, labels[:, f - 1, :]),
+            (0, -1, region_of_subcell[:, :, 0]),
+            (0, 1, region_of_subcell[:, :, per_side - 1]),
+            (-1, 0, region_of_subcell[:, 0, :]),
+            (1, 0, region_of_subcell[:, per_side - 1, :]),
         )
-        for dy, dx, border in sides:
-            ty, tx = iy + dy, ix + dx
-            inside = (tx >= 0) & (tx < self.nx) & (ty >= 0) & (ty < self.ny)
+        for d_row, d_col, border in sides:
+            row, col = tile_row + d_row, tile_col + d_col
+            inside = (col >= 0) & (col < self.nx) & (row >= 0) & (row < self.ny)
             neighbour = np.full(n_tiles, MIXED_SUBCELL, dtype=np.int64)
-            neighbour[inside] = self.cells[ty[inside], tx[inside]]
+            neighbour[inside] = self.cells[row[inside], col[inside]]
             calm = np.flatnonzero(neighbour >= EMPTY)  # pure or empty: unmarked
             regions = border[calm]
             touching = regions > 0
-            value[regions[touching]] = np.broadcast_to(neighbour[calm][:, None], regions.shape)[touching]
-        todo = np.flatnonzero(value == unknown)
+            neighbour_value = np.broadcast_to(neighbour[calm][:, None], regions.shape)
+            region_value[regions[touching]] = neighbour_value[touching]
+        todo = np.flatnonzero(region_value == unknown)
         if len(todo):
-            flat = labels.ravel()
+            flat = region_of_subcell.ravel()
             first = np.full(n_regions + 1, -1, dtype=np.int64)
             first[flat[::-1]] = np.arange(len(flat) - 1, -1, -1)
-            t, rest = np.divmod(first[todo], f * f)
-            sy, sx = np.divmod(rest, f)
-            x = self.x0 + ((ix[t] * f + sx) + 0.5) * fine
-            y = self.y0 + ((iy[t] * f + sy) + 0.5) * fine
-            starts = self.candidate_offsets[leaf[t]]
-            sizes = self.candidate_offsets[leaf[t] + 1] - starts
-            pair = np.repeat(np.arange(len(todo)), sizes)
+            tile, in_tile = np.divmod(first[todo], per_tile)
+            row_in_tile, col_in_tile = np.divmod(in_tile, per_side)
+            x = self.x0 + ((tile_col[tile] * per_side + col_in_tile) + 0.5) * subcell
+            y = self.y0 + ((tile_row[tile] * per_side + row_in_tile) + 0.5) * subcell
+            starts = self.candidate_offsets[leaf_of_tile[tile]]
+            sizes = self.candidate_offsets[leaf_of_tile[tile] + 1] - starts
+            pair = np.repeat(np.arange(len(todo)), sizes)  # (region to test, candidate) pairs
             firsts = np.cumsum(sizes) - sizes
             slot = np.arange(len(pair)) - np.repeat(firsts, sizes) + np.repeat(starts, sizes)
             poly = self.candidates[slot]
@@ -420,11 +458,11 @@ class LevelGrid:
             count = np.bincount(pair[hit], minlength=len(todo))
             found = np.full(len(todo), EMPTY, dtype=np.int64)
             found[pair[hit]] = poly[hit]
-            value[todo] = np.where(count > 1, MIXED_SUBCELL, found)
+            region_value[todo] = np.where(count > 1, MIXED_SUBCELL, found)
         # Narrowed before the gather: it writes one value per subcell (millions).
         small = len(self.geometries) < np.iinfo(np.int16).max
-        tiles = value.astype(np.int16 if small else np.int32)[labels]
-        tiles[sub_marked] = MIXED_SUBCELL
+        tiles = region_value.astype(np.int16 if small else np.int32)[region_of_subcell]
+        tiles[subcell_marked_3d] = MIXED_SUBCELL
         self.tiles = tiles
 
     # --- querying -----------------------------------------------------------------------
@@ -480,11 +518,13 @@ class LevelGrid:
         value: int = self._cell_view[(int(dy) + 1) * self._row_stride + int(dx) + 1]
         if value >= EMPTY:
             return value
-        tile: int = self._tile_of_leaf_view[-2 - value]
+        tile: int = self._tile_of_leaf_view[-2 - value]  # decode_leaf, inline: the hot path
         if tile < 0:
             return MIXED_SUBCELL
-        f = self.refine
-        return self._tile_view[(tile * f + int(dy * f) % f) * f + int(dx * f) % f]
+        per_side = self.refine  # subcells along a tile's side: row and column in the tile
+        row_in_tile = int(dy * per_side) % per_side
+        col_in_tile = int(dx * per_side) % per_side
+        return self._tile_view[(tile * per_side + row_in_tile) * per_side + col_in_tile]
 
     def leaf_at(self, x: float, y: float) -> int:
         """The leaf of a point's cell (a cell an edge touches, whose candidates
@@ -494,7 +534,7 @@ class LevelGrid:
         if not (0.0 <= dx < self.nx and 0.0 <= dy < self.ny):
             return -1
         value: int = self._cell_view[(int(dy) + 1) * self._row_stride + int(dx) + 1]
-        return -2 - value if value < EMPTY else -1
+        return int(decode_leaf(value)) if value < EMPTY else -1
 
     def exact_covering(self, x: float, y: float) -> list[int]:
         """Positions of the polygons covering one point, in ascending order, by the exact
@@ -537,7 +577,7 @@ class LevelGrid:
         winner = np.maximum(values, EMPTY)  # mixed leaves (<= -2) are decided below
         count = (winner >= 0).view(np.int8).astype(np.int32)
         mixed_points = np.flatnonzero(values < EMPTY)
-        leaf = -2 - values[mixed_points].astype(np.int64)
+        leaf = decode_leaf(values[mixed_points].astype(np.int64))
         if len(self.tiles) and len(mixed_points):
             mixed_points, leaf = self._subcells(x, y, mixed_points, leaf, winner, count)
         if len(mixed_points) == 0:
@@ -576,13 +616,14 @@ class LevelGrid:
         tile = self.tile_of_leaf[leaf]
         tiled = np.flatnonzero(tile >= 0)
         at = points[tiled]
-        f = self.refine
-        fine = self.cell / f
-        # (x - x0) / fine is (x - x0) / cell scaled by a power of two, exactly: its
-        # floor modulo f is the subcell inside the cell that cell_values found.
-        sx = np.floor((x[at] - self.x0) / fine).astype(np.int64) % f
-        sy = np.floor((y[at] - self.y0) / fine).astype(np.int64) % f
-        sub = np.take(self.tiles.ravel(), (tile[tiled].astype(np.int64) * f + sy) * f + sx)
+        per_side = self.refine
+        subcell = self.cell / per_side
+        # (x - x0) / subcell is (x - x0) / cell scaled by a power of two, exactly: its
+        # floor modulo per_side is the subcell inside the cell that cell_values found.
+        col_in_tile = np.floor((x[at] - self.x0) / subcell).astype(np.int64) % per_side
+        row_in_tile = np.floor((y[at] - self.y0) / subcell).astype(np.int64) % per_side
+        flat = (tile[tiled].astype(np.int64) * per_side + row_in_tile) * per_side + col_in_tile
+        sub = np.take(self.tiles.ravel(), flat)
         settled = sub != MIXED_SUBCELL
         winner[at[settled]] = sub[settled]
         count[at[settled]] = sub[settled] >= 0
