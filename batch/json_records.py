@@ -25,14 +25,15 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from batch.io import _Sink, _StreamSink
+from batch.sink import StreamSink
+from batch.writers import Sink
 
 if TYPE_CHECKING:
     from pathlib import Path
 
     from numpy.typing import NDArray
 
-    from batch.io import Geometries, ResultWriter
+    from batch.writers import Geometries, ResultWriter
 
 SLICE_ROWS = 25_000
 """Rows rendered at once: bounds the text held (about 8 MB) whatever the chunk size."""
@@ -141,16 +142,16 @@ def _joined(rows: pa.Array, skip: int = 0) -> bytes:
     return memoryview(data)[int(offsets[0]) + skip : int(offsets[-1])].tobytes()
 
 
-class RecordsSink(_Sink):
-    """The :data:`batch.io.RECORDS` output: each chunk's rows as JSON records (no
-    geometry), comma-separated, rendered in a worker thread (see ``_StreamSink``: Arrow's
+class RecordsSink(Sink):
+    """The :data:`batch.formats.RECORDS` output: each chunk's rows as JSON records (no
+    geometry), comma-separated, rendered in a worker thread (see :class:`batch.sink.StreamSink`: Arrow's
     string kernels release the GIL, so rendering overlaps the next chunk's lookup) and
     written one slice of :data:`SLICE_ROWS` rows at a time, so memory holds one chunk
     and one slice's text."""
 
     def __init__(self, temp: Path, spec: ResultWriter) -> None:
         super().__init__(temp, spec)
-        self._stream = _StreamSink(self._consume, "siji-json-writer")
+        self._stream = StreamSink(self._consume, "siji-json-writer")
 
     def write(self, table: pa.Table, geometry: Geometries | None) -> None:
         self._stream.put(table)

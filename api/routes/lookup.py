@@ -40,7 +40,7 @@ from api.uploads import (
     temp_dir,
     upload_format,
 )
-from batch.io import RECORDS
+from batch.formats import RECORDS
 from batch.json_records import iter_records_file
 from batch.run import lookup_file
 from boundaries.service import BoundaryService, generation_ref
