@@ -61,8 +61,16 @@ def errors_as_invalid_input(path: Path, doing: str, encoding: str | None = None)
 
 
 def _is_decoding_error(exc: BaseException) -> bool:
+    if isinstance(exc, UnicodeDecodeError):
+        return True
+    # pyarrow and GDAL report text that does not decode as their generic errors.
     text = str(exc)
-    return isinstance(exc, UnicodeDecodeError) or "UTF8" in text or "UTF-8" in text or "decode" in text
+    return _is_library_error(exc) and ("UTF8" in text or "UTF-8" in text or "decode" in text)
+
+
+def _is_library_error(exc: BaseException) -> bool:
+    """pyarrow's or GDAL's own error (whose kinds only their messages tell apart)."""
+    return isinstance(exc, pa.ArrowException) or type(exc).__module__.startswith("pyogrio")
 
 
 def _undecodable(path: Path, encoding: str, piece_bytes: int = 1 << 20) -> str | None:
@@ -113,12 +121,18 @@ def _guess_encoding(piece: bytes, start: int) -> str:
 
 
 def explain(exc: BaseException) -> str:
+    """What went wrong with a file, in words a user can act on (one line)."""
     text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-    if isinstance(exc, UnicodeDecodeError) or "UTF8" in text or "UTF-8" in text:
+    if isinstance(exc, UnicodeDecodeError) or (
+        _is_library_error(exc) and ("UTF8" in text or "UTF-8" in text)
+    ):
         return (
             f"the text is not valid UTF-8 ({text}); re-save the file as UTF-8 "
             "(spreadsheets in China often save GBK; read those with encoding='gb18030')"
         )
+    if not _is_library_error(exc):
+        return text
+    # pyarrow's ArrowInvalid and GDAL's errors: the kind is in the message.
     if "straddling object" in text:
         return f"a row is longer than {formats.CSV_BLOCK_BYTES >> 20} MB, or a quote is never closed ({text})"
     if "magic bytes" in text:
