@@ -16,6 +16,7 @@ import os
 from pathlib import Path
 
 from geo.errors import InvalidInputError
+from geo.signatures import SIGNATURES, signature_of
 
 DEFAULT_CHUNK_ROWS = 200_000
 
@@ -65,21 +66,23 @@ _MAX_PARQUET_FOOTER_BYTES = 64 << 20
 _GEOJSON_WHOLE_READ_BYTES = 64 << 20
 
 
-# First bytes of binary formats, to say what a mislabelled file really is.
-_BINARY_MAGIC = {
-    b"PK\x03\x04": "a zip archive (unzip it first)",
-    b"\x1f\x8b": "gzip data (decompress it first)",
-    b"BZh": "bzip2 data (decompress it first)",
-    b"\xfd7zXZ": "xz data (decompress it first)",
-    b"7z\xbc\xaf": "a 7-Zip archive",
-    b"Rar!": "a RAR archive",
-    b"\x89PNG": "a PNG image",
-    b"\xff\xd8\xff": "a JPEG image",
-    b"%PDF": "a PDF document",
-    b"\xd0\xcf\x11\xe0": "an old Office document (.xls/.doc)",
-    b"SQLite format 3\x00": "an SQLite database (a GeoPackage?)",
-    b"PAR1": "a Parquet file",
+# What to do with a mislabelled file, by its signature (geo.signatures).
+_ADVICE = {
+    b"PK\x03\x04": "unzip it first",
+    b"\x1f\x8b": "decompress it first",
+    b"BZh": "decompress it first",
+    b"\xfd7zXZ": "decompress it first",
+    b"SQLite format 3\x00": "a GeoPackage?",
 }
+
+
+def _binary(head: bytes) -> str | None:
+    """What binary file ``head`` starts, with advice: "a zip archive (unzip it first)"."""
+    magic = signature_of(head)
+    if magic is None:
+        return None
+    advice = _ADVICE.get(magic)
+    return SIGNATURES[magic] + (f" ({advice})" if advice else "")
 
 
 def detect_format(path: str | os.PathLike[str], fmt: str | None = None) -> str:
@@ -146,7 +149,7 @@ def check_content(path: Path, fmt: str, encoding: str) -> None:
         head = handle.read(CSV_BLOCK_BYTES if fmt in ("csv", "geojson") else 64)
         handle.seek(max(size - 8, 0))
         tail = handle.read(8)
-    binary = next((what for magic, what in _BINARY_MAGIC.items() if head.startswith(magic)), None)
+    binary = _binary(head)
     starts = f"it starts with {binary or _shown(head)}"
     problem = None
     if fmt == "csv":
