@@ -44,6 +44,8 @@ from typing import TYPE_CHECKING
 import numpy as np
 import shapely
 
+from geo.grid import bordered_cell
+
 if TYPE_CHECKING:
     from collections.abc import Sequence
 
@@ -288,22 +290,7 @@ class OutsideRaster:
 
     def holds(self, x: NDArray[np.float64], y: NDArray[np.float64]) -> NDArray[np.bool_]:
         """True for points that are outside for certain (NaN included)."""
-        # As LevelGrid.cell_values: clipped into the raster with a border of outside
-        # cells, no masks.
-        fx = np.subtract(x, self.x0)
-        fx *= 1.0 / self.cell
-        np.floor(fx, out=fx)
-        np.clip(fx, -1.0, self.nx, out=fx)
-        fy = np.subtract(y, self.y0)
-        fy *= 1.0 / self.cell
-        np.floor(fy, out=fy)
-        np.clip(fy, -1.0, self.ny, out=fy)
-        fy += 1.0
-        fy *= self.nx + 2
-        fy += fx
-        fy += 1.0
-        with np.errstate(invalid="ignore"):
-            flat = fy.astype(np.intp)
+        flat = bordered_cell(x, y, self.x0, self.y0, self.cell, self.nx, self.ny)
         return np.take(self._bordered, flat, mode="clip")
 
     def holds_one(self, x: float, y: float) -> bool:
