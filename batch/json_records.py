@@ -165,6 +165,9 @@ class RecordsSink(Sink):
                     if piece:
                         out.write(piece)
                         written = True
+                # Arrow's allocator keeps freed text buffers for reuse: handed back after
+                # each chunk, the server's resident memory stays at one chunk's worth.
+                pa.default_memory_pool().release_unused()
 
     def close(self) -> None:
         self._stream.close()
