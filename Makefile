@@ -32,6 +32,7 @@ test: install system-deps lint
 	$(BIN)/python -m pytest -q -p no:cacheprovider
 
 bench: install
+	$(BIN)/python -m pip install -q -e '.[test,bench]'
 	$(BIN)/python -m benchmarks --json benchmarks/results.json
 
 # The long forms of the hardening tests (CI runs short ones inside `make test`).

@@ -12,10 +12,12 @@ from fastapi import FastAPI
 from starlette.concurrency import run_in_threadpool
 
 from api import errors, ratelimit
+from api.analysis_pool import AnalysisPool
 from api.limits import BodySizeLimit
 from api.plain_routes import PlainRoutes
 from api.routes import audit, health, lookup, maps, metrics, open311, parks, reports, units
 from api.settings import Settings, report_service
+from boundaries.index_cache import IndexCache
 from boundaries.service import BoundaryService
 from geo.errors import SijiError
 from routing.deadlines import calendar_warning
@@ -47,13 +49,20 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         engine = make_engine(settings.database_url)
         try:
             await run_in_threadpool(upgrade, engine)
-            service = BoundaryService(engine, settings.snap_distance_m, settings.index_cache_size)
+            service = BoundaryService(
+                engine,
+                settings.snap_distance_m,
+                settings.index_cache_size,
+                IndexCache.at(settings.index_cache_dir),
+            )
             if settings.load_bundled:
                 await run_in_threadpool(service.ensure_bundled)
             app.state.boundaries = service
             app.state.reports = report_service(settings, engine, service)
             _say_how_it_runs(settings, app.state.reports)
             await run_in_threadpool(_warm, service)
+            app.state.analyses = AnalysisPool(settings.map_processes)
+            app.state.analyses.warm()
             escalation = (
                 asyncio.create_task(_escalate_every(app.state.reports, settings.escalation_interval_s))
                 if settings.escalation_interval_s > 0
@@ -66,6 +75,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             if escalation is not None:
                 escalation.cancel()
         finally:
+            analyses = getattr(app.state, "analyses", None)
+            if analyses is not None:
+                await run_in_threadpool(analyses.shutdown)
             engine.dispose()
 
     app = FastAPI(

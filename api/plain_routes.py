@@ -13,11 +13,30 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from starlette._utils import get_route_path
 from starlette.routing import BaseRoute, Match, NoMatchFound
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 _METHODS = frozenset({"GET", "HEAD"})  # HEAD as Starlette adds it to GET routes
+
+
+def route_path(scope: Scope) -> str:
+    """The request's path as routes see it: without the app's ``root_path`` (the prefix
+    a proxy mounts it under), as Starlette's router strips it.
+
+    Examples
+    --------
+    >>> route_path({"path": "/api/healthz", "root_path": "/api"})
+    '/healthz'
+    >>> route_path({"path": "/healthz", "root_path": ""}), route_path({"path": "/apix", "root_path": "/api"})
+    ('/healthz', '/apix')
+    """
+    path: str = scope["path"]
+    root: str = scope.get("root_path", "")
+    if not root or not path.startswith(root):
+        return path
+    if len(path) == len(root):
+        return ""
+    return path[len(root) :] if path[len(root)] == "/" else path
 
 
 class PlainRoutes(BaseRoute):
@@ -44,7 +63,7 @@ class PlainRoutes(BaseRoute):
 
     def matches(self, scope: Scope) -> tuple[Match, Scope]:
         if scope["type"] == "http" and scope["method"] in _METHODS:
-            app = self.apps.get(get_route_path(scope) if scope.get("root_path") else scope["path"])
+            app = self.apps.get(route_path(scope) if scope.get("root_path") else scope["path"])
             if app is not None:
                 return Match.FULL, {"endpoint": app}
         return Match.NONE, {}

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ipaddress
+import os
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -14,6 +15,10 @@ if TYPE_CHECKING:
     from routing.service import ReportService
 
 DEVELOPMENT_SECRET = "siji-development-secret-do-not-use"
+
+
+def _user_cache() -> Path:
+    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
 
 
 class Settings(BaseSettings):
@@ -48,6 +53,19 @@ class Settings(BaseSettings):
     max_batch_points: int = Field(default=100_000, ge=1, description="Points in one JSON bulk request.")
     batch_chunk_rows: int = Field(default=200_000, ge=1)
     index_cache_size: int = Field(default=4, ge=1, description="Generations whose index stays in memory.")
+    map_processes: int = Field(
+        default=1,
+        ge=0,
+        le=64,
+        description="Worker processes for map analyses (off the request path); 0: a thread of the server.",
+    )
+    index_cache_dir: Path | None = Field(
+        default_factory=lambda: _user_cache() / "siji" / "indexes",
+        description=(
+            "Where built indexes are kept on disk, one per generation content (default: "
+            "$XDG_CACHE_HOME/siji/indexes, else ~/.cache/siji/indexes); empty: build in every process."
+        ),
+    )
     secret_key: str = Field(
         default=DEVELOPMENT_SECRET,
         min_length=16,
@@ -97,6 +115,11 @@ class Settings(BaseSettings):
     rate_limit_window_s: int = Field(
         default=60, ge=1, le=86_400, description="The window of the rate limits, in seconds (sliding)."
     )
+
+    @field_validator("index_cache_dir", mode="before")
+    @classmethod
+    def _no_cache_when_empty(cls, value: object) -> object:
+        return None if isinstance(value, str) and not value.strip() else value
 
     @field_validator("trusted_proxies")
     @classmethod

@@ -6,8 +6,8 @@ Two entry points:
     A file in, a file out, like :func:`batch.run.lookup_file`, with the lookups run
     on the workers of a ``dask.distributed`` cluster.  The file is read and written
     where this function runs, with the very readers and writers of
-    :func:`~batch.run.lookup_file` (:class:`~batch.io.PointReader`,
-    :class:`~batch.io.ResultWriter`): the output is identical to the single-process
+    :func:`~batch.run.lookup_file` (:class:`~batch.readers.PointReader`,
+    :class:`~batch.writers.ResultWriter`): the output is identical to the single-process
     one (same rows in the same order, same columns, same values, same bytes for CSV),
     and the workers need no access to the input or output paths (a cluster on other
     machines works without a shared filesystem).  Each partition of ``chunk_rows``
@@ -43,7 +43,8 @@ import numpy as np
 import pyarrow as pa
 import shapely
 
-from batch.io import DEFAULT_CHUNK_ROWS, PointChunk, PointReader, ResultWriter, detect_format, free_name
+from batch.formats import DEFAULT_CHUNK_ROWS, detect_format
+from batch.readers import PointChunk, PointReader
 from batch.run import (
     ADDED_COLUMNS,
     MAX_INVALID_ROWS,
@@ -56,6 +57,7 @@ from batch.run import (
     replaced_columns,
     result_columns,
 )
+from batch.writers import ResultWriter, free_name
 from geo.crs import CRS, parse_crs
 from geo.errors import CRSMismatchError, InvalidInputError
 from geo.index import DEFAULT_SNAP_DISTANCE_M, INVALID, STATUSES, JurisdictionIndex

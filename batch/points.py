@@ -70,6 +70,26 @@ class Coordinates:
     bad: NDArray[np.bool_]
 
 
+def valid_mask(array: pa.Array) -> NDArray[np.bool_]:
+    """True where ``array`` holds a value, read from its validity bitmap.
+
+    (``is_valid().to_numpy()`` would import pandas for a boolean array: 0.4 s of every
+    command's start.)
+
+    Examples
+    --------
+    >>> valid_mask(pa.array([1, None, 3])).tolist()
+    [True, False, True]
+    """
+    if isinstance(array, pa.ChunkedArray):
+        array = array.combine_chunks()
+    validity = array.buffers()[0]
+    if validity is None or array.null_count == 0:
+        return np.ones(len(array), dtype=bool)
+    bits = np.unpackbits(np.frombuffer(validity, dtype=np.uint8), bitorder="little")
+    return bits[array.offset : array.offset + len(array)].astype(bool)
+
+
 def find_xy_columns(
     columns: Sequence[str], x_col: str | None, y_col: str | None, *, source: str
 ) -> tuple[str, str] | None:
@@ -168,7 +188,7 @@ def coordinates_from_columns(table: pa.Table, x_col: str, y_col: str) -> Coordin
     problems = pc.if_else(
         both, pc.binary_join_element_wise(x_problem, y_problem, "; "), pc.coalesce(x_problem, y_problem)
     )
-    bad = np.asarray(x_problem.is_valid()) | np.asarray(y_problem.is_valid())
+    bad = valid_mask(x_problem) | valid_mask(y_problem)
     return _coordinates(x, y, problems, bad)
 
 
@@ -260,7 +280,7 @@ def coordinates_from_wkb(values: pa.ChunkedArray | pa.Array) -> Coordinates:
     array = binary_storage(values)
     n = len(array)
     x, y, fast = _plain_points(array)
-    present = np.asarray(array.is_valid())
+    present = valid_mask(array)
     slow = np.flatnonzero(present & ~fast)
     problems = np.full(n, None, dtype=object)
     bad = np.zeros(n, dtype=bool)
@@ -316,7 +336,7 @@ def _plain_points(
         return x, y, keep
     data = np.frombuffer(data_buffer, dtype=np.uint8)
     starts = offsets[:-1].astype(np.int64)
-    candidate = (np.diff(offsets) == _POINT_BYTES) & np.asarray(array.is_valid())
+    candidate = (np.diff(offsets) == _POINT_BYTES) & valid_mask(array)
     rows = np.flatnonzero(candidate)
     # Gather each candidate's 21 bytes into one row of a (m, 21) matrix, then view them.
     raw = data[starts[rows, None] + np.arange(_POINT_BYTES)]
@@ -367,7 +387,7 @@ def coordinates_from_geoarrow_points(
         array = array.storage
     x = pc.struct_field(array, [0]).to_numpy(zero_copy_only=False).astype(np.float64)
     y = pc.struct_field(array, [1]).to_numpy(zero_copy_only=False).astype(np.float64)
-    missing = ~np.asarray(array.is_valid())
+    missing = ~valid_mask(array)
     x[missing] = np.nan
     y[missing] = np.nan
     wkb = point_wkb(x, y)

@@ -29,16 +29,10 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from batch.io import (
-    DEFAULT_CHUNK_ROWS,
-    PointChunk,
-    PointReader,
-    ResultWriter,
-    SourceInfo,
-    detect_format,
-    free_name,
-)
+from batch.formats import DEFAULT_CHUNK_ROWS, detect_format
 from batch.points import point_wkb
+from batch.readers import PointChunk, PointReader, SourceInfo
+from batch.writers import ResultWriter, free_name
 from geo.crs import CRS, parse_crs
 from geo.errors import InvalidInputError
 from geo.index import INVALID, STATUSES, Locator, LookupResult
@@ -228,7 +222,7 @@ def lookup_chunk(
     --------
     >>> import pyarrow as pa
     >>> from shapely import box
-    >>> from batch.io import PointChunk
+    >>> from batch.readers import PointChunk
     >>> from batch.points import coordinates_from_columns
     >>> from geo.index import JurisdictionIndex
     >>> index = JurisdictionIndex.from_arrays(["C"], ["c"], ["city"], [None], [box(117, 36, 118, 37)])

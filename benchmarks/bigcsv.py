@@ -33,8 +33,9 @@ PEAK_TARGET_BYTES = 2**30
 _BLOCK_ROWS = 1_000_000
 
 
-def write_csv(work: Workload, path: Path, rows: int) -> None:
-    """Write ``rows`` rows of ``id,lon,lat`` text, cycling through the workload's points."""
+def write_csv(work: Workload, path: Path, rows: int, *, spread: bool = False) -> None:
+    """Write ``rows`` rows of ``id,lon,lat`` text, cycling through the workload's points
+    (the inside mix, or with ``spread`` the two mixes alternately)."""
     import pyarrow as pa
     import pyarrow.compute as pc
     import pyarrow.csv as pacsv
@@ -48,8 +49,12 @@ def write_csv(work: Workload, path: Path, rows: int) -> None:
             count = min(_BLOCK_ROWS, rows - start)
             pick = np.arange(start, start + count) % work.n
             ids = pc.utf8_lpad(pa.array(np.arange(start, start + count).astype(str)), 8, "0")
-            lon = pa.array(np.char.mod("%.7f", work.x[pick]))
-            lat = pa.array(np.char.mod("%.6f", work.y[pick]))
+            xs, ys = work.x[pick], work.y[pick]
+            if spread:
+                odd = np.arange(start, start + count) % 2 == 1
+                xs[odd], ys[odd] = work.sx[pick[odd]], work.sy[pick[odd]]
+            lon = pa.array(np.char.mod("%.7f", xs))
+            lat = pa.array(np.char.mod("%.6f", ys))
             writer.write_table(pa.table({"id": ids, "lon": lon, "lat": lat}))
 
 

@@ -1,4 +1,7 @@
-"""Benchmark points: seeded, uniform inside the city, plus a share on edges and vertices."""
+"""Benchmark points, seeded: the *inside* mix (uniform inside the city, 1 % on community
+vertices) and the *spread* mix (uniform over the city's bounding box with a 0.1-degree
+margin: about a third inside, the rest outside or near the edge, as a data team's GPS
+records are)."""
 
 from __future__ import annotations
 
@@ -35,6 +38,17 @@ def random_points(
     return x[order], y[order]
 
 
+SPREAD_MARGIN_DEG = 0.1
+
+
+def spread_points(city: shapely.Geometry, n: int, seed: int = 11) -> tuple[np.ndarray, np.ndarray]:
+    """``n`` points uniform over ``city``'s bounding box grown by 0.1 degrees."""
+    rng = np.random.default_rng(seed)
+    minx, miny, maxx, maxy = city.bounds
+    m = SPREAD_MARGIN_DEG
+    return rng.uniform(minx - m, maxx + m, n), rng.uniform(miny - m, maxy + m, n)
+
+
 @dataclass
 class Workload:
     """The bundled set and the benchmark points, made once per run and shared by the modules.
@@ -46,17 +60,25 @@ class Workload:
     communities : GeoDataFrame
         Its community level, in frame order.
     x, y : ndarray of float64
-        The points (WGS84).
+        The inside mix (WGS84).
+    sx, sy : ndarray of float64
+        The spread mix (WGS84), as many points.
     """
 
     frame: Any
     communities: Any
     x: np.ndarray
     y: np.ndarray
+    sx: np.ndarray
+    sy: np.ndarray
 
     @property
     def n(self) -> int:
         return len(self.x)
+
+    def mixes(self) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+        """``{"inside": (x, y), "spread": (sx, sy)}``."""
+        return {"inside": (self.x, self.y), "spread": (self.sx, self.sy)}
 
 
 def workload(n: int, seed: int = 7) -> Workload:
@@ -67,4 +89,5 @@ def workload(n: int, seed: int = 7) -> Workload:
     communities = frame[frame["level"] == "community"].reset_index(drop=True)
     city = frame.loc[frame["level"] == "city", "geometry"].iloc[0]
     x, y = random_points(city, communities.geometry.values, n, seed=seed)
-    return Workload(frame, communities, x, y)
+    sx, sy = spread_points(city, n, seed=seed + 4)
+    return Workload(frame, communities, x, y, sx, sy)

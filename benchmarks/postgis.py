@@ -35,10 +35,13 @@ from typing import TYPE_CHECKING
 import numpy as np
 import shapely
 
-from benchmarks.report import Row, Section
+from benchmarks.report import Row, Section, Target
 
 if TYPE_CHECKING:
     from benchmarks.points import Workload
+    from geo.index import JurisdictionIndex
+
+ENGINE_OUTSIDE_TARGET = 50_000  # rows/s
 
 _FOUR_LEVELS = """
 , best AS (SELECT id, min(code) AS code, count(*) AS covering FROM hits GROUP BY id)
@@ -116,7 +119,58 @@ def _load_points(cursor: object, x: np.ndarray, y: np.ndarray) -> dict[str, floa
     return seconds
 
 
-def run(work: Workload, siji_codes: np.ndarray | None, repeats: int = 2) -> tuple[Section, PostgisOutcome]:
+def engine_rows(
+    engine: object, generation_id: int, index: JurisdictionIndex, work: Workload, n: int = 200_000
+) -> tuple[list[Row], list[Target]]:
+    """``siji lookup-batch --engine postgis``'s lookup (``locate`` over a
+    :class:`store.postgis_lookup.PostGISIndex`) on points far outside the set and on the
+    spread mix: rows/s, and every answer against the in-memory engine's."""
+    from geo.locate import locate
+    from store.postgis_lookup import PostGISIndex
+
+    _, miny, maxx, maxy = index.bounds
+    rng = np.random.default_rng(17)
+    # Far outside: a band 0.2-1.2 degrees east of the set (a data team's stray GPS fixes).
+    far = (rng.uniform(maxx + 0.2, maxx + 1.2, n), rng.uniform(miny, maxy, n))
+    located = PostGISIndex(engine, generation_id, index.units, index.snap_distance_m, index.bounds)  # type: ignore[arg-type]
+    rows, targets = [], []
+    for mix, (x, y) in {"far outside": far, "spread": (work.sx[:n], work.sy[:n])}.items():
+        started = time.perf_counter()
+        result = locate(located, x, y)
+        seconds = time.perf_counter() - started
+        memory = locate(index, x, y)
+        ours, theirs = result.columns(), memory.columns()
+        differ = int(
+            sum(
+                (np.asarray(ours[k], dtype=object) != np.asarray(theirs[k], dtype=object)).sum()
+                for k in ("community_code", "status")
+            )
+        )
+        rows.append(
+            Row(
+                "postgis",
+                f"siji --engine postgis (locate over PostGISIndex), {mix}, {len(x):,} points",
+                len(x) / seconds,
+                "rows/s",
+                seconds,
+                note=f"{differ} answers differ from the in-memory engine",
+            )
+        )
+        if mix == "far outside":
+            targets.append(
+                Target(
+                    "PostGIS engine: outside points >= 50k rows/s, same answers",
+                    ">= 50,000 rows/s, 0 differences",
+                    f"{len(x) / seconds:,.0f} rows/s, {differ} differences",
+                    len(x) / seconds >= ENGINE_OUTSIDE_TARGET and differ == 0,
+                )
+            )
+    return rows, targets
+
+
+def run(
+    work: Workload, siji_codes: np.ndarray | None, repeats: int = 2, index: JurisdictionIndex | None = None
+) -> tuple[Section, PostgisOutcome]:
     """Start a throwaway PostGIS, load the set and the points, time every plan.
 
     Parameters
@@ -178,6 +232,7 @@ def run(work: Workload, siji_codes: np.ndarray | None, repeats: int = 2) -> tupl
             raw.commit()
         finally:
             raw.close()
+        engine_section = engine_rows(engine, generation.id, index, work) if index is not None else ([], [])
         with engine.connect() as conn:
             version = conn.execute(text("SELECT postgis_lib_version()")).scalar()
             pg_version = conn.execute(text("SHOW server_version")).scalar()
@@ -212,4 +267,5 @@ def run(work: Workload, siji_codes: np.ndarray | None, repeats: int = 2) -> tupl
         "PostGIS points on shared edges (covering > 1)": int((covering > 1).sum()),
         "PostGIS community codes differing from siji": mismatches,
     }
-    return Section(rows, facts), PostgisOutcome(n / best_s, best_name, mismatches)
+    rows.extend(engine_section[0])
+    return Section(rows, facts, engine_section[1]), PostgisOutcome(n / best_s, best_name, mismatches)

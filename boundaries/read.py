@@ -19,6 +19,7 @@ import shapely
 from geo.crs import CRS, parse_crs, to_wgs84
 from geo.errors import BoundaryDataError, CRSMismatchError, InvalidInputError
 from geo.levels import get_level
+from geo.signatures import described
 
 if TYPE_CHECKING:
     import geopandas as gpd
@@ -47,15 +48,6 @@ _MAGIC = {
     "GeoPackage": (b"SQLite format 3\x00",),
     "GeoParquet": (b"PAR1",),
     "zip": (b"PK\x03\x04", b"PK\x05\x06"),
-}
-_KNOWN_MAGIC = {
-    b"\x89PNG": "a PNG image",
-    b"%PDF": "a PDF document",
-    b"PK\x03\x04": "a zip archive",
-    b"\x1f\x8b": "gzip data",
-    b"SQLite format 3": "an SQLite database",
-    b"PAR1": "a Parquet file",
-    b"\xd0\xcf\x11\xe0": "an old Office document (.xls/.doc)",
 }
 # The old-style GeoJSON "crs" member; GDAL silently reads WGS84 when it names a CRS
 # it does not know, so siji looks at it itself (in the first bytes, where writers put it).
@@ -220,9 +212,9 @@ def _check_file(path: Path, suffix: str, max_bytes: int, what: str = "boundary")
 
 
 def _describe_start(head: bytes) -> str:
-    for magic, what in _KNOWN_MAGIC.items():
-        if head.startswith(magic):
-            return what
+    what = described(head)  # the file signatures batch/ reads too
+    if what is not None:
+        return what
     shown = head[:8]
     return f"the bytes {shown.hex(' ')} ({shown!r})"
 

@@ -8,21 +8,23 @@ answer from the same generation with the same index.
 from __future__ import annotations
 
 import datetime as dt
+import itertools
 import logging
 import threading
 import time
 from collections import OrderedDict
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from boundaries.bundled import TAIAN_NAME, TAIAN_VALID_FROM, index_from_frame, load_taian
 from geo.errors import NotFoundError
 from geo.locate import locate, locate_point
-from store.generations import GenerationInfo, generation_at, import_generation, list_generations, load_frame
+from store.generations import GenerationInfo, generation_at, list_generations
 
 if TYPE_CHECKING:
     from numpy.typing import ArrayLike
     from sqlalchemy import Engine
 
+    from boundaries.index_cache import IndexCache
     from geo.index import JurisdictionIndex, LookupResult
 
 
@@ -30,6 +32,26 @@ ACTIVE_TTL_S = 5.0
 """Seconds the active generation is remembered before it is read again."""
 
 logger = logging.getLogger("siji.boundaries")
+
+
+@dataclass(frozen=True, slots=True)
+class ActiveGeneration:
+    """The active generation as a service last read it from the database.
+
+    Attributes
+    ----------
+    generation : GenerationInfo
+    version : int
+        Counts the service's readings (1 for the first): answers derived from one
+        reading are current while the service's reading has the same version.
+    due : float
+        ``time.monotonic()`` at which the reading is ``ACTIVE_TTL_S`` old and due to be
+        read again.
+    """
+
+    generation: GenerationInfo
+    version: int
+    due: float
 
 
 class BoundaryService:
@@ -43,18 +65,28 @@ class BoundaryService:
         Snap tolerance of every index built here.
     cache_size : int
         How many generations keep their index in memory.
+    index_cache : IndexCache, optional
+        Built indexes on disk, keyed by content (:mod:`boundaries.index_cache`): a
+        fresh process loads a generation's index instead of building it.
     """
 
-    def __init__(self, engine: Engine, snap_distance_m: float = 50.0, cache_size: int = 4) -> None:
+    def __init__(
+        self,
+        engine: Engine,
+        snap_distance_m: float = 50.0,
+        cache_size: int = 4,
+        index_cache: IndexCache | None = None,
+    ) -> None:
         self.engine = engine
         self.snap_distance_m = snap_distance_m
         self.cache_size = cache_size
+        self.index_cache = index_cache
         self._indexes: OrderedDict[int, JurisdictionIndex] = OrderedDict()
-        self.active: tuple[float, GenerationInfo] | None = None
-        """(expiry, generation) of the active generation as last read from the database,
-        None before the first read or while none is valid.  A new tuple each time it is
-        read again (every ``ACTIVE_TTL_S``), never changed in place: a holder of answers
-        derived from it can tell by identity that they are still current."""
+        self.active: ActiveGeneration | None = None
+        """The active generation as last read from the database, None before the first
+        read or while none is valid; a new value, with the next version, each time it is
+        read again (every ``ACTIVE_TTL_S``)."""
+        self._readings = itertools.count(1)
         self._lock = threading.Lock()
         self._rereading = threading.Lock()  # held while a thread re-reads the active generation
 
@@ -62,6 +94,9 @@ class BoundaryService:
         """Import the bundled Tai'an set when the database has no generation yet."""
         if list_generations(self.engine):
             return None
+        from boundaries.bundled import TAIAN_NAME, TAIAN_VALID_FROM, load_taian
+        from store.generations import import_generation
+
         return import_generation(
             self.engine,
             load_taian(),
@@ -91,14 +126,14 @@ class BoundaryService:
         # Remembered only once valid (it is, being today's): the check is paid here
         # once, not on every lookup.
         if info.valid_from <= dt.date.today():
-            self.active = (time.monotonic() + ACTIVE_TTL_S, info)
+            self.active = ActiveGeneration(info, next(self._readings), time.monotonic() + ACTIVE_TTL_S)
 
     def _fresh_active(self) -> GenerationInfo | None:
         """The remembered active generation, if it was read less than ``ACTIVE_TTL_S`` ago."""
         cached = self.active
-        if cached is None or time.monotonic() >= cached[0]:
+        if cached is None or time.monotonic() >= cached.due:
             return None
-        return cached[1]
+        return cached.generation
 
     def cached_index(self) -> tuple[GenerationInfo, JurisdictionIndex] | None:
         """The active generation and its index if both are in memory, else None: a
@@ -113,9 +148,9 @@ class BoundaryService:
         cached = self.active
         if cached is None:
             return None
-        if time.monotonic() >= cached[0]:
+        if time.monotonic() >= cached.due:
             self._reread_active_soon()
-        generation = cached[1]
+        generation = cached.generation
         index = self._indexes.get(generation.id)  # a dict read: atomic under the GIL
         return None if index is None else (generation, index)
 
@@ -142,7 +177,7 @@ class BoundaryService:
             logger.warning("re-reading the active boundary generation failed", exc_info=True)
             cached = self.active
             if cached is not None:
-                self._remember_active(cached[1])
+                self._remember_active(cached.generation)
         finally:
             self._rereading.release()
 
@@ -157,12 +192,31 @@ class BoundaryService:
             if cached is not None:
                 self._indexes.move_to_end(generation.id)
                 return cached
-        index = index_from_frame(load_frame(self.engine, generation.id), snap_distance_m=self.snap_distance_m)
-        index.prepare_snapping()  # here, not in the first request for a point outside
+        index = self._load_or_build(generation)
         with self._lock:
             self._indexes[generation.id] = index
             while len(self._indexes) > self.cache_size:
                 self._indexes.popitem(last=False)
+        return index
+
+    def _load_or_build(self, generation: GenerationInfo) -> JurisdictionIndex:
+        """The generation's index from the disk cache, else built (and stored there)."""
+        key = None
+        if self.index_cache is not None:
+            from boundaries.index_cache import cache_key
+            from store.content import content_digest
+
+            key = cache_key(content_digest(self.engine, generation.id), self.snap_distance_m)
+            found = self.index_cache.load(key)
+            if found is not None:
+                return found
+        from boundaries.bundled import index_from_frame
+        from store.generations import load_frame
+
+        index = index_from_frame(load_frame(self.engine, generation.id), snap_distance_m=self.snap_distance_m)
+        index.prepare_snapping()  # here, not in the first request for a point outside
+        if key is not None and self.index_cache is not None:
+            self.index_cache.save(key, index)
         return index
 
     def lookup_point(

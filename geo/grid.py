@@ -23,18 +23,53 @@ Regions are labelled with ``scipy.ndimage.label``.
 from __future__ import annotations
 
 import math
+import threading
 from concurrent.futures import ThreadPoolExecutor
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import shapely
 
 if TYPE_CHECKING:
+    from collections.abc import Callable, Mapping
+
     from numpy.typing import NDArray
 
+# Values.  A cell of the raster (`cells`) holds a polygon position (>= 0, pure), EMPTY,
+# or encode_leaf(leaf) (<= -2: an edge touches it, or polygons overlap there; the leaf
+# numbers its candidate list).  A subcell of a tile (`tiles`) holds a polygon position,
+# EMPTY, or MIXED_SUBCELL (test the candidates of its cell's leaf), which is also what
+# value_at answers for a point that needs the exact test.  Cell values are decoded
+# with decode_leaf and never compared with MIXED_SUBCELL (-32768, far from the -2 of
+# leaf 0), so no value means two things where it is read.
 EMPTY = -1
-MIXED_SUBCELL = -2  # a subcell an edge touches: test its cell's candidates
+MIXED_SUBCELL = int(np.iinfo(np.int16).min)  # -32768: fits the narrowest tiles
+
+
+def encode_leaf(leaf: Any) -> Any:
+    """The cell value of a cell whose points are tested against ``leaf``'s candidates.
+
+    Examples
+    --------
+    >>> encode_leaf(0), encode_leaf(np.array([1, 2])).tolist()
+    (-2, [-3, -4])
+    """
+    return -2 - leaf
+
+
+def decode_leaf(value: Any) -> Any:
+    """The leaf of a cell value <= -2 (see :func:`encode_leaf`).
+
+    Examples
+    --------
+    >>> decode_leaf(-2), decode_leaf(encode_leaf(np.array([5]))).tolist()
+    (0, [5])
+    """
+    return -2 - value
+
+
 _EPS = 1e-9  # degrees (~0.1 mm): clearance between any edge and a pure/empty cell
+_LOADING = threading.RLock()  # held while a grid made by from_arrays loads its polygons
 
 
 class LevelGrid:
@@ -67,7 +102,9 @@ class LevelGrid:
     ) -> None:
         if refine < 1 or refine & (refine - 1):
             raise ValueError(f"refine must be a power of two >= 1, got {refine!r}")
-        self.geometries = np.asarray(geometries, dtype=object)
+        self._geometries: NDArray[np.object_] | None = np.asarray(geometries, dtype=object)
+        self._load_geometries: Callable[[], NDArray[np.object_]] | None = None
+        self._candidate_geometries: NDArray[np.object_] | None = None
         shapely.prepare(self.geometries)
         self.refine = int(refine)
         self.cell = 2.0 ** math.floor(math.log2(finest_cell))
@@ -77,22 +114,122 @@ class LevelGrid:
         self.nx = max(1, math.floor((maxx - self.x0) / self.cell) + 1)
         self.ny = max(1, math.floor((maxy - self.y0) / self.cell) + 1)
         self._tree = shapely.STRtree(self.geometries)
-        self.cells, self.candidate_offsets, self.candidates, marked = self._build()
+        cells, self.candidate_offsets, self.candidates, marked = self._build()
+        self._set_cells(cells)
         # Subcells of the marked cells: tile_of_leaf[leaf] is the tile of a marked
         # cell's leaf (-1 for overlap leaves), tiles[t, sy, sx] a subcell's value
-        # (>= 0 pure polygon, -1 empty, -2 test the leaf's candidates).
+        # (>= 0 pure polygon, EMPTY, MIXED_SUBCELL: test the leaf's candidates).
         self.tile_of_leaf = np.full(len(self.candidate_offsets) - 1, -1, dtype=np.int32)
         self.tiles = np.empty((0, self.refine, self.refine), dtype=np.int32)
         if self.refine > 1 and len(marked):
             self._refine(marked)
+        self._make_views()
+
+    @classmethod
+    def from_arrays(
+        cls,
+        arrays: Mapping[str, NDArray[Any]],
+        scalars: Mapping[str, float],
+        geometries: Callable[[], NDArray[np.object_]],
+    ) -> LevelGrid:
+        """A grid built earlier, from its :meth:`arrays` and :meth:`scalars` (which may be
+        memory-mapped, see :mod:`boundaries.index_cache`), without building it again.
+
+        ``geometries`` is called for the polygons the first time an exact test needs
+        them: a point away from every edge never waits for them.
+
+        Examples
+        --------
+        >>> from shapely import box
+        >>> polygons = np.array([box(0, 0, 1, 1), box(1, 0, 2, 1)])
+        >>> built = LevelGrid(polygons, finest_cell=0.1)
+        >>> grid = LevelGrid.from_arrays(built.arrays(), built.scalars(), lambda: polygons)
+        >>> grid.value_at(0.5, 0.5), grid.exact_covering(1.0, 0.5)
+        (0, [0, 1])
+        """
+        grid = cls.__new__(cls)
+        grid.refine = int(scalars["refine"])
+        grid.cell = float(scalars["cell"])
+        grid.x0, grid.y0 = float(scalars["x0"]), float(scalars["y0"])
+        grid.nx, grid.ny = int(scalars["nx"]), int(scalars["ny"])
+        bordered = arrays["bordered"]
+        grid._bordered = bordered.reshape(-1)
+        grid.cells = bordered[1:-1, 1:-1]
+        grid.candidate_offsets = arrays["candidate_offsets"]
+        grid.candidates = arrays["candidates"]
+        grid.tile_of_leaf = arrays["tile_of_leaf"]
+        grid.tiles = arrays["tiles"]
+        grid._geometries = None
+        grid._load_geometries = geometries
+        grid._candidate_geometries = None
+        grid._make_views()
+        return grid
+
+    def arrays(self) -> dict[str, NDArray[Any]]:
+        """The grid's arrays, as :meth:`from_arrays` takes them."""
+        return {
+            "bordered": self._bordered.reshape(self.ny + 2, self.nx + 2),
+            "candidate_offsets": self.candidate_offsets,
+            "candidates": self.candidates,
+            "tile_of_leaf": self.tile_of_leaf,
+            "tiles": self.tiles,
+        }
+
+    def scalars(self) -> dict[str, float]:
+        """The grid's origin, cell size, shape and refinement, as :meth:`from_arrays` takes them."""
+        return {
+            "cell": self.cell,
+            "x0": self.x0,
+            "y0": self.y0,
+            "nx": self.nx,
+            "ny": self.ny,
+            "refine": self.refine,
+        }
+
+    @property
+    def geometries(self) -> NDArray[np.object_]:
+        """The polygons, prepared (loaded on first use for a grid made by :meth:`from_arrays`)."""
+        geometries = self._geometries
+        if geometries is None:
+            # One thread loads and prepares them: preparing a geometry another thread
+            # is testing corrupts memory.
+            with _LOADING:
+                geometries = self._geometries
+                if geometries is None:
+                    assert self._load_geometries is not None
+                    geometries = np.asarray(self._load_geometries(), dtype=object)
+                    shapely.prepare(geometries)
+                    self._geometries = geometries
+        return geometries
+
+    @property
+    def candidate_geometries(self) -> NDArray[np.object_]:
+        """Each leaf's candidates as geometries, in the order of :attr:`candidates`: a
+        point's are a slice, not a gather (~1 µs a point in :meth:`exact_covering`)."""
+        found = self._candidate_geometries
+        if found is None:
+            geometries = self.geometries
+            with _LOADING:
+                found = self._candidate_geometries = geometries[self.candidates]
+        return found
+
+    def _set_cells(self, cells: NDArray[np.int32]) -> None:
+        """Keep the raster ``cells`` inside a border of empty cells (one on each side):
+        :meth:`cell_values` then clips a point's column and row into it instead of
+        masking points off the raster (measured 2.3x faster on 1M points, 15.6 ->
+        6.6 ms).  :attr:`cells` is a view of the inside."""
+        bordered = np.pad(cells, 1, constant_values=EMPTY)
+        self._bordered = bordered.reshape(-1)
+        self.cells = bordered[1:-1, 1:-1]
+
+    def _make_views(self) -> None:
         # Flat views for single points (value_at, leaf_at): indexing one gives a Python
-        # int, without numpy's per-call overhead.
-        self._cell_view = np.ascontiguousarray(self.cells).reshape(-1).data
+        # int, without numpy's per-call overhead.  A row of the bordered raster is
+        # nx + 2 cells; cell (0, 0) is at nx + 3.
+        self._cell_view = self._bordered.data
+        self._row_stride = self.nx + 2
         self._tile_view = np.ascontiguousarray(self.tiles).reshape(-1).data
         self._tile_of_leaf_view = np.ascontiguousarray(self.tile_of_leaf).data
-        # For exact_covering: each leaf's candidates as geometries in the order of
-        # `candidates`, so that a point's are a slice, not a gather (~1 µs a point).
-        self._candidate_geometries = self.geometries[self.candidates]
         self._candidate_view = np.ascontiguousarray(self.candidates).data
         self._offset_view = np.ascontiguousarray(self.candidate_offsets).data
 
@@ -118,7 +255,7 @@ class LevelGrid:
         value_of_region[region[single] + 1] = poly[single]
         # Regions under several overlapping polygons become mixed leaves.
         overlap = np.flatnonzero(counts > 1)
-        value_of_region[overlap + 1] = -2 - np.arange(len(overlap))
+        value_of_region[overlap + 1] = encode_leaf(np.arange(len(overlap)))
         overlap_leaf = np.full(n_regions, -1, dtype=np.int64)
         overlap_leaf[overlap] = np.arange(len(overlap))
         in_overlap = counts[region] > 1
@@ -128,7 +265,7 @@ class LevelGrid:
         # Marked cells: mixed leaves, numbered after the overlap regions.
         mixed = np.flatnonzero(marked.ravel())
         leaf_ids = len(overlap) + np.arange(len(mixed))
-        cells.ravel()[mixed] = -2 - leaf_ids
+        cells.ravel()[mixed] = encode_leaf(leaf_ids)
         leaf_of_cell = np.full(self.ny * self.nx, -1, dtype=np.int64)
         leaf_of_cell[mixed] = leaf_ids
         pairs_leaf.append(leaf_of_cell[cell_key])
@@ -222,48 +359,54 @@ class LevelGrid:
     def _refine(self, marked: NDArray[np.int64]) -> None:
         """Classify the subcells of the ``marked`` cells (flat indices, ascending).
 
-        Subcells are marked by the same edge sampling at the finer size and labelled
-        into regions tile by tile.  A region inherits the value of an unmarked
-        neighbouring cell it touches (no edge comes near either, so no edge separates
-        them); the other regions get one exact test of their first subcell's centre
-        against the candidates of their cell.
+        Each marked cell gets a tile of ``refine`` x ``refine`` subcells.  Subcells are
+        marked by the same edge sampling at the finer size and labelled into regions
+        tile by tile.  A region inherits the value of an unmarked neighbouring cell it
+        touches (no edge comes near either, so no edge separates them); the other
+        regions get one exact test of their first subcell's centre against the
+        candidates of their cell's leaf.
         """
         from scipy import ndimage
 
-        f = self.refine
-        fine = self.cell / f
+        per_side = self.refine  # subcells along a tile's side
+        per_tile = per_side * per_side
+        subcell = self.cell / per_side
         n_tiles = len(marked)
-        leaf = (-2 - self.cells.ravel()[marked]).astype(np.int64)
-        self.tile_of_leaf[leaf] = np.arange(n_tiles, dtype=np.int32)
+        leaf_of_tile = decode_leaf(self.cells.ravel()[marked].astype(np.int64))
+        self.tile_of_leaf[leaf_of_tile] = np.arange(n_tiles, dtype=np.int32)
         tile_of_cell = np.full(self.ny * self.nx, -1, dtype=np.int32)
         tile_of_cell[marked] = np.arange(n_tiles, dtype=np.int32)
-        flat_marked = np.zeros(n_tiles * f * f, dtype=bool)
+        subcell_marked = np.zeros(n_tiles * per_tile, dtype=bool)  # by tile, row, column
 
         def mark(segments: tuple[NDArray[np.float64], NDArray[np.float64], NDArray[np.int64]]) -> None:
-            x_lo, x_hi, y_lo, y_hi, _ = self._edge_samples(fine, self.nx * f, self.ny * f, segments)
-            # Consecutive samples mostly mark the same subcells: drop the repeats.
-            new = np.ones(len(x_lo), dtype=bool)
-            new[1:] = (
-                (x_lo[1:] != x_lo[:-1])
-                | (y_lo[1:] != y_lo[:-1])
-                | (x_hi[1:] != x_hi[:-1])
-                | (y_hi[1:] != y_hi[:-1])
+            # Column and row ranges of the subcells each sample marks, over the whole plane.
+            col_lo, col_hi, row_lo, row_hi, _ = self._edge_samples(
+                subcell, self.nx * per_side, self.ny * per_side, segments
             )
-            x_lo, x_hi, y_lo, y_hi = x_lo[new], x_hi[new], y_lo[new], y_hi[new]
+            # Consecutive samples mostly mark the same subcells: drop the repeats.
+            new = np.ones(len(col_lo), dtype=bool)
+            new[1:] = (
+                (col_lo[1:] != col_lo[:-1])
+                | (row_lo[1:] != row_lo[:-1])
+                | (col_hi[1:] != col_hi[:-1])
+                | (row_hi[1:] != row_hi[:-1])
+            )
+            col_lo, col_hi, row_lo, row_hi = col_lo[new], col_hi[new], row_lo[new], row_hi[new]
             # Scattering marks needs no sorting; repeated (or concurrent) marks are
             # harmless.  An edge near a subcell marked its cell too, so every sample
             # lands in a tile.
-            for fx, fy, extra in (
-                (x_lo, y_lo, None),
-                (x_hi, y_lo, x_hi != x_lo),
-                (x_lo, y_hi, y_hi != y_lo),
-                (x_hi, y_hi, (x_hi != x_lo) & (y_hi != y_lo)),
+            for col, row, extra in (
+                (col_lo, row_lo, None),
+                (col_hi, row_lo, col_hi != col_lo),
+                (col_lo, row_hi, row_hi != row_lo),
+                (col_hi, row_hi, (col_hi != col_lo) & (row_hi != row_lo)),
             ):
                 if extra is not None:
-                    fx, fy = fx[extra], fy[extra]
-                cy, sy = np.divmod(fy, f)
-                cx, sx = np.divmod(fx, f)
-                flat_marked[tile_of_cell[cy * self.nx + cx].astype(np.int64) * (f * f) + sy * f + sx] = True
+                    col, row = col[extra], row[extra]
+                cell_row, row_in_tile = np.divmod(row, per_side)
+                cell_col, col_in_tile = np.divmod(col, per_side)
+                tile = tile_of_cell[cell_row * self.nx + cell_col].astype(np.int64)
+                subcell_marked[tile * per_tile + row_in_tile * per_side + col_in_tile] = True
 
         # Marks need no owner, so an edge shared by two polygons is sampled once; then
         # two halves of the edges at once (numpy releases the GIL in these loops).
@@ -272,41 +415,42 @@ class LevelGrid:
         halves = [(start[:half], end[:half], owner[:half]), (start[half:], end[half:], owner[half:])]
         with ThreadPoolExecutor(2) as pool:
             list(pool.map(mark, halves))
-        sub_marked = flat_marked.reshape(n_tiles, f, f)
-        in_plane = np.zeros((3, 3, 3), dtype=bool)
+        subcell_marked_3d = subcell_marked.reshape(n_tiles, per_side, per_side)
+        in_plane = np.zeros((3, 3, 3), dtype=bool)  # 4-connected within a tile, never across tiles
         in_plane[1] = [[False, True, False], [True, True, True], [False, True, False]]
-        labels, n_regions = ndimage.label(~sub_marked, structure=in_plane)
+        region_of_subcell, n_regions = ndimage.label(~subcell_marked_3d, structure=in_plane)
         unknown = np.iinfo(np.int64).min
-        value = np.full(n_regions + 1, unknown, dtype=np.int64)
-        value[0] = MIXED_SUBCELL
-        iy, ix = np.divmod(marked, self.nx)
+        region_value = np.full(n_regions + 1, unknown, dtype=np.int64)  # by region number, 0: marked
+        region_value[0] = MIXED_SUBCELL
+        tile_row, tile_col = np.divmod(marked, self.nx)  # each tile's cell in the raster
         sides = (
-            (0, -1, labels[:, :, 0]),
-            (0, 1, labels[:, :, f - 1]),
-            (-1, 0, labels[:, 0, :]),
-            (1, 0, labels[:, f - 1, :]),
+            (0, -1, region_of_subcell[:, :, 0]),
+            (0, 1, region_of_subcell[:, :, per_side - 1]),
+            (-1, 0, region_of_subcell[:, 0, :]),
+            (1, 0, region_of_subcell[:, per_side - 1, :]),
         )
-        for dy, dx, border in sides:
-            ty, tx = iy + dy, ix + dx
-            inside = (tx >= 0) & (tx < self.nx) & (ty >= 0) & (ty < self.ny)
+        for d_row, d_col, border in sides:
+            row, col = tile_row + d_row, tile_col + d_col
+            inside = (col >= 0) & (col < self.nx) & (row >= 0) & (row < self.ny)
             neighbour = np.full(n_tiles, MIXED_SUBCELL, dtype=np.int64)
-            neighbour[inside] = self.cells[ty[inside], tx[inside]]
+            neighbour[inside] = self.cells[row[inside], col[inside]]
             calm = np.flatnonzero(neighbour >= EMPTY)  # pure or empty: unmarked
             regions = border[calm]
             touching = regions > 0
-            value[regions[touching]] = np.broadcast_to(neighbour[calm][:, None], regions.shape)[touching]
-        todo = np.flatnonzero(value == unknown)
+            neighbour_value = np.broadcast_to(neighbour[calm][:, None], regions.shape)
+            region_value[regions[touching]] = neighbour_value[touching]
+        todo = np.flatnonzero(region_value == unknown)
         if len(todo):
-            flat = labels.ravel()
+            flat = region_of_subcell.ravel()
             first = np.full(n_regions + 1, -1, dtype=np.int64)
             first[flat[::-1]] = np.arange(len(flat) - 1, -1, -1)
-            t, rest = np.divmod(first[todo], f * f)
-            sy, sx = np.divmod(rest, f)
-            x = self.x0 + ((ix[t] * f + sx) + 0.5) * fine
-            y = self.y0 + ((iy[t] * f + sy) + 0.5) * fine
-            starts = self.candidate_offsets[leaf[t]]
-            sizes = self.candidate_offsets[leaf[t] + 1] - starts
-            pair = np.repeat(np.arange(len(todo)), sizes)
+            tile, in_tile = np.divmod(first[todo], per_tile)
+            row_in_tile, col_in_tile = np.divmod(in_tile, per_side)
+            x = self.x0 + ((tile_col[tile] * per_side + col_in_tile) + 0.5) * subcell
+            y = self.y0 + ((tile_row[tile] * per_side + row_in_tile) + 0.5) * subcell
+            starts = self.candidate_offsets[leaf_of_tile[tile]]
+            sizes = self.candidate_offsets[leaf_of_tile[tile] + 1] - starts
+            pair = np.repeat(np.arange(len(todo)), sizes)  # (region to test, candidate) pairs
             firsts = np.cumsum(sizes) - sizes
             slot = np.arange(len(pair)) - np.repeat(firsts, sizes) + np.repeat(starts, sizes)
             poly = self.candidates[slot]
@@ -314,11 +458,11 @@ class LevelGrid:
             count = np.bincount(pair[hit], minlength=len(todo))
             found = np.full(len(todo), EMPTY, dtype=np.int64)
             found[pair[hit]] = poly[hit]
-            value[todo] = np.where(count > 1, MIXED_SUBCELL, found)
+            region_value[todo] = np.where(count > 1, MIXED_SUBCELL, found)
         # Narrowed before the gather: it writes one value per subcell (millions).
         small = len(self.geometries) < np.iinfo(np.int16).max
-        tiles = value.astype(np.int16 if small else np.int32)[labels]
-        tiles[sub_marked] = MIXED_SUBCELL
+        tiles = region_value.astype(np.int16 if small else np.int32)[region_of_subcell]
+        tiles[subcell_marked_3d] = MIXED_SUBCELL
         self.tiles = tiles
 
     # --- querying -----------------------------------------------------------------------
@@ -327,20 +471,12 @@ class LevelGrid:
         """Memory held by the raster and candidate lists, in bytes."""
         arrays = (self.cells, self.candidate_offsets, self.candidates, self.tile_of_leaf, self.tiles)
         # The candidates' geometries are references (8 bytes each) to self.geometries.
-        return int(sum(a.nbytes for a in arrays)) + self._candidate_geometries.nbytes
+        return int(sum(a.nbytes for a in arrays)) + 8 * len(self.candidates)
 
     def cell_values(self, x: NDArray[np.float64], y: NDArray[np.float64]) -> NDArray[np.int32]:
         """Raw cell value per point: >= 0 pure polygon, -1 empty, <= -2 mixed leaf."""
-        with np.errstate(invalid="ignore"):
-            fx = np.floor((x - self.x0) / self.cell)
-            fy = np.floor((y - self.y0) / self.cell)
-            outside = ~((fx >= 0) & (fx < self.nx) & (fy >= 0) & (fy < self.ny))
-        # One gather by flat index (np.take: several times faster than 2-D fancy indexing).
-        flat = fy * self.nx + fx  # exact: whole numbers far below 2**53
-        flat[outside] = 0
-        values = np.take(self.cells.ravel(), flat.astype(np.intp))
-        values[outside] = EMPTY
-        return values
+        flat = bordered_cell(x, y, self.x0, self.y0, self.cell, self.nx, self.ny)
+        return np.take(self._bordered, flat, mode="clip")
 
     def value_at(self, x: float, y: float) -> int:
         """The raster's answer for one point, without numpy's per-call overhead.
@@ -360,18 +496,19 @@ class LevelGrid:
         # One flat function: the single-lookup hot path calls it for every request.
         dx = (x - self.x0) / self.cell
         dy = (y - self.y0) / self.cell
-        nx = self.nx
-        if not (0.0 <= dx < nx and 0.0 <= dy < self.ny):  # NaN fails both too
+        if not (0.0 <= dx < self.nx and 0.0 <= dy < self.ny):  # NaN fails both too
             return EMPTY
         # int() is floor here: dx and dy are not negative.
-        value: int = self._cell_view[int(dy) * nx + int(dx)]
+        value: int = self._cell_view[(int(dy) + 1) * self._row_stride + int(dx) + 1]
         if value >= EMPTY:
             return value
-        tile: int = self._tile_of_leaf_view[-2 - value]
+        tile: int = self._tile_of_leaf_view[-2 - value]  # decode_leaf, inline: the hot path
         if tile < 0:
             return MIXED_SUBCELL
-        f = self.refine
-        return self._tile_view[(tile * f + int(dy * f) % f) * f + int(dx * f) % f]
+        per_side = self.refine  # subcells along a tile's side: row and column in the tile
+        row_in_tile = int(dy * per_side) % per_side
+        col_in_tile = int(dx * per_side) % per_side
+        return self._tile_view[(tile * per_side + row_in_tile) * per_side + col_in_tile]
 
     def leaf_at(self, x: float, y: float) -> int:
         """The leaf of a point's cell (a cell an edge touches, whose candidates
@@ -380,8 +517,8 @@ class LevelGrid:
         dy = (y - self.y0) / self.cell
         if not (0.0 <= dx < self.nx and 0.0 <= dy < self.ny):
             return -1
-        value: int = self._cell_view[int(dy) * self.nx + int(dx)]
-        return -2 - value if value < EMPTY else -1
+        value: int = self._cell_view[(int(dy) + 1) * self._row_stride + int(dx) + 1]
+        return int(decode_leaf(value)) if value < EMPTY else -1
 
     def exact_covering(self, x: float, y: float) -> list[int]:
         """Positions of the polygons covering one point, in ascending order, by the exact
@@ -402,7 +539,7 @@ class LevelGrid:
         start: int = self._offset_view[leaf]
         end: int = self._offset_view[leaf + 1]
         # `covers`: a point on an edge or a vertex is in every polygon it touches.
-        hits = shapely.intersects_xy(self._candidate_geometries[start:end], x, y).tolist()
+        hits = shapely.intersects_xy(self.candidate_geometries[start:end], x, y).tolist()
         return [c for c, hit in zip(self._candidate_view[start:end].tolist(), hits, strict=True) if hit]
 
     def query(
@@ -421,10 +558,10 @@ class LevelGrid:
             point then polygon; points answered by a pure cell are not listed.
         """
         values = self.cell_values(x, y)
-        winner = np.where(values >= 0, values, EMPTY).astype(np.int32)
-        count = (values >= 0).astype(np.int32)
-        mixed_points = np.flatnonzero(values <= -2)
-        leaf = -2 - values[mixed_points].astype(np.int64)
+        winner = np.maximum(values, EMPTY)  # mixed leaves (<= -2) are decided below
+        count = (winner >= 0).view(np.int8).astype(np.int32)
+        mixed_points = np.flatnonzero(values < EMPTY)
+        leaf = decode_leaf(values[mixed_points].astype(np.int64))
         if len(self.tiles) and len(mixed_points):
             mixed_points, leaf = self._subcells(x, y, mixed_points, leaf, winner, count)
         if len(mixed_points) == 0:
@@ -463,19 +600,53 @@ class LevelGrid:
         tile = self.tile_of_leaf[leaf]
         tiled = np.flatnonzero(tile >= 0)
         at = points[tiled]
-        f = self.refine
-        fine = self.cell / f
-        # (x - x0) / fine is (x - x0) / cell scaled by a power of two, exactly: its
-        # floor modulo f is the subcell inside the cell that cell_values found.
-        sx = np.floor((x[at] - self.x0) / fine).astype(np.int64) % f
-        sy = np.floor((y[at] - self.y0) / fine).astype(np.int64) % f
-        sub = np.take(self.tiles.ravel(), (tile[tiled].astype(np.int64) * f + sy) * f + sx)
+        per_side = self.refine
+        subcell = self.cell / per_side
+        # (x - x0) / subcell is (x - x0) / cell scaled by a power of two, exactly: its
+        # floor modulo per_side is the subcell inside the cell that cell_values found.
+        col_in_tile = np.floor((x[at] - self.x0) / subcell).astype(np.int64) % per_side
+        row_in_tile = np.floor((y[at] - self.y0) / subcell).astype(np.int64) % per_side
+        flat = (tile[tiled].astype(np.int64) * per_side + row_in_tile) * per_side + col_in_tile
+        sub = np.take(self.tiles.ravel(), flat)
         settled = sub != MIXED_SUBCELL
         winner[at[settled]] = sub[settled]
         count[at[settled]] = sub[settled] >= 0
         keep = np.ones(len(points), dtype=bool)
         keep[tiled[settled]] = False
         return points[keep], leaf[keep]
+
+
+def bordered_cell(
+    x: NDArray[np.float64], y: NDArray[np.float64], x0: float, y0: float, cell: float, nx: int, ny: int
+) -> NDArray[np.intp]:
+    """Each point's cell as a flat index into an ``ny`` x ``nx`` raster kept inside a
+    border of one cell on each side (rows of ``nx + 2``), for ``np.take(..., mode="clip")``.
+
+    The column and row are clipped to one beyond the raster, so a point off the raster
+    indexes the border; NaN stays NaN through the clip and becomes an index that
+    ``take`` clips to a corner of the border.  No masks: measured 2.3x faster than
+    masking points off the raster.  ``cell`` is a power of two, so multiplying by its
+    inverse is dividing by it, exactly.
+
+    Examples
+    --------
+    >>> bordered_cell(np.array([0.5, 2.5, -7.0]), np.array([0.5, 0.5, 0.5]), 0.0, 0.0, 1.0, 2, 1).tolist()
+    [5, 7, 4]
+    """
+    fx = np.subtract(x, x0)
+    fx *= 1.0 / cell
+    np.floor(fx, out=fx)
+    np.clip(fx, -1.0, nx, out=fx)
+    fy = np.subtract(y, y0)
+    fy *= 1.0 / cell
+    np.floor(fy, out=fy)
+    np.clip(fy, -1.0, ny, out=fy)
+    fy += 1.0
+    fy *= nx + 2
+    fy += fx
+    fy += 1.0  # exact: whole numbers far below 2**53
+    with np.errstate(invalid="ignore"):
+        return fy.astype(np.intp)
 
 
 def _unique_segments(

@@ -39,9 +39,10 @@ import shapely
 from geo.errors import BoundaryDataError, InvalidInputError
 from geo.grid import MIXED_SUBCELL, LevelGrid
 from geo.levels import LEVEL_KEYS, LEVELS, get_level
+from geo.snap import Edges, OutsideRaster, Snapper, snap_projection
 
 if TYPE_CHECKING:
-    from collections.abc import Sequence
+    from collections.abc import Callable, Sequence
 
     from numpy.typing import ArrayLike, NDArray
 
@@ -57,6 +58,8 @@ _FINEST_CELL = {0: 1 / 256, 1: 1 / 256, 2: 1 / 512, 3: 1 / 1024}
 # 1/2048 without subcells, and the index builds faster (measured on the bundled set).
 _REFINE = {0: 1, 1: 1, 2: 1, 3: 8}
 _PARALLEL_MIN_POINTS = 200_000
+# Status by how many units of the finest level cover a point (2 or more: a boundary).
+_FINEST_STATUS = np.array([OUTSIDE, OK, BOUNDARY], dtype=np.uint8)
 
 
 @dataclass(frozen=True)
@@ -282,19 +285,71 @@ class JurisdictionIndex:
         geometries: NDArray[np.object_],
         snap_distance_m: float = DEFAULT_SNAP_DISTANCE_M,
     ) -> None:
+        self._setup(units, snap_distance_m)
+        self._geometries: NDArray[np.object_] | None = geometries
+        self._load_geometries: Callable[[], NDArray[np.object_]] | None = None
+        self._grids = _build_grids(geometries, self._rows_by_rank)
+        self._set_finest()
+
+    def _setup(self, units: UnitTable, snap_distance_m: float) -> None:
         self.units = units
-        self.geometries = geometries
         self.snap_distance_m = float(snap_distance_m)
         self._snapper_lock = threading.Lock()
-        self._snapper_built: _Snapper | None = None
+        self._outside_built: OutsideParts | None = None
         present = sorted(set(units.ranks.tolist()))
         self.ranks_present: tuple[int, ...] = tuple(present)
         self._rows_by_rank = {rank: np.flatnonzero(units.ranks == rank).astype(np.int32) for rank in present}
-        self._grids = _build_grids(geometries, self._rows_by_rank)
+
+    def _set_finest(self) -> None:
         # resolve_one's finest level: its grid, and its rows as Python ints.
+        finest = self.ranks_present[-1] if self.ranks_present else None
         self._finest: tuple[LevelGrid, list[int]] | None = (
-            (self._grids[present[-1]], self._rows_by_rank[present[-1]].tolist()) if present else None
+            None if finest is None else (self._grids[finest], self._rows_by_rank[finest].tolist())
         )
+
+    @classmethod
+    def from_parts(
+        cls,
+        units: UnitTable,
+        geometries: Callable[[], NDArray[np.object_]],
+        grids: dict[int, LevelGrid],
+        snap_distance_m: float,
+        bounds: tuple[float, float, float, float],
+        outside: OutsideParts | None = None,
+    ) -> JurisdictionIndex:
+        """An index built earlier, from its parts (see :mod:`boundaries.index_cache`).
+
+        ``geometries`` is called for the polygons (in unit row order) the first time a
+        lookup needs an exact test or a snap: a point away from every edge never waits
+        for them.
+        """
+        index = cls.__new__(cls)
+        index._setup(units, snap_distance_m)
+        index._geometries = None
+        index._load_geometries = geometries
+        index._grids = grids
+        index._set_finest()
+        index.__dict__["bounds"] = tuple(float(v) for v in bounds)  # the cached_property's value
+        index._outside_built = outside
+        return index
+
+    @property
+    def geometries(self) -> NDArray[np.object_]:
+        """Every unit's polygon, in unit row order (loaded on first use for an index made
+        by :meth:`from_parts`)."""
+        geometries = self._geometries
+        if geometries is None:
+            with self._snapper_lock:
+                geometries = self._geometries
+                if geometries is None:
+                    assert self._load_geometries is not None
+                    geometries = self._geometries = np.asarray(self._load_geometries(), dtype=object)
+        return geometries
+
+    @property
+    def grids(self) -> dict[int, LevelGrid]:
+        """Each level's grid, by level rank."""
+        return self._grids
 
     @classmethod
     def from_arrays(
@@ -335,7 +390,7 @@ class JurisdictionIndex:
         """Approximate memory of the rasters and candidate lists, in bytes."""
         return sum(grid.nbytes for grid in self._grids.values())
 
-    @property
+    @cached_property
     def bounds(self) -> tuple[float, float, float, float]:
         """(minx, miny, maxx, maxy) of all units, WGS84 degrees."""
         minx, miny, maxx, maxy = shapely.total_bounds(self.geometries)
@@ -421,14 +476,21 @@ class JurisdictionIndex:
 
     def _lookup(self, x: NDArray[np.float64], y: NDArray[np.float64]) -> LookupResult:
         n = len(x)
-        resolved = np.full(n, -1, dtype=np.int32)
-        status = np.full(n, OUTSIDE, dtype=np.uint8)
-        distance = np.full(n, np.nan)
-        cand_point: list[NDArray[np.intp]] = []
-        cand_row: list[NDArray[np.int32]] = []
-        pending = np.arange(n)
         finest = self.ranks_present[-1]
-        for rank in reversed(self.ranks_present):
+        # The finest level over every point, without gathers (most points end here).
+        winner, count, hit_point, hit_poly = self._grids[finest].query(x, y)
+        rows = self._rows_by_rank[finest]
+        resolved = np.append(rows, -1).take(winner)  # winner -1 picks the trailing -1
+        status = _FINEST_STATUS.take(np.minimum(count, 2))  # 0 outside, 1 ok, 2+ boundary
+        shared = count[hit_point] > 1
+        cand_point = [hit_point[shared]]
+        cand_row = [rows[hit_poly[shared]]]
+        pending = np.flatnonzero(winner < 0)
+        if len(pending):
+            # Most points no unit of the finest level covers are far from every unit:
+            # one raster lookup answers them (they stay "outside").
+            pending = pending[~self._outside.raster.holds(x[pending], y[pending])]
+        for rank in reversed(self.ranks_present[:-1]):
             if len(pending) == 0:
                 break
             rows = self._rows_by_rank[rank]
@@ -436,13 +498,14 @@ class JurisdictionIndex:
             found = winner >= 0
             points = pending[found]
             resolved[points] = rows[winner[found]]
-            status[points] = OK if rank == finest else GAP
+            status[points] = GAP
             on_edge = count > 1
             status[pending[on_edge]] = BOUNDARY
             shared = on_edge[hit_point]
             cand_point.append(pending[hit_point[shared]])
             cand_row.append(rows[hit_poly[shared]])
             pending = pending[~found]
+        distance = np.full(n, np.nan)
         # Non-finite coordinates are never near anything (callers mark them invalid).
         pending = pending[np.isfinite(x[pending]) & np.isfinite(y[pending])]
         if len(pending):
@@ -462,74 +525,110 @@ class JurisdictionIndex:
     ) -> None:
         if self.snap_distance_m <= 0:
             return
-        snapper = self._snapper
-        px, py = snapper.project(x[pending], y[pending])
-        near = snapper.tree.query_nearest(
-            shapely.points(px, py), max_distance=self.snap_distance_m, return_distance=True, all_matches=True
-        )
-        (point_idx, leaf_idx), dist = near
-        if len(point_idx) == 0:
-            return
-        # all_matches lists ties; keep the lowest code (leaf rows are in code order).
-        order = np.lexsort((leaf_idx, point_idx))
-        point_idx, leaf_idx, dist = point_idx[order], leaf_idx[order], dist[order]
-        first = np.ones(len(point_idx), dtype=bool)
-        first[1:] = point_idx[1:] != point_idx[:-1]
-        points = pending[point_idx[first]]
-        rows = snapper.rows[leaf_idx[first]]
+        point, rows, dist = self._outside.snapper.nearest(x[pending], y[pending], self.snap_distance_m)
+        points = pending[point]
         resolved[points] = rows
         status[points] = SNAPPED
-        distance[points] = dist[first]
+        distance[points] = dist
 
     def prepare_snapping(self) -> None:
-        """Build the structures for snapping points outside every unit now rather than
-        on the first such point (they take about as long as the index itself)."""
-        if self.snap_distance_m > 0:
-            self._snapper  # noqa: B018 - built on first access
+        """Build the structures for points outside every unit now rather than on the
+        first such point (see :mod:`geo.snap`)."""
+        self._outside  # noqa: B018 - built on first access
 
     @property
-    def _snapper(self) -> _Snapper:
-        # Built on first need: most batches have no point outside the set.
+    def snap_projection(self) -> str:
+        """The plane snap distances are measured in (:func:`geo.snap.snap_projection`)."""
+        return snap_projection(self.bounds)
+
+    @property
+    def _outside(self) -> OutsideParts:
+        # Built on first need: many batches have no point outside the finest level.
+        built = self._outside_built
+        if built is not None:
+            return built
         with self._snapper_lock:
-            if self._snapper_built is None:
-                leaf_rows = np.flatnonzero(~self.units.has_children).astype(np.int32)
-                self._snapper_built = _Snapper(leaf_rows, self.geometries[leaf_rows], self.bounds)
-            return self._snapper_built
+            if self._outside_built is None:
+                self._outside_built = OutsideParts.build(self)
+            return self._outside_built
+
+    @property
+    def outside_raster(self) -> OutsideRaster | None:
+        """The raster of cells where a point is ``outside`` for certain (see
+        :mod:`geo.snap`), None until built (:meth:`prepare_snapping` builds it)."""
+        built = self._outside_built
+        return None if built is None else built.raster
+
+    def surely_outside(self, x: float, y: float) -> bool:
+        """True if one WGS84 point is ``outside`` for certain by :attr:`outside_raster`
+        (no unit covers it, none is within the snap distance); False when it may not be,
+        and while that raster is not built.  Floats only, for the single-lookup path."""
+        raster = self.outside_raster
+        return raster is not None and raster.holds_one(x, y)
+
+    def set_outside_parts(self, parts: OutsideParts) -> None:
+        """Use outside structures made earlier (:mod:`geo.index_cache` loads them)."""
+        self._outside_built = parts
 
 
-class _Snapper:
-    """Nearest leaf unit in metres, in a transverse Mercator centred on the set.
+class OutsideParts:
+    """What answers points that no unit of the finest level covers, fast (see
+    :mod:`geo.snap`): the raster of cells that are outside for certain, and the leaf
+    edges facing the outside, whose snapper is built on first need.
 
-    Over a city (< 200 km across) the scale error of a centred transverse Mercator is
-    below 0.05 %, far finer than a snap tolerance of tens of metres.
+    Parameters
+    ----------
+    raster : OutsideRaster
+    leaf_rows : ndarray of int32
+        Unit rows of the leaf units, ascending.
+    segments : (start, end, owner)
+        The facing leaf edges (WGS84 degrees) and the position in ``leaf_rows`` of each
+        edge's leaf.
+    projection : str
+        The plane snap distances are measured in (:func:`geo.snap.snap_projection`).
     """
 
     def __init__(
         self,
-        rows: NDArray[np.int32],
-        geometries: NDArray[np.object_],
-        bounds: tuple[float, float, float, float],
+        raster: OutsideRaster,
+        leaf_rows: NDArray[np.int32],
+        segments: tuple[NDArray[np.float64], NDArray[np.float64], NDArray[np.int64]],
+        projection: str,
     ) -> None:
-        from pyproj import Transformer
+        self.raster = raster
+        self.leaf_rows = leaf_rows
+        self.segments = segments
+        self.projection = projection
+        self._snapper: Snapper | None = None
+        self._lock = threading.Lock()
 
-        lon0 = (bounds[0] + bounds[2]) / 2
-        lat0 = (bounds[1] + bounds[3]) / 2
-        self._transformer = Transformer.from_crs(
-            "EPSG:4326",
-            f"+proj=tmerc +lat_0={lat0} +lon_0={lon0} +k=1 +x_0=0 +y_0=0 +ellps=WGS84 +units=m",
-            always_xy=True,
-        )
-        self.rows = rows
-        projected = shapely.transform(
-            geometries, lambda xy: np.column_stack(self.project(xy[:, 0], xy[:, 1]))
-        )
-        self.tree = shapely.STRtree(projected)
+    @property
+    def snapper(self) -> Snapper:
+        """The snapper over the facing leaf edges (built on first use: a few ms, and
+        pyproj's import)."""
+        with self._lock:
+            if self._snapper is None:
+                self._snapper = Snapper(self.leaf_rows, *self.segments, self.projection)
+            return self._snapper
 
-    def project(
-        self, lon: NDArray[np.float64], lat: NDArray[np.float64]
-    ) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
-        px, py = self._transformer.transform(lon, lat)
-        return np.asarray(px), np.asarray(py)
+    @classmethod
+    def build(cls, index: JurisdictionIndex) -> OutsideParts:
+        """Find the facing edges and build the raster for ``index``."""
+        leaf = ~index.units.has_children
+        leaf_rows = np.flatnonzero(leaf).astype(np.int32)
+        edges = Edges(index.geometries)
+        outline = edges.exposed()
+        facing = edges.facing(leaf)
+        start, end = edges.start[facing], edges.end[facing]
+        # Edge owners are unit rows; the snapper wants positions among the leaves.
+        owner = np.searchsorted(leaf_rows, edges.owner[facing]).astype(np.int64)
+        raster = OutsideRaster(
+            list(index.grids.values()),
+            (edges.start[outline], edges.end[outline]),
+            (start, end),
+            index.snap_distance_m,
+        )
+        return cls(raster, leaf_rows, (start, end, owner), index.snap_projection)
 
 
 def candidates_csr(

@@ -168,6 +168,23 @@ def resolve_point(
     return index.resolve_one(lon, lat)
 
 
+_SWAP_MARGIN = 0.1  # degrees: more than any offset between the geographic CRSs read here
+
+
+def swap_box(bounds: tuple[float, float, float, float]) -> tuple[float, float, float, float]:
+    """The box a point's swapped coordinates must fall in for the point to be taken as
+    swapped: the set's ``bounds`` grown by 0.1 degrees (more than GCJ-02 or BD-09
+    moves a point).  Outside it, the swap check needs no lookup.
+
+    Examples
+    --------
+    >>> swap_box((117.0, 36.0, 118.0, 37.0))
+    (116.9, 35.9, 118.1, 37.1)
+    """
+    minx, miny, maxx, maxy = bounds
+    return minx - _SWAP_MARGIN, miny - _SWAP_MARGIN, maxx + _SWAP_MARGIN, maxy + _SWAP_MARGIN
+
+
 def _no_position(x: float, y: float, crs: CRS) -> str:
     return f"({x!r}, {y!r}) is out of range for {crs}: it has no WGS84 position"
 
@@ -181,12 +198,25 @@ def _swap_message(x: float, y: float) -> str:
 
 def _swapped(index: Locator, x: NDArray[np.float64], y: NDArray[np.float64], crs: CRS) -> NDArray[np.bool_]:
     """True where ``(y, x)`` is a valid point covered by the set."""
+    swapped = np.zeros(len(x), dtype=bool)
     if len(x) == 0 or not crs.is_geographic:
-        return np.zeros(len(x), dtype=bool)
+        return swapped
     ok = usable(y, x, crs)
-    lon, lat = to_wgs84(np.where(ok, y, 0.0), np.where(ok, x, 0.0), crs)
+    bounds = getattr(index, "bounds", None)
+    if bounds is not None:
+        # The set's bounds first: nearly every point outside the set stays outside it
+        # when swapped, and a comparison is all that costs (the margin covers the
+        # few metres a GCJ-02 or BD-09 point moves on its way to WGS84).
+        minx, miny, maxx, maxy = swap_box(bounds)
+        with np.errstate(invalid="ignore"):
+            ok &= (y >= minx) & (y <= maxx) & (x >= miny) & (x <= maxy)
+    test = np.flatnonzero(ok)
+    if len(test) == 0:
+        return swapped
+    lon, lat = to_wgs84(y[test], x[test], crs)
     status = index.lookup(lon, lat, threads=1).status
-    return ok & np.isin(status, [OK, BOUNDARY, GAP])
+    swapped[test] = np.isin(status, [OK, BOUNDARY, GAP])
+    return swapped
 
 
 def _mark_invalid(result: LookupResult, invalid: NDArray[np.bool_]) -> None:

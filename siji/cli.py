@@ -182,7 +182,7 @@ def _postgis_index(service, generation_id: int, index):
             f"--engine postgis needs a PostGIS database; SIJI_DATABASE_URL is {service.engine.url!r}. "
             "Set SIJI_DATABASE_URL=postgresql://user@host/db, or use --engine memory"
         )
-    return PostGISIndex(service.engine, generation_id, index.units, index.snap_distance_m)
+    return PostGISIndex(service.engine, generation_id, index.units, index.snap_distance_m, index.bounds)
 
 
 def main() -> None:

@@ -15,6 +15,7 @@ def boundary_service(
 ) -> BoundaryService:
     """A boundary service over ``SIJI_DATABASE_URL`` (default: ./siji.db), migrated, with
     the bundled Tai'an set imported on first use."""
+    from boundaries.index_cache import IndexCache
     from boundaries.service import BoundaryService
     from store.engine import make_engine, upgrade
 
@@ -22,7 +23,7 @@ def boundary_service(
     engine = make_engine(settings.database_url)
     upgrade(engine)
     snap = settings.snap_distance_m if snap_distance_m is None else snap_distance_m
-    service = BoundaryService(engine, snap)
+    service = BoundaryService(engine, snap, index_cache=IndexCache.at(settings.index_cache_dir))
     if settings.load_bundled:
         service.ensure_bundled()
     return service

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any
 
@@ -10,6 +11,10 @@ from sqlalchemy import Engine, create_engine, event, text
 from geo.errors import InvalidInputError
 
 MIGRATIONS = Path(__file__).parent / "migrations"
+
+
+_REVISION = re.compile(r"^revision\s*(?::[^=]*)?=\s*[\"']([^\"']+)[\"']", re.M)
+_DOWN_REVISION = re.compile(r"^down_revision\s*(?::[^=]*)?=\s*(.+)$", re.M)
 
 
 def normalize_url(url: str) -> str:
@@ -57,8 +62,47 @@ def is_postgis(engine: Engine) -> bool:
 
 
 def upgrade(engine: Engine) -> None:
-    """Bring the schema to the newest migration (Alembic ``upgrade head``)."""
-    migrate(engine, "upgrade", "head")
+    """Bring the schema to the newest migration (Alembic ``upgrade head``).
+
+    A database already there is recognised without importing Alembic (about 0.2 s of
+    every command's start): its ``alembic_version`` rows are compared with the heads
+    that the migration files name.
+    """
+    if not at_head(engine):
+        migrate(engine, "upgrade", "head")
+
+
+def head_revisions() -> frozenset[str]:
+    """The revisions no migration builds on, read from the migration files' ``revision``
+    and ``down_revision`` lines.
+
+    Examples
+    --------
+    >>> sorted(head_revisions()) == sorted(head_revisions()) and len(head_revisions()) >= 1
+    True
+    """
+    revisions: set[str] = set()
+    parents: set[str] = set()
+    for path in (MIGRATIONS / "versions").glob("*.py"):
+        source = path.read_text(encoding="utf-8")
+        revision = _REVISION.search(source)
+        if revision is None:
+            continue
+        revisions.add(revision.group(1))
+        down = _DOWN_REVISION.search(source)
+        if down is not None:
+            parents.update(re.findall(r"[\"']([^\"']+)[\"']", down.group(1)))
+    return frozenset(revisions - parents)
+
+
+def at_head(engine: Engine) -> bool:
+    """True when the database's schema is at every migration head (False when in doubt)."""
+    try:
+        with engine.connect() as connection:
+            current = {row[0] for row in connection.execute(text("SELECT version_num FROM alembic_version"))}
+    except Exception:  # no table yet, or anything else: let Alembic decide
+        return False
+    return bool(current) and current == head_revisions()
 
 
 def migrate(engine: Engine, direction: str, revision: str) -> None:

@@ -22,6 +22,19 @@ from tests.postgis_server import ThrowawayPostgres
 _counter = itertools.count()
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _index_cache_in_a_temporary_directory(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """Apps and commands made by the tests (subprocesses too) keep built indexes in a
+    directory of this run, not in the user's ~/.cache."""
+    before = os.environ.get("SIJI_INDEX_CACHE_DIR")
+    os.environ["SIJI_INDEX_CACHE_DIR"] = str(tmp_path_factory.mktemp("index-cache"))
+    yield
+    if before is None:
+        os.environ.pop("SIJI_INDEX_CACHE_DIR", None)
+    else:
+        os.environ["SIJI_INDEX_CACHE_DIR"] = before
+
+
 @pytest.fixture(scope="session")
 def postgis_server() -> Iterator[str]:
     """URL of the template database of a throwaway PostGIS server (or SIJI_TEST_DATABASE_URL)."""

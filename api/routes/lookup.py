@@ -21,6 +21,7 @@ from pydantic import BaseModel, Field, ValidationError
 from starlette.background import BackgroundTask
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import UploadFile
+from starlette.responses import StreamingResponse
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from api.deps import BoundariesDep, SettingsDep
@@ -39,12 +40,14 @@ from api.uploads import (
     temp_dir,
     upload_format,
 )
+from batch.formats import RECORDS
+from batch.json_records import iter_records_file
 from batch.run import lookup_file
 from boundaries.service import BoundaryService, generation_ref
 from geo.errors import InvalidInputError
 from geo.grid import MIXED_SUBCELL
-from geo.index import OK, JurisdictionIndex
-from geo.locate import locate, point_answer, resolve_point
+from geo.index import OK, OUTSIDE, JurisdictionIndex
+from geo.locate import locate, point_answer, resolve_point, swap_box
 from store.generations import GenerationInfo
 
 router = APIRouter(prefix="/v1", tags=["lookup"])
@@ -137,7 +140,12 @@ class PointLookupApp:
             # is the one they were made for and is not yet due to be read again.
             bodies = self._latest
             active = boundaries.active
-            if bodies is None or active is None or bodies.active is not active or monotonic() >= active[0]:
+            if (
+                bodies is None
+                or active is None
+                or bodies.version != active.version
+                or monotonic() >= active.due
+            ):
                 bodies = self._active_bodies(boundaries)
             if bodies is not None:
                 try:
@@ -150,6 +158,8 @@ class PointLookupApp:
                     rendered = bodies.rendered[position] or bodies.render(position)
                 elif position == MIXED_SUBCELL:  # near an edge (~5 % of points)
                     rendered = bodies.near_edge(lon, lat)
+                else:  # no unit of the finest level: most such points are far outside
+                    rendered = bodies.outside(lon, lat)
         if rendered is None:
             rendered = await self._general(boundaries, query)
         body, length = rendered
@@ -169,7 +179,7 @@ class PointLookupApp:
         bodies = self._bodies_for(ready[1], ready[0])
         # Marked current only if no re-read replaced the service's reading in between:
         # otherwise the next request asks again.
-        bodies.active = active if active is not None and active[1] is ready[0] else None
+        bodies.version = active.version if active is not None and active.generation is ready[0] else 0
         return bodies
 
     async def _general(self, boundaries: BoundaryService, query: bytes) -> tuple[bytes, bytes]:
@@ -195,11 +205,7 @@ class PointLookupApp:
             if bodies is None or bodies.index() is not index:
                 bodies = self._bodies_for(index, generation)
             return bodies.of_row(found[0])
-        answer = point_answer(index, found, lon, lat, crs)
-        answer["generation"] = generation_ref(generation)
-        # The fuzz tests check this body against the documented LookupResponse schema.
-        body = pydantic_core.to_json(answer)
-        return body, b"%d" % len(body)
+        return render_answer(point_answer(index, found, lon, lat, crs), generation_ref(generation))
 
     def _bodies_for(self, index: JurisdictionIndex, generation: GenerationInfo) -> _OkBodies:
         bodies = self._ok_bodies.get(generation.id)
@@ -225,9 +231,10 @@ class _OkBodies:
 
     def __init__(self, index: JurisdictionIndex, generation: GenerationInfo) -> None:
         self.index = weakref.ref(index)
-        # The service's reading of the active generation (BoundaryService.active) these
-        # answer for, if they are the active generation's (see PointLookupApp).
-        self.active: tuple[float, GenerationInfo] | None = None
+        # The version of the service's reading of the active generation
+        # (BoundaryService.active) these answer for; 0 if they are not the active
+        # generation's (see PointLookupApp).
+        self.version = 0
         self._units = index.units
         # The finest level's raster answer and rows (see JurisdictionIndex.finest): a
         # position >= 0 is a point inside the unit at rows[position] alone.
@@ -239,6 +246,24 @@ class _OkBodies:
         # asked for; read directly on the hot path.
         self.rendered: list[tuple[bytes, bytes] | None] = [None] * len(self.rows)
         self._position_of_row = {row: position for position, row in enumerate(self.rows)}
+        # Points outside for certain all get one answer (every level null).  The raster
+        # that says so, not the index, is held (see above).
+        raster = index.outside_raster
+        self._surely_outside = raster.holds_one if raster is not None else _never
+        self._swap_box = swap_box(index.bounds)
+        self._outside = self._rendered(index.units.answer(-1, OUTSIDE))
+
+    def outside(self, lon: float, lat: float) -> tuple[bytes, bytes] | None:
+        """(body, Content-Length value) of a WGS84 point that is ``outside`` for certain
+        (see :meth:`JurisdictionIndex.surely_outside`), whose swapped coordinates fall
+        outside the set's bounds, so it cannot be a swapped point; None for any other
+        point (the general path answers it, or words its error)."""
+        if not (-180.0 <= lon <= 180.0 and -90.0 <= lat <= 90.0):
+            return None
+        minx, miny, maxx, maxy = self._swap_box
+        if miny <= lon <= maxy and minx <= lat <= maxx:
+            return None
+        return self._outside if self._surely_outside(lon, lat) else None
 
     def near_edge(self, lon: float, lat: float) -> tuple[bytes, bytes] | None:
         """(body, Content-Length value) of a point for which :attr:`value_at` says
@@ -260,11 +285,32 @@ class _OkBodies:
     def render(self, position: int) -> tuple[bytes, bytes]:
         """(body, Content-Length value) of a point inside the unit at ``position`` of
         the finest level alone, rendered and kept in :attr:`rendered`."""
-        answer = self._units.answer(self.rows[position], OK)
-        answer["generation"] = self._ref
-        body = pydantic_core.to_json(answer)
-        rendered = self.rendered[position] = body, b"%d" % len(body)
+        rendered = self.rendered[position] = self._rendered(self._units.answer(self.rows[position], OK))
         return rendered
+
+    def _rendered(self, answer: dict[str, Any]) -> tuple[bytes, bytes]:
+        return render_answer(answer, self._ref)
+
+
+def render_answer(answer: dict[str, Any], generation: dict[str, Any]) -> tuple[bytes, bytes]:
+    """The body of ``GET /v1/lookup`` (and its Content-Length value): a point's answer
+    (:meth:`geo.index.UnitTable.answer`, :func:`geo.locate.point_answer`) with the
+    generation it came from.  Every path of the route renders here: answers rendered
+    once per unit, outside answers and the general path.
+
+    Examples
+    --------
+    >>> render_answer({"status": "outside"}, {"id": 1})
+    (b'{"status":"outside","generation":{"id":1}}', b'42')
+    """
+    answer["generation"] = generation
+    # The fuzz tests check this body against the documented LookupResponse schema.
+    body = pydantic_core.to_json(answer)
+    return body, b"%d" % len(body)
+
+
+def _never(_x: float, _y: float) -> bool:
+    return False
 
 
 # The form nearly every client sends: plain decimals, lon first, an optional short
@@ -395,7 +441,11 @@ async def lookup_bulk(
             source = spool_path(workdir, fmt)
             await save_stream(request.stream(), source)
             text_encoding = encoding or charset(request.headers.get("content-type"))
-        target = spool_path(workdir, "parquet" if out_format == "json" else out_format, "output")
+        # A JSON answer is written as its records, then sent inside its head and tail.
+        json_answer = out_format == "json"
+        target = (
+            Path(workdir) / "output.records" if json_answer else spool_path(workdir, out_format, "output")
+        )
         summary = await run_in_threadpool(
             lookup_file,
             index,
@@ -406,9 +456,10 @@ async def lookup_bulk(
             crs=crs,
             chunk_rows=settings.batch_chunk_rows,
             encoding=text_encoding,
+            output_format=RECORDS if json_answer else None,
         )
-        if out_format == "json":
-            return await run_in_threadpool(_file_json_answer, target, generation, summary)
+        if json_answer:
+            return _file_json_answer(target, generation, summary, workdir)
     except BaseException:
         shutil.rmtree(workdir, ignore_errors=True)
         raise
@@ -466,17 +517,21 @@ def _json_answer(frame: pd.DataFrame, generation: Any) -> dict[str, Any]:
     }
 
 
-def _file_json_answer(target: Path, generation: Any, summary: Any) -> dict[str, Any]:
-    import pyarrow.parquet as pq
-
-    try:
-        frame = pq.read_table(target).to_pandas()
-    finally:
-        shutil.rmtree(target.parent, ignore_errors=True)
-    frame = frame.drop(columns=[c for c in frame.columns if c == "geometry"])
-    answer = _json_answer(frame, generation)
-    answer["counts_by_status"] = {k: v for k, v in summary.counts_by_status.items() if v}
-    return answer
+def _file_json_answer(target: Path, generation: Any, summary: Any, workdir: str | Path) -> StreamingResponse:
+    """The JSON answer around the records the lookup wrote to ``target`` (see
+    :class:`batch.json_records.RecordsSink`), streamed from the file: memory holds one
+    piece, whatever the upload's size.  ``workdir`` goes once it is sent."""
+    head = {
+        "generation": generation_ref(generation),
+        "count": summary.rows,
+        "counts_by_status": {k: v for k, v in summary.counts_by_status.items() if v},
+    }
+    return StreamingResponse(
+        iter_records_file(head, target),
+        media_type="application/json",
+        headers={"X-Siji-Generation": str(generation.id), "X-Siji-Rows": str(summary.rows)},
+        background=BackgroundTask(shutil.rmtree, workdir, ignore_errors=True),
+    )
 
 
 def _frame_response(frame: pd.DataFrame, out_format: str, generation: Any) -> Response:

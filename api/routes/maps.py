@@ -31,6 +31,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 
+from api.analysis_pool import AnalysisPool
 from api.auth import PrincipalDep
 from api.ratelimit import RATE_LIMIT_RESPONSE
 from api.schemas.common import ErrorResponse, json_error
@@ -290,23 +291,40 @@ async def _respond(
     principal: Principal,
     key: tuple[Any, ...],
     fmt: Format,
-    build: Callable[[MapData], Any],
+    build: Callable[..., Analysis],
+    inputs: Callable[[MapData], dict[str, Any]] | None = None,
     version: Callable[[], tuple[Any, ...]] | None = None,
 ) -> Response:
-    """Run an analysis in a worker thread; demo answers are cached per generation and day
-    (and per ``version()``, e.g. of the green-space register, when given)."""
+    """Load the data in a worker thread and run the analysis in a worker process (see
+    :mod:`api.analysis_pool`; ``inputs(data)``, made here, are passed to ``build`` as
+    keywords); demo answers are cached per generation and day (and per ``version()``,
+    e.g. of the green-space register, when given)."""
+    pool = getattr(request.app.state, "analyses", None) or AnalysisPool(0)
 
     def compute() -> Response:
         data = load_map_data(request, principal)
+        extra = inputs(data) if inputs is not None else {}
+
+        def make() -> tuple[bytes, str, dict[str, str]]:
+            parts: tuple[bytes, str, dict[str, str]] = pool.call(_rendered, build, data, extra, fmt, key[0])
+            return parts
+
         if data.demo:
             cache_key = ("page", data.generation_id, dt.date.today(), *key, fmt)
             if version is not None:
                 cache_key = (*cache_key, *version())
-            body, media, headers = _cache(request).get(cache_key, lambda: _parts(build(data), fmt, key[0]))
-            return Response(body, media_type=media, headers=headers)
-        return _answer(build(data), fmt, key[0])
+            body, media, headers = _cache(request).get(cache_key, make)
+        else:
+            body, media, headers = make()
+        return Response(body, media_type=media, headers=headers)
 
     return await run_in_threadpool(compute)
+
+
+def _rendered(
+    build: Callable[..., Analysis], data: MapData, extra: dict[str, Any], fmt: Format, filename: str
+) -> tuple[bytes, str, dict[str, str]]:
+    return _parts(build(data, **extra), fmt, filename)
 
 
 def _parts(analysis: Analysis, fmt: Format, filename: str) -> tuple[bytes, str, dict[str, str]]:
@@ -429,10 +447,12 @@ async def pocket_parks(
     from maps.build import pocket_park_analysis
     from maps.sources import data_note
 
-    def build(data: MapData) -> Analysis:
-        parks, source = _parks(request, data)
-        note = data_note(data.source, source)
+    def build(data: MapData, parks: gpd.GeoDataFrame, note: str) -> Analysis:
         return pocket_park_analysis(data.reports, data.units, parks, radius_m=radius_m, p=p, note=note)
 
+    def inputs(data: MapData) -> dict[str, Any]:
+        parks, source = _parks(request, data)
+        return {"parks": parks, "note": data_note(data.source, source)}
+
     key = ("pocket-parks", radius_m, p)
-    return await _respond(request, principal, key, format, build, lambda: _register_version(request))
+    return await _respond(request, principal, key, format, build, inputs, lambda: _register_version(request))

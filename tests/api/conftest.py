@@ -15,10 +15,13 @@ NO_RATE_LIMITS = {"rate_limit_per_address": 0, "rate_limit_per_token": 0}
 """The API tests send many requests from one test client; tests/api/test_ratelimit.py turns them on."""
 OPEN311_KEYS = ["any-key", "k", "demo"]
 """The Open311 api_keys the test apps accept (outside development, a server with none accepts none)."""
+IN_PROCESS_MAPS = {"map_processes": 0}
+"""Map analyses in a thread of the app: most test apps never draw a map, and each worker
+process imports the analysis stack; tests/api/test_maps.py runs them in a process pool."""
 
 
 def make_client(database_url: str, **overrides: object) -> Iterator[TestClient]:
-    defaults = {"environment": "test", **NO_RATE_LIMITS, "open311_api_keys": OPEN311_KEYS}
+    defaults = {"environment": "test", **NO_RATE_LIMITS, **IN_PROCESS_MAPS, "open311_api_keys": OPEN311_KEYS}
     settings = Settings(database_url=database_url, **{**defaults, **overrides})  # type: ignore[arg-type]
     with TestClient(create_app(settings)) as client:
         yield client

@@ -30,7 +30,7 @@ from api.routes.lookup import PointLookupApp, PointQuery, _point_query
 from boundaries.bundled import load_taian
 from geo.crs import from_wgs84
 from geo.errors import NotFoundError
-from geo.grid import MIXED_SUBCELL
+from geo.grid import EMPTY, MIXED_SUBCELL
 from store.engine import make_engine, upgrade
 from store.generations import import_generation
 from tests.api.conftest import make_client
@@ -218,7 +218,8 @@ def test_answers_inside_one_unit_match_the_full_answer(client: TestClient) -> No
 def test_every_kind_of_point_gets_the_full_answer(client: TestClient) -> None:
     # Points inside one unit take the route's flat path (by the raster away from edges,
     # by the exact test near them); points on vertices and edges, in gaps or outside
-    # take the general one.  Each must give locate_point's answer.
+    # take the general one, but for points outside for certain (the outside raster),
+    # which the flat path answers too.  Each must give locate_point's answer.
     frame = load_taian()
     communities = frame[frame["level"] == "community"].geometry.values
     minx, miny, maxx, maxy = shapely.total_bounds(communities)
@@ -231,7 +232,8 @@ def test_every_kind_of_point_gets_the_full_answer(client: TestClient) -> None:
     )
     points = np.concatenate([np.column_stack([x, y]), vertices, edges])
     service = client.app.state.boundaries  # type: ignore[attr-defined]
-    grid, _ = service.index()[1].finest
+    index = service.index()[1]
+    grid, _ = index.finest
     paths: Counter[str] = Counter()
     for px, py in points:
         value = grid.value_at(float(px), float(py))
@@ -239,9 +241,11 @@ def test_every_kind_of_point_gets_the_full_answer(client: TestClient) -> None:
             paths["raster"] += 1
         elif value == MIXED_SUBCELL and len(grid.exact_covering(float(px), float(py))) == 1:
             paths["exact test"] += 1
+        elif value == EMPTY and index.surely_outside(float(px), float(py)):
+            paths["outside raster"] += 1
         else:
             paths["general"] += 1
-    assert all(paths[path] for path in ("raster", "exact test", "general")), paths
+    assert all(paths[path] for path in ("raster", "exact test", "outside raster", "general")), paths
     for px, py in points:
         query = {"lon": repr(float(px)), "lat": repr(float(py))}
         response = client.get("/v1/lookup", params=query)
@@ -491,3 +495,43 @@ def test_oversized_upload_is_413(tmp_path) -> None:  # type: ignore[no-untyped-d
 
         streamed = small.post("/v1/lookup", content=chunks(), headers={"content-type": "text/csv"})
         assert streamed.status_code == 413
+
+
+def test_bulk_json_answer_is_streamed_with_every_value_as_the_parquet_answer_has_it(
+    client: TestClient, tmp_path: Path
+) -> None:
+    # JSON answers to uploads are rendered chunk by chunk (batch.json_records): every
+    # row, column and value must read back as the same upload answered as GeoParquet.
+    import geopandas as gpd
+    import pyarrow.parquet as pq
+
+    n = 1_500
+    rng = np.random.default_rng(3)
+    frame = gpd.GeoDataFrame(
+        {
+            "id": np.arange(n),
+            "weight": rng.uniform(0, 1, n),
+            "label": [['quote "q"', "back\\slash", "line\nbreak", "中文", None][i % 5] for i in range(n)],
+            "flag": [i % 3 == 0 for i in range(n)],
+        },
+        geometry=gpd.points_from_xy(rng.uniform(116.0, 118.1, n), rng.uniform(35.5, 36.6, n)),
+        crs=4326,
+    )
+    upload = tmp_path / "points.parquet"
+    frame.to_parquet(upload)
+    headers = {"content-type": "application/vnd.apache.parquet"}
+    as_json = client.post("/v1/lookup", content=upload.read_bytes(), headers=headers)
+    assert as_json.status_code == 200, as_json.text
+    assert as_json.headers["content-type"] == "application/json"
+    body = as_json.json()
+    as_parquet = client.post(
+        "/v1/lookup", content=upload.read_bytes(), headers=headers, params={"format": "parquet"}
+    )
+    (tmp_path / "answer.parquet").write_bytes(as_parquet.content)
+    expected = pq.read_table(tmp_path / "answer.parquet").drop_columns(["geometry"]).to_pylist()
+    for row in expected:
+        if row["distance_m"] != row["distance_m"]:  # NaN: null in JSON
+            row["distance_m"] = None
+    assert body["count"] == n
+    assert sum(body["counts_by_status"].values()) == n
+    assert body["results"] == expected

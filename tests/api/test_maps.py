@@ -46,13 +46,15 @@ def _inside(code: str) -> tuple[float, float]:
 @pytest.fixture(scope="module")
 def empty_client(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TestClient]:
     """A new installation: the bundled boundaries and no report at all."""
-    yield from make_client(f"sqlite:///{tmp_path_factory.mktemp('maps-empty')}/siji.db")
+    yield from make_client(f"sqlite:///{tmp_path_factory.mktemp('maps-empty')}/siji.db", map_processes=1)
 
 
 @pytest.fixture(scope="module")
 def reports_client(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TestClient]:
     """A service with reports in two sibling subdistricts and green-space demand in one."""
-    for client in make_client(f"sqlite:///{tmp_path_factory.mktemp('maps-reports')}/siji.db"):
+    for client in make_client(
+        f"sqlite:///{tmp_path_factory.mktemp('maps-reports')}/siji.db", map_processes=1
+    ):
         lon, lat = _inside(DAIMIAO)
         for i in range(4):
             _report(client, TAISHAN["lon"] + i * 0.001, TAISHAN["lat"])

@@ -94,7 +94,7 @@ def test_failure_midway_leaves_no_partial_output(
 ) -> None:
     # Small CSV blocks, valid UTF-8 for 5,000 rows, then a GBK row: the error comes
     # only after many chunks were written.
-    monkeypatch.setattr("batch.io._CSV_BLOCK_BYTES", 4096)
+    monkeypatch.setattr("batch.formats.CSV_BLOCK_BYTES", 4096)
     source = tmp_path / "late.csv"
     good = "".join(f"{i},117.05,36.1\n" for i in range(5000))
     source.write_bytes(("id,lon,lat\n" + good).encode() + "名称,117.05,36.1\n".encode("gbk"))

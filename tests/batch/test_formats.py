@@ -159,7 +159,7 @@ def test_invalid_row_messages_name_the_value(index, tmp_path: Path) -> None:
     assert from_gpkg[7].startswith("geometry is a Polygon, not a Point: POLYGON ((117.01 36")
 
 
-@pytest.mark.filterwarnings("ignore:'crs' was not provided")  # pytest's capture outranks batch.io's filter
+@pytest.mark.filterwarnings("ignore:'crs' was not provided")  # pytest's capture outranks the writer's
 def test_gcj02_input(index, tmp_path: Path) -> None:
     from geo.crs import from_wgs84
 

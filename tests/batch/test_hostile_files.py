@@ -17,7 +17,7 @@ import pytest
 from typer.testing import CliRunner
 
 import tests.hostile_inputs as hostile
-from batch.io import MAX_COLUMNS
+from batch.formats import MAX_COLUMNS
 from siji.cli import app
 from store.engine import make_engine, upgrade
 from store.generations import import_generation

@@ -13,7 +13,7 @@ from geo.index import LookupResult
 from store.engine import make_engine, upgrade
 from store.generations import import_generation
 from store.postgis_lookup import lookup_postgis, to_result
-from tests.common import CASES, GAP_CASES, GAP_UNITS, UNITS, all_vertices, case_arrays
+from tests.common import CASES, GAP_CASES, GAP_UNITS, UNITS, all_vertices, case_arrays, lonlat
 from tests.conftest import fresh_postgis_database, units_frame
 
 pytestmark = pytest.mark.postgis
@@ -87,3 +87,49 @@ def test_all_vertices_of_the_toy_set(postgis_server: str) -> None:
         fresh_postgis_database(postgis_server), units_frame(UNITS), vertices[:, 0], vertices[:, 1]
     )
     _assert_same(memory, db)
+
+
+def _at_distance_from_outline(index, metres: float) -> tuple[np.ndarray, np.ndarray]:  # type: ignore[no-untyped-def]
+    """Points ``metres`` outside the middle of long outline edges of the toy set, in the
+    snap plane (geo.snap's rule): the edge's chord there is the nearest boundary."""
+    from pyproj import Transformer
+
+    to_plane = Transformer.from_crs("EPSG:4326", index.snap_projection, always_xy=True)
+    # (start, end) in plan units, the set lying left of start -> end (so outward is right).
+    edges = [
+        ((0, 0), (2, 0)),
+        ((6, 0), (8, 0)),
+        ((8, 0), (8, 1)),
+        ((8, 1), (8, 2)),
+        ((2, 4), (0, 4)),
+        ((0, 4), (0, 2)),
+    ]
+    xs, ys = [], []
+    for (i0, j0), (i1, j1) in edges:
+        (ax, bx), (ay, by) = to_plane.transform(*zip(lonlat(i0, j0), lonlat(i1, j1), strict=True))
+        dx, dy = bx - ax, by - ay
+        length = float(np.hypot(dx, dy))
+        # The right-hand normal of start -> end points away from the set.
+        nx, ny = dy / length, -dx / length
+        for t in (0.3, 0.5, 0.7):
+            xs.append(ax + t * dx + nx * metres)
+            ys.append(ay + t * dy + ny * metres)
+    lon, lat = to_plane.transform(np.array(xs), np.array(ys), direction="INVERSE")
+    return np.asarray(lon), np.asarray(lat)
+
+
+@pytest.mark.parametrize(("metres", "status"), [(49.99, "snapped"), (50.01, "outside")])
+def test_both_engines_measure_the_snap_distance_alike_at_the_limit(
+    postgis_server: str, metres: float, status: str
+) -> None:
+    # One rule (geo.snap): metres on the set's transverse Mercator plane.  Points a
+    # centimetre inside or outside the 50 m limit get the same answer from both engines.
+    frame = units_frame(UNITS)
+    index = index_from_frame(frame)
+    lon, lat = _at_distance_from_outline(index, metres)
+    memory, db = _both(fresh_postgis_database(postgis_server), frame, lon, lat)
+    assert set(memory.status_names()) == {status}
+    _assert_same(memory, db)
+    if status == "snapped":
+        assert np.allclose(memory.distance_m, metres, atol=1e-6)
+        assert np.allclose(db.distance_m, metres, atol=1e-6)

@@ -1,0 +1,155 @@
+"""Fresh processes, timed whole (interpreter start, imports, database, index, answer)
+against what a user would run instead with geopandas.
+
+* ``siji lookup 117.13 36.19`` against a script that imports geopandas, reads the
+  community layer exported by ``siji boundaries export`` (GeoPackage) and sjoins one
+  point;
+* ``siji lookup-batch`` of the spread mix (GeoParquet in, GeoParquet out) against a
+  script that reads the same file with geopandas, sjoins it with the exported
+  communities and writes GeoParquet;
+* ``siji serve``: seconds from the start to ``/readyz`` answering 200, on a second
+  start (the database migrated and the index cached by the first).
+
+Each command runs in a temporary directory with its own SQLite database and index
+cache, once untimed (the first start imports the bundled set and builds the index),
+then best of ``repeats``.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from benchmarks.http import free_port, server_env, stop
+from benchmarks.report import Row, Section, Target
+
+if TYPE_CHECKING:
+    from benchmarks.points import Workload
+
+RATIO_TARGET = 3.0
+SERVE_TARGET_S = 2.0
+
+_ONE_POINT = """
+import sys
+import geopandas as gpd
+from shapely.geometry import Point
+communities = gpd.read_file(sys.argv[1])
+point = gpd.GeoDataFrame(geometry=[Point(117.13, 36.19)], crs=4326)
+print(gpd.sjoin(point, communities, predicate="within")[["code", "name"]].to_dict("records"))
+"""
+_MANY_POINTS = """
+import sys
+import geopandas as gpd
+communities = gpd.read_file(sys.argv[1])[["code", "name", "geometry"]]
+points = gpd.read_parquet(sys.argv[2])
+gpd.sjoin(points, communities, predicate="within", how="left").to_parquet(sys.argv[3])
+"""
+
+
+def _timed(command: list[str], workdir: Path, env: dict[str, str], repeats: int) -> float:
+    """Best wall time of ``command`` over ``repeats`` runs (after one untimed run)."""
+    best = float("inf")
+    for run in range(repeats + 1):
+        started = time.perf_counter()
+        done = subprocess.run(command, cwd=workdir, env=env, capture_output=True, text=True, timeout=600)
+        seconds = time.perf_counter() - started
+        if done.returncode != 0:
+            raise RuntimeError(f"{' '.join(command)} failed ({done.returncode}): {done.stderr[-2000:]}")
+        if run:
+            best = min(best, seconds)
+    return best
+
+
+def _serve_ready(workdir: Path, env: dict[str, str]) -> float:
+    """Seconds from starting ``siji serve`` to ``/readyz`` answering 200."""
+    import httpx
+
+    port = free_port()
+    command = [sys.executable, "-m", "siji.cli", "serve", "--port", str(port), "--log-level", "warning"]
+    started = time.perf_counter()
+    process = subprocess.Popen(
+        command, cwd=workdir, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
+    try:
+        while time.perf_counter() - started < 120:
+            if process.poll() is not None:
+                raise RuntimeError(f"siji serve exited with {process.returncode}")
+            try:
+                if httpx.get(f"http://127.0.0.1:{port}/readyz", timeout=1).status_code == 200:
+                    return time.perf_counter() - started
+            except httpx.HTTPError:
+                pass
+            time.sleep(0.02)
+        raise RuntimeError("siji serve did not become ready in 120 s")
+    finally:
+        stop(process, timeout=30)
+
+
+def run(work: Workload, repeats: int = 3) -> Section:
+    """Time the three fresh-process figures and their alternatives."""
+    import geopandas as gpd
+
+    workdir = Path(tempfile.mkdtemp(prefix="siji-bench-cold-"))
+    try:
+        env = {**server_env(workdir), "SIJI_INDEX_CACHE_DIR": str(workdir / "index-cache")}
+        siji = [sys.executable, "-m", "siji.cli"]
+        communities = workdir / "communities.gpkg"
+        subprocess.run(
+            [*siji, "boundaries", "export", "--level", "community", str(communities)],
+            cwd=workdir, env=env, check=True, capture_output=True, timeout=600,
+        )  # fmt: skip
+        (workdir / "one.py").write_text(_ONE_POINT)
+        (workdir / "many.py").write_text(_MANY_POINTS)
+        points = workdir / "spread.parquet"
+        gpd.GeoDataFrame(geometry=gpd.points_from_xy(work.sx, work.sy), crs=4326).to_parquet(points)
+        python = [sys.executable]
+        figures = {
+            "lookup": _timed([*siji, "lookup", "117.13", "36.19"], workdir, env, repeats),
+            "lookup alternative": _timed([*python, "one.py", str(communities)], workdir, env, repeats),
+            "batch": _timed(
+                [*siji, "lookup-batch", str(points), str(workdir / "out.parquet")], workdir, env, repeats
+            ),
+            "batch alternative": _timed(
+                [*python, "many.py", str(communities), str(points), str(workdir / "gpd.parquet")],
+                workdir,
+                env,
+                repeats,
+            ),
+        }
+        _serve_ready(workdir, env)  # the first start
+        serve_s = min(_serve_ready(workdir, env) for _ in range(repeats))
+    finally:
+        shutil.rmtree(workdir, ignore_errors=True)
+    n = work.n
+    lookup_x = figures["lookup alternative"] / figures["lookup"]
+    batch_x = figures["batch alternative"] / figures["batch"]
+    rows = [
+        Row("cold", "siji lookup 117.13 36.19 (fresh process)", figures["lookup"], "s",
+            ratio=f"{lookup_x:.1f}x faster than geopandas"),
+        Row("cold", "python: import geopandas, read the community GeoPackage, sjoin 1 point",
+            figures["lookup alternative"], "s"),
+        Row("cold", f"siji lookup-batch, {n:,} spread points, GeoParquet -> GeoParquet (fresh process)",
+            figures["batch"], "s", ratio=f"{batch_x:.1f}x faster than geopandas"),
+        Row("cold", f"python: geopandas read + sjoin + write, the same {n:,} points",
+            figures["batch alternative"], "s"),
+        Row("cold", "siji serve: start to /readyz 200, second start", serve_s, "s"),
+    ]  # fmt: skip
+    cores = os.cpu_count()
+    targets = [
+        Target("cold siji lookup >= 3x the geopandas one-point script", f">= {RATIO_TARGET:.0f}x",
+               f"{figures['lookup']:.2f} s vs {figures['lookup alternative']:.2f} s ({lookup_x:.1f}x)",
+               lookup_x >= RATIO_TARGET),
+        Target(f"cold siji lookup-batch >= 3x geopandas read + sjoin + write ({cores} cores)",
+               f">= {RATIO_TARGET:.0f}x",
+               f"{figures['batch']:.2f} s vs {figures['batch alternative']:.2f} s ({batch_x:.1f}x)",
+               batch_x >= RATIO_TARGET),
+        Target("siji serve ready < 2 s on a second start", f"< {SERVE_TARGET_S:.0f} s", f"{serve_s:.2f} s",
+               serve_s < SERVE_TARGET_S),
+    ]  # fmt: skip
+    return Section(rows, {}, targets)

@@ -1,0 +1,49 @@
+"""A digest of what a stored generation holds, read without building any geometry.
+
+The on-disk index cache (:mod:`boundaries.index_cache`) is keyed by it: two
+generations with the same units and polygons share a cached index, and a database
+that was replaced under the same generation id never gets another's index.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from sqlalchemy import Engine
+
+_SQLITE = """
+SELECT u.code, u.name, u.level, u.parent_code, g.geom
+FROM units u JOIN unit_geometries g ON g.unit_id = u.id
+WHERE u.generation_id = ? ORDER BY u.code
+"""
+# ST_AsBinary: the same WKB bytes as the SQLite blob (2D, little-endian, no SRID).
+_POSTGIS = """
+SELECT u.code, u.name, u.level, u.parent_code, ST_AsBinary(g.geom)
+FROM units u JOIN unit_geometries g ON g.unit_id = u.id
+WHERE u.generation_id = %(gid)s ORDER BY u.code
+"""
+
+
+def content_digest(engine: Engine, generation_id: int) -> str:
+    """BLAKE2b (128-bit, hex) of a generation's units, in code order: code, name, level,
+    parent code and the polygon's WKB.  About 30 ms for the bundled set on SQLite.
+
+    Read through the driver, bypassing the geometry type, so no polygon is decoded.
+    """
+    digest = hashlib.blake2b(digest_size=16)
+    postgres = engine.dialect.name == "postgresql"
+    with engine.connect() as conn:
+        rows = conn.exec_driver_sql(
+            _POSTGIS if postgres else _SQLITE, {"gid": generation_id} if postgres else (generation_id,)
+        )
+        for code, name, level, parent, geometry in rows:
+            for text in (code, name, level, parent or ""):
+                encoded = str(text).encode()
+                digest.update(len(encoded).to_bytes(4, "little"))
+                digest.update(encoded)
+            blob = bytes(geometry)
+            digest.update(len(blob).to_bytes(8, "little"))
+            digest.update(blob)
+    return digest.hexdigest()
