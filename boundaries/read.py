@@ -3,12 +3,24 @@
 Every reader returns the same normalized GeoDataFrame in WGS84 (EPSG:4326) with the
 columns ``code``, ``name``, ``level``, ``parent_code`` and ``geometry``; other
 properties are kept after them.
+
+Two checks here are for any importer of polygon layers, not only boundary sets (the
+green-space register uses them too):
+
+* :func:`require_fields` maps the roles an importer needs to a file's fields, and
+  refuses a missing one by naming it and listing the fields the file has;
+* :func:`check_coordinate_units` refuses coordinates whose size contradicts their CRS
+  (degrees read as metres in a projected CRS, metres declared as degrees), naming both
+  readings.
 """
 
 from __future__ import annotations
 
+import difflib
 import re
+import warnings
 import zipfile
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -17,7 +29,7 @@ import numpy as np
 import shapely
 
 from geo.crs import CRS, parse_crs, to_wgs84
-from geo.errors import BoundaryDataError, CRSMismatchError, InvalidInputError
+from geo.errors import BoundaryDataError, CRSMismatchError, InvalidInputError, counted
 from geo.levels import get_level
 
 if TYPE_CHECKING:
@@ -61,6 +73,9 @@ _KNOWN_MAGIC = {
 # it does not know, so siji looks at it itself (in the first bytes, where writers put it).
 _GEOJSON_CRS = re.compile(rb'"crs"\s*:\s*\{[^{}]*"properties"\s*:\s*\{[^{}]*"name"\s*:\s*"([^"]{1,200})"')
 _HEAD_BYTES = 1 << 16
+#: Longest field name a shapefile's DBF keeps; GDAL cuts longer ones (``parent_code``
+#: is stored as ``parent_cod``), and :func:`require_fields` finds them by the cut name.
+DBF_FIELD_CHARS = 10
 
 
 @dataclass(frozen=True, slots=True)
@@ -103,7 +118,7 @@ def read_boundaries(
     level : str, optional
         The level of every feature, when the layer has no level field.
     layer : str, optional
-        Layer name for multi-layer GeoPackages.
+        Layer name of a GeoPackage; required when it holds more than one layer.
     encoding : str, optional
         Text encoding of the attributes, e.g. ``gbk`` for a shapefile without a
         ``.cpg`` or a GeoJSON saved as GBK.  Default: what the file declares (UTF-8
@@ -125,11 +140,15 @@ def read_boundaries(
     """
     path = Path(path)
     fields = fields or FieldMapping()
-    frame = _read_frame(path, layer, encoding, max_bytes)
-    _check_finite(frame, fields, path)
-    frame = _to_wgs84(frame, crs, path)
-    _check_lonlat_range(frame, fields, path)
-    return _normalize(frame, fields, level, path)
+    # GDAL's and pandas' own warnings mean nothing to the people who load a release:
+    # what matters is checked below and refused with a message of ours.
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        frame = _read_frame(path, layer, encoding, max_bytes)
+        _check_finite(frame, fields, path)
+        frame = _to_wgs84(frame, crs, path)
+        _check_lonlat_range(frame, fields, path)
+        return _normalize(frame, fields, level, path)
 
 
 def _read_frame(path: Path, layer: str | None, encoding: str | None, max_bytes: int) -> gpd.GeoDataFrame:
@@ -147,6 +166,12 @@ def _read_frame(path: Path, layer: str | None, encoding: str | None, max_bytes: 
     fmt = FORMATS[suffix]
     _check_file(path, suffix, max_bytes)
     declared_crs = _geojson_crs_member(path) if fmt == "GeoJSON" else None
+    if fmt == "GeoPackage":
+        layer = _gpkg_layer(path, layer)
+    elif layer is not None:
+        raise BoundaryDataError(
+            f"{path.name!r} is a {fmt} file, which has one layer; --layer is for GeoPackages", path=str(path)
+        )
     try:
         if fmt == "GeoParquet":
             frame = gpd.read_parquet(path)
@@ -165,6 +190,30 @@ def _read_frame(path: Path, layer: str | None, encoding: str | None, max_bytes: 
     if encoding is None and fmt == "Shapefile":
         _check_mojibake(frame, path)
     return frame
+
+
+def _gpkg_layer(path: Path, layer: str | None) -> str | None:
+    """The layer to read: the one asked for, or the only one; refuse a choice left open."""
+    import pyogrio
+
+    try:
+        layers = [str(name) for name, _ in pyogrio.list_layers(path)]
+    except Exception:  # an unreadable file: the read below words the error
+        return layer
+    if layer is None and len(layers) > 1:
+        raise BoundaryDataError(
+            f"{path.name!r} holds {counted(len(layers), 'layer')} ({', '.join(layers)}); "
+            "choose one with --layer",
+            path=str(path),
+            layers=layers,
+        )
+    if layer is not None and layer not in layers:
+        raise BoundaryDataError(
+            f"{path.name!r} has no layer {layer!r}; its layers: {', '.join(layers) or 'none'}",
+            path=str(path),
+            layers=layers,
+        )
+    return layer
 
 
 def _check_file(path: Path, suffix: str, max_bytes: int) -> None:
@@ -349,6 +398,7 @@ def _to_wgs84(frame: gpd.GeoDataFrame, declared: str | int | CRS | None, path: P
             )
         source = parse_crs(file_epsg) if file_epsg is not None else None
         if source is None:
+            check_coordinate_units(frame.geometry.values, frame.crs, path.name)
             return _densified(frame, _segment_length(frame.crs)).to_crs(4326)
     else:
         source = parse_crs(declared)
@@ -361,6 +411,7 @@ def _to_wgs84(frame: gpd.GeoDataFrame, declared: str | int | CRS | None, path: P
                 file_crs=frame.crs.to_string(),
                 declared_crs=str(source),
             )
+    check_coordinate_units(frame.geometry.values, source, path.name)
     if source.is_wgs84:
         return frame.set_crs(4326, allow_override=True)
     if source.epsg is not None:
@@ -372,6 +423,121 @@ def _to_wgs84(frame: gpd.GeoDataFrame, declared: str | int | CRS | None, path: P
     )
     out = frame.set_geometry(geometry)
     return out.set_crs(4326, allow_override=True)
+
+
+def check_coordinate_units(geometries: Any, crs: CRS | Any, source: str) -> None:
+    """Refuse coordinates whose size contradicts their CRS, naming both readings.
+
+    Degrees in a projected CRS (a file in longitude/latitude given ``--crs EPSG:4548``)
+    would be read as a few metres near the projection's origin; metres in a geographic
+    CRS fall outside -180..180 / -90..90.  Either is a wrong CRS, never a real set.
+    (A geographic file with swapped axes is left to the range check after conversion,
+    which says so.)
+
+    Parameters
+    ----------
+    geometries : array of shapely geometries
+        In ``crs``, finite (checked before).
+    crs : geo.crs.CRS or pyproj.CRS
+        The CRS the coordinates are read in.
+    source : str
+        The file's name, for the message.
+
+    Raises
+    ------
+    BoundaryDataError
+
+    Examples
+    --------
+    >>> from shapely import box
+    >>> check_coordinate_units([box(117.0, 36.0, 117.2, 36.1)], parse_crs("wgs84"), "b.gpkg")
+    >>> check_coordinate_units([box(117.0, 36.0, 117.2, 36.1)], parse_crs("EPSG:4548"), "b.gpkg")
+    ... # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    geo.errors.BoundaryDataError: 'b.gpkg': the coordinates look like degrees ... but EPSG:4548 ...
+    """
+    bounds = shapely.total_bounds(np.asarray(geometries, dtype=object))
+    if not np.isfinite(bounds).all():
+        return
+    minx, miny, maxx, maxy = (float(v) for v in bounds)
+    pyproj_crs, name = _pyproj_and_name(crs)
+    geographic = bool(pyproj_crs.is_geographic) if pyproj_crs is not None else True
+    in_degrees = max(abs(minx), abs(maxx)) <= 180 and max(abs(miny), abs(maxy)) <= 90
+    as_degrees = _as_degrees_reading(minx, miny, maxx, maxy)
+    extent = f"x {minx:,.6g}..{maxx:,.6g}, y {miny:,.6g}..{maxy:,.6g}"
+    if not geographic and in_degrees:
+        as_metres = _as_metres_reading(pyproj_crs, minx, miny, maxx, maxy, name)
+        raise BoundaryDataError(
+            f"{source!r}: the coordinates look like degrees ({extent}) "
+            f"but {name} is a projected CRS, in metres. {as_metres}; {as_degrees}. Give the CRS the file is "
+            "really in (--crs wgs84, cgcs2000, gcj02 or bd09), or reproject the file first",
+            path=source,
+            crs=name,
+            bounds=[minx, miny, maxx, maxy],
+        )
+    swapped = max(abs(minx), abs(maxx)) <= 90 and max(abs(miny), abs(maxy)) <= 180
+    if geographic and not in_degrees and not swapped:
+        raise BoundaryDataError(
+            f"{source!r}: the coordinates cannot be degrees ({extent} "
+            f"is outside longitude -180..180 / latitude -90..90) although {name} is a geographic CRS. "
+            f"Read as metres they are a set {(maxx - minx) / 1000:,.1f} km wide and "
+            f"{(maxy - miny) / 1000:,.1f} km tall, as in a projected CRS{_projected_hint(minx, maxx, miny)}: "
+            "give it (--crs EPSG:<code>)",
+            path=source,
+            crs=name,
+            bounds=[minx, miny, maxx, maxy],
+        )
+
+
+def _pyproj_and_name(crs: CRS | Any) -> tuple[Any, str]:
+    import pyproj
+
+    if isinstance(crs, CRS):
+        if crs.epsg is None:  # GCJ-02 / BD-09: longitude/latitude, no pyproj CRS
+            return None, crs.name
+        return pyproj.CRS.from_epsg(crs.epsg), crs.name
+    epsg = crs.to_epsg()
+    return crs, f"EPSG:{epsg}" if epsg is not None else crs.name
+
+
+def _as_degrees_reading(minx: float, miny: float, maxx: float, maxy: float) -> str:
+    from pyproj import Geod
+
+    geod = Geod(ellps="WGS84")
+    width = geod.inv(minx, (miny + maxy) / 2, maxx, (miny + maxy) / 2)[2] / 1000
+    height = geod.inv(minx, miny, minx, maxy)[2] / 1000
+    return (
+        f"read as degrees they are a set {width:,.1f} km wide and {height:,.1f} km tall "
+        f"at longitude {minx:.4f}..{maxx:.4f}, latitude {miny:.4f}..{maxy:.4f}"
+    )
+
+
+def _as_metres_reading(crs: Any, minx: float, miny: float, maxx: float, maxy: float, name: str) -> str:
+    from pyproj import Transformer
+
+    lon, lat = Transformer.from_crs(crs, 4326, always_xy=True).transform([minx, maxx], [miny, maxy])
+    return (
+        f"Read in {name} they are a set {maxx - minx:,.2f} m wide and {maxy - miny:,.2f} m tall "
+        f"at longitude {min(lon):.4f}..{max(lon):.4f}, latitude {min(lat):.4f}..{max(lat):.4f}"
+    )
+
+
+def _projected_hint(minx: float, maxx: float, miny: float) -> str:
+    """The CGCS2000 Gauss-Kruger CRS that x values with a zone number in front point to."""
+    zone = int(minx // 1_000_000)
+    if minx >= 1e7 and int(maxx // 1_000_000) == zone:
+        prefix = f" (the x values carry zone number {zone}: CGCS2000 / "
+        if 25 <= zone <= 45:
+            return f"{prefix}3-degree Gauss-Kruger zone {zone}, EPSG:{4513 + zone - 25})"
+        if 13 <= zone <= 23:
+            return f"{prefix}Gauss-Kruger zone {zone}, EPSG:{4491 + zone - 13})"
+    if minx > 0 and maxx < 1_000_000 and miny > 0:
+        return (
+            " (x near 500,000 m: a Gauss-Kruger CRS without zone number, such as "
+            "CGCS2000 / 3-degree Gauss-Kruger CM 117E, EPSG:4548)"
+        )
+    return ""
 
 
 # Reprojection and the GCJ-02/BD-09 conversions move vertices, not edges: a straight
@@ -468,44 +634,96 @@ def _check_codes_and_names(codes: list[str | None], names: list[Any], path: Path
             )
 
 
+def require_fields(
+    columns: Sequence[str], wanted: Mapping[str, str], source: str, *, fmt: str | None = None
+) -> dict[str, str]:
+    """The file's field for each role an importer needs; refuse a missing one by name.
+
+    A shapefile keeps field names of at most :data:`DBF_FIELD_CHARS` characters, so there
+    a wanted name is also found by its cut form (``parent_code`` as ``parent_cod``): a
+    file written by ``siji boundaries export`` reads back unchanged.
+
+    Parameters
+    ----------
+    columns : sequence of str
+        The file's fields (without the geometry).
+    wanted : mapping of role to field name
+        e.g. ``{"code": "adcode", "parent code": "sj"}``.
+    source : str
+        The file's name, for the message.
+    fmt : str, optional
+        The file's format (``Shapefile`` turns the cut-name rule on).
+
+    Raises
+    ------
+    BoundaryDataError
+        Naming every missing field and its role, the fields the file has, and a close
+        match where there is one.
+
+    Examples
+    --------
+    >>> require_fields(["code", "name", "parent_cod"], {"code": "code", "parent code": "parent_code"},
+    ...                "b.shp", fmt="Shapefile")
+    {'code': 'code', 'parent code': 'parent_cod'}
+    >>> require_fields(["CODE", "mc"], {"code": "code", "name": "name"}, "b.gpkg")  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    geo.errors.BoundaryDataError: 'b.gpkg' has no field 'code' (the code; did you mean 'CODE'?), ...
+    """
+    found: dict[str, str] = {}
+    missing: list[str] = []
+    available = [str(c) for c in columns]
+    for role, name in wanted.items():
+        if name in available:
+            found[role] = name
+        elif fmt == "Shapefile" and len(name) > DBF_FIELD_CHARS and name[:DBF_FIELD_CHARS] in available:
+            found[role] = name[:DBF_FIELD_CHARS]
+        else:
+            close = difflib.get_close_matches(name, available, n=1, cutoff=0.6) or [
+                c for c in available if c.lower() == name.lower()
+            ]
+            hint = f"; did you mean {close[0]!r}?" if close else ""
+            missing.append(f"no field {name!r} (the {role}{hint})")
+    if missing:
+        raise BoundaryDataError(
+            f"{source!r} has {', '.join(missing)}; the file has: {', '.join(available) or 'no fields'}",
+            path=source,
+            missing=[wanted[role] for role in wanted if role not in found],
+            available=available,
+        )
+    return found
+
+
 def _normalize(
     frame: gpd.GeoDataFrame, fields: FieldMapping, level: str | None, path: Path
 ) -> gpd.GeoDataFrame:
     import geopandas as gpd
     import pandas as pd
 
+    fmt = FORMATS.get(path.suffix.lower())
     available = [c for c in frame.columns if c != frame.geometry.name]
     wanted = {"code": fields.code, "name": fields.name}
-    if fields.parent_code is not None and (
-        fields.parent_code in frame.columns or fields.parent_code != "parent_code"
-    ):
-        wanted["parent_code"] = fields.parent_code
     if level is None and fields.level is not None:
         wanted["level"] = fields.level
-    missing = [f"{role} field {source!r}" for role, source in wanted.items() if source not in frame.columns]
-    if missing:
-        raise BoundaryDataError(
-            f"{path.name!r} has no {', '.join(missing)}; available fields: {available}",
-            path=str(path),
-            available=available,
-        )
-    codes = _as_code_strings(frame[fields.code])
-    _check_codes_and_names(codes, frame[fields.name].tolist(), path)
+    found = require_fields(available, wanted, path.name, fmt=fmt)
+    codes = _as_code_strings(frame[found["code"]])
+    _check_codes_and_names(codes, frame[found["name"]].tolist(), path)
     if level is not None:
         level_keys = [get_level(level).key] * len(frame)
     else:
-        level_keys = _levels(frame[wanted["level"]], codes)
-    parents = (
-        _as_code_strings(frame[wanted["parent_code"]]) if "parent_code" in wanted else [None] * len(frame)
-    )
+        level_keys = _levels(frame[found["level"]], codes)
+    parent_field = _parent_field(available, fields, level_keys, path, fmt)
+    if parent_field is not None:
+        found["parent code"] = parent_field
+    parents = _as_code_strings(frame[parent_field]) if parent_field is not None else [None] * len(frame)
     geometry = shapely.force_2d(frame.geometry.values)
     _check_geometry_types(np.asarray(geometry), codes, path)
-    extra = frame.drop(columns=[*dict.fromkeys(wanted.values()), frame.geometry.name])
+    extra = frame.drop(columns=[*dict.fromkeys(found.values()), frame.geometry.name])
     extra = extra.drop(columns=[c for c in NORMALIZED_COLUMNS if c in extra.columns])
     data = pd.DataFrame(
         {
             "code": codes,
-            "name": frame[fields.name].astype(str).to_numpy(),
+            "name": frame[found["name"]].astype(str).to_numpy(),
             "level": level_keys,
             # object dtype keeps None for "no parent" (a string dtype would turn it into NaN)
             "parent_code": pd.Series(parents, dtype=object),
@@ -513,6 +731,26 @@ def _normalize(
     )
     data = pd.concat([data, extra.reset_index(drop=True)], axis=1)
     return gpd.GeoDataFrame(data, geometry=np.asarray(geometry), crs=4326)
+
+
+def _parent_field(
+    available: list[str], fields: FieldMapping, level_keys: list[str], path: Path, fmt: str | None
+) -> str | None:
+    """The parent code's field: required when it was named or the units are at more than
+    one level; a one-level file without it holds top units only."""
+    if fields.parent_code is None:
+        return None
+    named = fields.parent_code != FieldMapping.parent_code
+    if named or len(set(level_keys)) > 1:
+        return require_fields(available, {"parent code": fields.parent_code}, path.name, fmt=fmt)[
+            "parent code"
+        ]
+    try:
+        return require_fields(available, {"parent code": fields.parent_code}, path.name, fmt=fmt)[
+            "parent code"
+        ]
+    except BoundaryDataError:
+        return None
 
 
 def _as_code_strings(column: Any) -> list[str | None]:
@@ -531,11 +769,17 @@ def _as_code_strings(column: Any) -> list[str | None]:
 
 def _levels(column: Any, codes: list[str | None]) -> list[str]:
     keys = []
-    for value, code in zip(column.tolist(), codes, strict=True):
+    for row, (value, code) in enumerate(zip(column.tolist(), codes, strict=True)):
+        if value is None or (isinstance(value, float) and np.isnan(value)) or str(value).strip() == "":
+            raise BoundaryDataError(
+                f"unit {code!r} (feature #{row + 1}) has no level; every unit needs one", code=code
+            )
         try:
             keys.append(get_level(value).key)
         except InvalidInputError as exc:
-            raise BoundaryDataError(f"unit {code!r}: {exc.message}", code=code, level=str(value)) from exc
+            raise BoundaryDataError(
+                f"unit {code!r} (feature #{row + 1}): {exc.message}", code=code, level=str(value)
+            ) from exc
     return keys
 
 
