@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager, suppress
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from fastapi import FastAPI
 from starlette.concurrency import run_in_threadpool
@@ -22,6 +23,12 @@ from routing.calendar import WorkCalendar
 from routing.catalog import load_catalog
 from routing.service import ReportService
 from store.engine import make_engine, upgrade
+
+if TYPE_CHECKING:
+    from sqlalchemy import Engine
+
+    from geo.index import JurisdictionIndex
+    from store.generations import GenerationInfo
 
 logger = logging.getLogger("siji")
 
@@ -52,6 +59,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             if settings.load_bundled:
                 await run_in_threadpool(service.ensure_bundled)
             app.state.boundaries = service
+            service.listeners.append(functools.partial(_hand_over_cases, engine))
             app.state.reports = ReportService(
                 engine,
                 service,
@@ -67,10 +75,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 if settings.escalation_interval_s > 0
                 else None
             )
+            watcher = asyncio.create_task(_watch_generations(service))
             # Also as lifespan state, which every request's scope carries: the hot path
             # (GET /v1/lookup) reads it there, a dict read instead of app.state's
             # attribute fallback.
             yield {"boundaries": service}
+            watcher.cancel()
             if escalation is not None:
                 escalation.cancel()
         finally:
@@ -126,6 +136,31 @@ async def _escalate_every(service: ReportService, seconds: float) -> None:
             await run_in_threadpool(service.escalate_overdue)
         except Exception:  # a failed run is logged and retried next time; the service stays up
             logger.exception("escalation run failed")
+
+
+async def _watch_generations(service: BoundaryService) -> None:
+    """Read which generation is valid every ACTIVE_TTL_S seconds, so that every worker
+    switches to a new one within that time plus its index build, requests or not."""
+    from boundaries import service as boundary_service
+
+    while True:
+        await asyncio.sleep(boundary_service.ACTIVE_TTL_S)
+        try:
+            await run_in_threadpool(service.refresh)
+        except Exception:  # logged and tried again; the service keeps its generation
+            logger.exception("re-reading the boundary generation failed")
+
+
+def _hand_over_cases(
+    engine: Engine, _previous: GenerationInfo | None, new: GenerationInfo, index: JurisdictionIndex
+) -> None:
+    """On a switch of generation, open cases of units that are gone move to the units
+    that own their place now (each worker tries; a case moves once)."""
+    from routing.handover import hand_over_open_cases
+
+    moved = hand_over_open_cases(engine, new, index)
+    if moved:
+        logger.info("generation %s %r: %d open cases handed over", new.id, new.name, len(moved))
 
 
 def _warm(service: BoundaryService) -> None:

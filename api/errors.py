@@ -39,10 +39,16 @@ class NotAcceptableError(InvalidInputError):
 
 
 def _specific() -> dict[type[SijiError], int]:
+    from boundaries.service import IndexUnavailableError
     from routing.staff import UnauthenticatedError
     from routing.workflow import ForbiddenError, IllegalTransitionError
 
-    return {UnauthenticatedError: 401, ForbiddenError: 403, IllegalTransitionError: 409}
+    return {
+        UnauthenticatedError: 401,
+        ForbiddenError: 403,
+        IllegalTransitionError: 409,
+        IndexUnavailableError: 503,
+    }
 
 
 SPECIFIC_STATUS: dict[type[SijiError], int] = {

@@ -740,17 +740,16 @@ def _parent_field(
     one level; a one-level file without it holds top units only."""
     if fields.parent_code is None:
         return None
-    named = fields.parent_code != FieldMapping.parent_code
-    if named or len(set(level_keys)) > 1:
-        return require_fields(available, {"parent code": fields.parent_code}, path.name, fmt=fmt)[
-            "parent code"
-        ]
+    # The dataclass default, read from the field (a slots class has no class attribute).
+    default = FieldMapping.__dataclass_fields__["parent_code"].default
+    required = fields.parent_code != default or len(set(level_keys)) > 1
     try:
-        return require_fields(available, {"parent code": fields.parent_code}, path.name, fmt=fmt)[
-            "parent code"
-        ]
+        found = require_fields(available, {"parent code": fields.parent_code}, path.name, fmt=fmt)
     except BoundaryDataError:
+        if required:
+            raise
         return None
+    return found["parent code"]
 
 
 def _as_code_strings(column: Any) -> list[str | None]:

@@ -175,7 +175,7 @@ def validate(frame: gpd.GeoDataFrame, tolerance_m2: float = DEFAULT_TOLERANCE_M2
     parent_rows = _check_parents(report, frame, codes, ranks)
     _check_levels(report, ranks)
     _check_top(report, frame["name"].tolist(), codes, ranks)
-    area_proj = _EqualArea(geoms)
+    area_proj = EqualArea(geoms)
     families = _families(parent_rows)
     exact = _exactly_tiled(report, area_proj, geoms, families, valid)
     checked = np.isin(parent_rows, [p for p in families if p not in exact])
@@ -204,7 +204,7 @@ def _polygonal(geometry: Any) -> Any:
     return shapely.union_all(parts) if parts else shapely.Polygon()
 
 
-class _EqualArea:
+class EqualArea:
     """Areas in m²: a Lambert azimuthal equal-area projection centred on the set.
 
     Topology (differences, intersections) is computed on the WGS84 geometries, where
@@ -356,7 +356,7 @@ def _families(parent_rows: NDArray[np.int64]) -> dict[int, NDArray[np.int64]]:
 
 def _exactly_tiled(
     report: ValidationReport,
-    area_proj: _EqualArea,
+    area_proj: EqualArea,
     geoms: NDArray[np.object_],
     families: dict[int, NDArray[np.int64]],
     valid: NDArray[np.bool_],
@@ -377,7 +377,7 @@ def _exactly_tiled(
 
 def _check_nesting(
     report: ValidationReport,
-    area_proj: _EqualArea,
+    area_proj: EqualArea,
     codes: NDArray[Any],
     geoms: NDArray[np.object_],
     parent_rows: NDArray[np.int64],
@@ -393,7 +393,7 @@ def _check_nesting(
             Problem(
                 "nesting",
                 codes[row],
-                f"unit {codes[row]}: {areas[i]:.1f} m² lies outside its parent {codes[parent_rows[row]]}",
+                f"unit {codes[row]}: {areas[i]:,.1f} m² lies outside its parent {codes[parent_rows[row]]}",
                 area_m2=round(float(areas[i]), 1),
                 lon=lon,
                 lat=lat,
@@ -403,7 +403,7 @@ def _check_nesting(
 
 def _check_tiling(
     report: ValidationReport,
-    area_proj: _EqualArea,
+    area_proj: EqualArea,
     codes: NDArray[Any],
     geoms: NDArray[np.object_],
     families: dict[int, NDArray[np.int64]],
@@ -425,7 +425,7 @@ def _check_tiling(
         covered = shapely.union_all(geoms[kids])
         gaps = shapely.get_parts(shapely.difference(geoms[parent], covered))
         for gap in gaps[area_proj.area(gaps) > report.tolerance_m2]:
-            message = f"gap of {{area:.1f}} m² in {codes[parent]}: not covered by any of its children"
+            message = f"gap of {{area:,.1f}} m² in {codes[parent]}: not covered by any of its children"
             _add_area(report, area_proj, codes[parent], message, gap)
         tree = shapely.STRtree(geoms[kids])
         # Neighbours in a partition only touch; overlapping ones overlap or contain.
@@ -438,10 +438,10 @@ def _check_tiling(
         areas = area_proj.area(overlaps)
         for k in np.flatnonzero(areas > report.tolerance_m2):
             a, b = codes[kids[left[k]]], codes[kids[right[k]]]
-            _add_area(report, area_proj, a, f"units {a} and {b} overlap by {{area:.1f}} m²", overlaps[k])
+            _add_area(report, area_proj, a, f"units {a} and {b} overlap by {{area:,.1f}} m²", overlaps[k])
 
 
-def _add_area(report: ValidationReport, area_proj: _EqualArea, code: str, template: str, geom: Any) -> None:
+def _add_area(report: ValidationReport, area_proj: EqualArea, code: str, template: str, geom: Any) -> None:
     area = float(area_proj.area([geom])[0])
     lon, lat = _lonlat(geom)
     report.problems.append(

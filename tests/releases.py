@@ -20,6 +20,7 @@ tolerance).  :class:`Release` also names points inside the changed units, for lo
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 
 import geopandas as gpd
 import numpy as np
@@ -119,7 +120,7 @@ def _recode(frame: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
 def _split(frame: gpd.GeoDataFrame) -> tuple[gpd.GeoDataFrame, tuple[float, float], tuple[float, float]]:
     old = frame[frame["code"] == SPLIT_OLD].iloc[0]
     polygon = old.geometry
-    minx, miny, maxx, maxy = polygon.bounds
+    minx, miny, _, maxy = polygon.bounds
     cut = shapely.point_on_surface(polygon).x
     west = shapely.intersection(polygon, box(minx - 1, miny - 1, cut, maxy + 1))
     east = shapely.difference(polygon, west)
@@ -149,3 +150,33 @@ def with_unknown_parent(frame: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
     first = broken.index[broken["level"] == "community"][0]
     broken.loc[first, "parent_code"] = "370902999000"
     return broken
+
+
+@dataclass(frozen=True)
+class ReleaseFiles:
+    """The exported set and the releases made from it, written once per test session."""
+
+    exported: Path  # what `siji boundaries export --level all` wrote (the bundled set)
+    release: Path  # the realistic release (GeoPackage)
+    broken: Path  # the same with one community's parent code unknown
+    facts: Release
+
+
+def write_release_files(folder: Path) -> ReleaseFiles:
+    """Export the bundled set with the real command, build the releases from the file."""
+    from typer.testing import CliRunner
+
+    from siji.cli import app
+
+    exported = folder / "taian_all.gpkg"
+    result = CliRunner().invoke(
+        app,
+        ["boundaries", "export", "--level", "all", str(exported)],
+        env={"SIJI_DATABASE_URL": f"sqlite:///{folder / 'export.db'}"},
+    )
+    assert result.exit_code == 0, result.output
+    facts = build_release(gpd.read_file(exported))
+    release, broken = folder / "release.gpkg", folder / "broken.gpkg"
+    facts.frame.to_file(release)
+    with_unknown_parent(facts.frame).to_file(broken)
+    return ReleaseFiles(exported, release, broken, facts)

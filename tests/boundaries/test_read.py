@@ -267,7 +267,9 @@ def test_a_geopackage_with_several_layers_needs_a_layer(tmp_path: Path) -> None:
     path = tmp_path / "two.gpkg"
     _frame().to_file(path, layer="boundaries")
     _frame().iloc[:1].to_file(path, layer="outline")
-    with pytest.raises(BoundaryDataError, match=r"holds 2 layers \(boundaries, outline\); choose one with --layer"):
+    with pytest.raises(
+        BoundaryDataError, match=r"holds 2 layers \(boundaries, outline\); choose one with --layer"
+    ):
         read_boundaries(path, fields=FIELDS)
     assert len(read_boundaries(path, fields=FIELDS, layer="boundaries")) == 3
     with pytest.raises(BoundaryDataError, match=r"has no layer 'nope'; its layers: boundaries, outline"):
@@ -283,7 +285,10 @@ def test_degrees_declared_as_a_projected_crs_are_refused_with_both_readings(tmp_
     assert "the coordinates look like degrees (x 117..117.2, y 36..36.1)" in message
     assert "EPSG:4548 is a projected CRS, in metres" in message
     assert "Read in EPSG:4548 they are a set 0.20 m wide and 0.10 m tall at longitude 112.5141" in message
-    assert "read as degrees they are a set 18.0 km wide and 11.1 km tall at longitude 117.0000..117.2000" in message
+    assert (
+        "read as degrees they are a set 18.0 km wide and 11.1 km tall at longitude 117.0000..117.2000"
+        in message
+    )
     assert "--crs wgs84" in message
 
 
@@ -294,7 +299,9 @@ def test_degrees_declared_as_a_projected_crs_are_refused_with_both_readings(tmp_
         (4548, "a Gauss-Kruger CRS without zone number"),
     ],
 )
-def test_metres_declared_as_degrees_are_refused_with_both_readings(tmp_path: Path, epsg: int, hint: str) -> None:
+def test_metres_declared_as_degrees_are_refused_with_both_readings(
+    tmp_path: Path, epsg: int, hint: str
+) -> None:
     projected = _frame().to_crs(epsg).set_crs(None, allow_override=True)
     path = _write(projected, tmp_path / "units.parquet")
     with pytest.raises(BoundaryDataError) as raised:
