@@ -184,13 +184,14 @@ def lineage(old: gpd.GeoDataFrame, new: gpd.GeoDataFrame) -> list[Link]:
 
 
 def _multi(geoms: NDArray[np.object_]) -> NDArray[np.object_]:
-    """Polygons as one-part MultiPolygons (as the store keeps them), so that the same
-    polygon compares equal whichever way it was read."""
+    """Polygons as one-part MultiPolygons (as the store keeps them), normalized (ring
+    orientation and start: a shapefile turns rings clockwise), so that the same polygon
+    compares equal whichever way it was written and read."""
     out = geoms.copy()
     polygons = shapely.get_type_id(out) == 3
     if polygons.any():
         out[polygons] = shapely.multipolygons(out[polygons][:, None].tolist())
-    return out
+    return shapely.normalize(out)
 
 
 def _same_polygon(
