@@ -166,12 +166,14 @@ class DatedLookup:
 
 
 def parse_dates(column: pa.ChunkedArray | pa.Array) -> NDArray[np.datetime64]:
-    """Days of a date column as ``datetime64[D]``, NaT where unreadable.
+    """Days of a date column as ``datetime64[D]``, NaT where unreadable or not a day of
+    the calendar (``2024-02-30`` is refused, never rolled over to March).
 
     Examples
     --------
-    >>> parse_dates(pa.array(["2024-06-01", "2024/6/1 08:30", "20240601", "2024-13-01", None])).tolist()
-    [datetime.date(2024, 6, 1), datetime.date(2024, 6, 1), datetime.date(2024, 6, 1), None, None]
+    >>> values = ["2024-06-01", "2024/6/1 08:30", "20240601", "2024-13-01", "2023-02-29", None]
+    >>> parse_dates(pa.array(values)).tolist()
+    [datetime.date(2024, 6, 1), datetime.date(2024, 6, 1), datetime.date(2024, 6, 1), None, None, None]
     """
     array = column.combine_chunks() if isinstance(column, pa.ChunkedArray) else column
     if pa.types.is_date(array.type):
@@ -181,14 +183,29 @@ def parse_dates(column: pa.ChunkedArray | pa.Array) -> NDArray[np.datetime64]:
             array = pc.local_timestamp(array.cast(pa.timestamp(array.type.unit, CHINA)))
         days = array.cast(pa.date32())
     else:
-        text = pc.utf8_trim_whitespace(array.cast(pa.string()))
-        first = pc.list_element(pc.split_pattern_regex(text, "[T ]", max_splits=1), 0)
-        first = pc.replace_substring(first, "/", "-")
-        days = pc.coalesce(
-            pc.strptime(first, "%Y-%m-%d", "s", error_is_null=True),
-            pc.strptime(first, "%Y%m%d", "s", error_is_null=True),
-        ).cast(pa.date32())
+        return _parse_text_dates(array.cast(pa.string()))
     return np.asarray(days.to_numpy(zero_copy_only=False), dtype="datetime64[D]")
+
+
+_SEPARATED = r"^(?P<y>[0-9]{4})[-/](?P<m>[0-9]{1,2})[-/](?P<d>[0-9]{1,2})$"
+_COMPACT = r"^(?P<y>[0-9]{4})(?P<m>[0-9]{2})(?P<d>[0-9]{2})$"
+
+
+def _parse_text_dates(text: pa.Array) -> NDArray[np.datetime64]:
+    """The date part of each value (before a ``T`` or a space), checked against the calendar."""
+    trimmed = pc.utf8_trim_whitespace(text)
+    first = pc.list_element(pc.split_pattern_regex(trimmed, "[T ]", max_splits=1), 0)
+    parts = [pc.extract_regex(first, pattern) for pattern in (_SEPARATED, _COMPACT)]
+    y, m, d = (
+        np.asarray(pc.coalesce(*[pc.struct_field(p, name) for p in parts]).cast(pa.int64()).fill_null(0))
+        for name in ("y", "m", "d")
+    )
+    ok = (y > 0) & (m >= 1) & (m <= 12) & (d >= 1)
+    month = np.where(ok, (y - 1970) * 12 + (m - 1), 0).astype("datetime64[M]")
+    month_days = ((month + 1).astype("datetime64[D]") - month.astype("datetime64[D]")).astype(np.int64)
+    ok &= d <= month_days
+    days = month.astype("datetime64[D]") + np.where(ok, d - 1, 0)
+    return np.where(ok, days, np.datetime64("NaT", "D"))
 
 
 def dated_points(
