@@ -1,8 +1,9 @@
 """``python -m benchmarks``: measure siji and its peers in one run, print one table.
 
 Parts: index build, batch lookup (siji vs geopandas.sjoin), the same points in
-PostGIS, single-point lookups in-process, HTTP single and bulk lookups, and (with
-``--big``) ``siji lookup-batch`` over a 10M-row CSV.  The PASS/FAIL lines at the end
+PostGIS, single-point lookups in-process, boundary releases (``validate``,
+``import --commit``, the switch-over of a serving process), HTTP single and bulk
+lookups, and (with ``--big``) ``siji lookup-batch`` over a 10M-row CSV.  The PASS/FAIL lines at the end
 check the project's targets; ``--json PATH`` also writes everything as JSON.
 """
 
@@ -26,6 +27,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--skip-postgis", action="store_true", help="no throwaway PostGIS")
     parser.add_argument("--skip-http", action="store_true", help="no siji serve / wrk")
     parser.add_argument("--skip-single", action="store_true", help="no in-process single lookups")
+    parser.add_argument(
+        "--skip-release",
+        action="store_true",
+        help="no boundary release timings (validate, import, switch-over)",
+    )
     parser.add_argument(
         "--quick",
         action="store_true",
@@ -115,6 +121,20 @@ def main(argv: list[str] | None = None) -> None:
         console.print("[dim]single-point lookups in-process ...[/]")
         report.extend(single.run(work, index, calls=5_000 if args.quick else 20_000))
 
+    if args.skip_release:
+        for name, goal in (
+            ("boundaries validate < 2 s", "< 2 s"),
+            ("boundaries import --commit < 4 s", "< 4 s"),
+        ):
+            report.targets.append(Target(name, goal, "skipped", None))
+    else:
+        from benchmarks import release
+
+        console.print("[dim]boundary release: validate, import --commit, switch-over ...[/]")
+        report.extend(release.run(repeats=args.repeats))
+        if not args.skip_http:
+            report.extend(release.main_switch())
+
     if args.skip_http:
         for name, goal in (
             ("HTTP single lookup >= 80% of /healthz rps", ">= 80%"),
@@ -137,8 +157,8 @@ def main(argv: list[str] | None = None) -> None:
             Target("lookup-batch 10M-row CSV peak memory < 1 GB", "< 1 GiB", "skipped (run with --big)", None)
         )
 
-    # Targets in a fixed order: batch, HTTP single, HTTP bulk, build, big CSV.
-    order = ("batch", "HTTP single", "HTTP bulk", "index", "lookup-batch")
+    # Targets in a fixed order: batch, HTTP single, HTTP bulk, build, releases, big CSV.
+    order = ("batch", "HTTP single", "HTTP bulk", "index", "boundaries", "release", "lookup-batch")
     report.targets.sort(key=lambda t: next((i for i, p in enumerate(order) if t.name.startswith(p)), 99))
     report.rows.append(Row("run", "whole benchmark run", time.perf_counter() - started, "s"))
     title = f"siji benchmarks, bundled Tai'an set, {n:,} points"

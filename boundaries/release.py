@@ -39,6 +39,7 @@ from boundaries.validate import BLOCKING_CHECKS, MAX_ACCEPTED_M2, EqualArea, Val
 from geo.errors import BoundaryDataError, counted
 from store.generations import (
     GenerationInfo,
+    delete_generation,
     load_frame,
     neighbours_of,
     publish_generation,
@@ -56,6 +57,40 @@ TOP_CHANGE_SHARE = 0.05
 """A release whose top unit (the city) differs from the one before by more than this
 share of its area (the two outlines' symmetric difference) needs ``--accept-change``:
 a city's outline does not move; a wrong CRS or a missing district does."""
+
+
+class IndexBuild:
+    """A set's index, built and checked in a thread from the moment this is made (it
+    spends most of its time outside the interpreter lock, beside the planning and the
+    writing of the units)."""
+
+    def __init__(self, frame: gpd.GeoDataFrame, snap_distance_m: float) -> None:
+        self._index: JurisdictionIndex | None = None
+        self._error: BaseException | None = None
+        self._thread = threading.Thread(
+            target=self._build, args=(frame, snap_distance_m), name="siji-release-index", daemon=True
+        )
+        self._thread.start()
+
+    def _build(self, frame: gpd.GeoDataFrame, snap_distance_m: float) -> None:
+        try:
+            self._index = checked_index(frame, snap_distance_m)
+        except BaseException as exc:  # handed to result()
+            self._error = exc
+
+    def result(self) -> JurisdictionIndex:
+        """The checked index, once built.
+
+        Raises
+        ------
+        IndexCheckError, BoundaryDataError
+            Whatever the build or the check raised.
+        """
+        self._thread.join()
+        if self._error is not None:
+            raise self._error
+        assert self._index is not None
+        return self._index
 
 
 class ReleaseRefusedError(BoundaryDataError):
@@ -91,6 +126,7 @@ class ReleasePlan:
     change_problems: list[str]
     before_frame: gpd.GeoDataFrame | None = field(default=None, repr=False)
     after_frame: gpd.GeoDataFrame | None = field(default=None, repr=False)
+    index_build: IndexBuild | None = field(default=None, repr=False)
     _changes: dict[str, list[str]] | None = field(default=None, repr=False)
 
     def changes(self) -> dict[str, list[str]]:
@@ -145,9 +181,21 @@ def _name(generation: GenerationInfo | None) -> str:
 
 
 def plan_release(
-    engine: Engine, frame: gpd.GeoDataFrame, valid_from: dt.date, report: ValidationReport
+    engine: Engine,
+    frame: gpd.GeoDataFrame,
+    valid_from: dt.date,
+    report: ValidationReport,
+    *,
+    build_index_m: float | None = None,
 ) -> ReleasePlan:
     """Place a validated set in time and compare it with its neighbours.
+
+    Parameters
+    ----------
+    build_index_m : float, optional
+        Start building the set's index (with this snap distance) at once, for a
+        commit to come (see :func:`commit_release`); not for a set with structural
+        problems.
 
     Raises
     ------
@@ -155,6 +203,9 @@ def plan_release(
         A generation is already valid from ``valid_from``.
     """
     before, after = neighbours_of(engine, valid_from)
+    building = None
+    if build_index_m is not None and not report.blocking:
+        building = IndexBuild(frame, build_index_m)
     before_frame = load_frame(engine, before.id) if before is not None else None
     after_frame = load_frame(engine, after.id) if after is not None else None
     # Lineage needs valid polygons; everything else a broken set still shows.
@@ -163,7 +214,17 @@ def plan_release(
     relinks = lineage(frame, after_frame) if after_frame is not None and not structural else []
     problems = [] if before_frame is None or structural else release_checks(before_frame, frame, links)
     return ReleasePlan(
-        frame, valid_from, report, before, after, links, relinks, problems, before_frame, after_frame
+        frame,
+        valid_from,
+        report,
+        before,
+        after,
+        links,
+        relinks,
+        problems,
+        before_frame,
+        after_frame,
+        building,
     )
 
 
@@ -329,9 +390,9 @@ def commit_release(
 ) -> tuple[GenerationInfo, JurisdictionIndex]:
     """Store a planned release and make it answer from its ``valid_from``.
 
-    The index is built and checked while the units are written (in another thread:
-    both spend most of their time outside the interpreter lock); nothing answers from
-    the set until both are done.
+    The index is built and checked while the set is planned and its units are written
+    (:class:`IndexBuild`, started by :func:`plan_release` when asked); nothing answers
+    from the set until both are done.
 
     Returns
     -------
@@ -352,28 +413,15 @@ def commit_release(
         raise ReleaseRefusedError("not stored: " + " | ".join(reasons), reasons=reasons)
     remove_interrupted(engine)
     notes = _notes(plan, accept_change, max_accepted_m2, by)
-    built: dict[str, Any] = {}
-
-    def build() -> None:
-        try:
-            built["index"] = checked_index(plan.frame, snap_distance_m)
-        except BaseException as exc:  # handed to the caller below
-            built["error"] = exc
-
-    builder = threading.Thread(target=build, name="siji-release-index")
-    builder.start()
-    staged = None
+    building = plan.index_build or IndexBuild(plan.frame, snap_distance_m)
+    staged = stage_generation(
+        engine, plan.frame, name=name, valid_from=plan.valid_from, source=source, notes=notes
+    )
     try:
-        staged = stage_generation(
-            engine, plan.frame, name=name, valid_from=plan.valid_from, source=source, notes=notes
-        )
-    finally:
-        builder.join()
-    if "error" in built:
-        from store.generations import delete_generation
-
+        index = building.result()
+    except BaseException:
         delete_generation(engine, staged)
-        raise built["error"]
+        raise
     frames = {staged: plan.frame}
     known: dict[tuple[int, int], list[dict[str, Any]]] = {}
     if plan.before is not None and plan.before_frame is not None:
@@ -389,11 +437,9 @@ def commit_release(
     try:
         info = publish_generation(engine, staged, linker=linker, frames=frames)
     except BaseException:
-        from store.generations import delete_generation
-
         delete_generation(engine, staged)
         raise
-    return info, built["index"]
+    return info, index
 
 
 def _notes(plan: ReleasePlan, accept_change: str | None, max_accepted_m2: float, by: str) -> dict[str, Any]:

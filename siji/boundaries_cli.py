@@ -10,7 +10,6 @@ import typer
 from rich.table import Table
 
 from boundaries.read import FieldMapping, read_boundaries
-from boundaries.service import ACTIVE_TTL_S
 from boundaries.validate import DEFAULT_TOLERANCE_M2, MAX_ACCEPTED_M2, ValidationReport, repair, validate
 from geo.errors import counted
 from siji.console import domain_errors, err, fail, out, print_json
@@ -196,7 +195,8 @@ def import_command(
         report = validate(frame, tolerance_m2=tolerance_m2)
         service = boundary_service()
         start = (valid_from or datetime.now()).date()
-        plan = plan_release(service.engine, frame, start, report)
+        building = service.snap_distance_m if commit else None  # built beside the planning
+        plan = plan_release(service.engine, frame, start, report, build_index_m=building)
         refusals = plan.refusals(
             accept_problems=accept_problems, accept_change=accept_change, max_accepted_m2=max_accepted_m2
         )
@@ -234,6 +234,8 @@ def import_command(
         stored = f"stored generation {info.id} {info.name!r}: {info.unit_count:,} units"
         stored += f" valid from {info.valid_from}"
         (err if as_json else out).print(stored, highlight=False)
+        from boundaries.service import ACTIVE_TTL_S
+
         when = "now" if info.active else f"from {info.valid_from}"
         err.print(
             f"its index was built and checked; running servers answer with it {when}, each within "
@@ -368,6 +370,8 @@ def withdraw_command(
             linker=geometry_linker,
         )
         today = generation_at(service.engine)
+    from boundaries.service import ACTIVE_TTL_S
+
     what = "answers again" if undo else f"is withdrawn from {start}"
     err.print(
         f"generation {info.id} {info.name!r} {what}; nothing was deleted. Today generation {today.id} "

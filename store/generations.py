@@ -45,8 +45,9 @@ if TYPE_CHECKING:
 # Vertices per piece for ST_Subdivide: small pieces make the GiST filter tight and
 # the exact test cheap (PostGIS's own advice is 255 or fewer; 64 measured best here).
 SUBDIVIDE_MAX_VERTICES = 64
-STAGE_BATCH_UNITS = 500
-"""Units written per transaction while staging (about 60 ms each on SQLite)."""
+STAGE_BATCH_UNITS = 1000
+"""Units written per transaction while staging (about 0.15 s each on SQLite, so that
+another writer, report intake say, waits at most that long)."""
 STAGING, PUBLISHED = "staging", "published"
 _CORE_COLUMNS = ("code", "name", "level", "parent_code")
 # Unit properties that load_frame hands back as columns (declared lineage).
@@ -507,12 +508,23 @@ def _insert_units(session: Session, generation_id: int, frame: gpd.GeoDataFrame)
             records.itertuples(index=False), extras, strict=True
         )
     ]
-    ids = session.scalars(insert(Unit).returning(Unit.id, sort_by_parameter_order=True), rows).all()
+    # One executemany, then the ids by code: INSERT ... RETURNING ran row by row here
+    # (3,877 statements for the bundled set, 0.3 s of a 1.1 s import on SQLite).
+    connection = session.connection()  # Core executemany: the ORM's bulk path cost as much again
+    connection.execute(insert(Unit), rows)
+    codes = [str(row["code"]) for row in rows]
+    id_of = dict(
+        session.execute(
+            select(Unit.code, Unit.id).where(Unit.generation_id == generation_id, Unit.code.in_(codes))
+        ).all()
+    )
+    ids = [id_of[code] for code in codes]
     geoms = np.asarray(frame.geometry.values, dtype=object)
     polygons = shapely.get_type_id(geoms) == 3
     geoms[polygons] = shapely.multipolygons(geoms[polygons][:, None].tolist()) if polygons.any() else []
-    session.execute(
-        insert(UnitGeometry), [{"unit_id": uid, "geom": geom} for uid, geom in zip(ids, geoms, strict=True)]
+    connection.execute(
+        insert(UnitGeometry),
+        [{"unit_id": uid, "geom": geom} for uid, geom in zip(ids, geoms, strict=True)],
     )
 
 
