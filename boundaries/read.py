@@ -565,6 +565,21 @@ def _feature_labels(frame: gpd.GeoDataFrame, fields: FieldMapping, rows: Any) ->
     return [str(codes[i]) if codes[i] is not None and codes[i] == codes[i] else f"#{i + 1}" for i in rows]
 
 
+def _which(noun: str, labels: list[Any], singular: str, plural: str) -> str:
+    """``feature '370911' has`` or ``features '370902', '370911' have`` (ten at most shown).
+
+    Examples
+    --------
+    >>> _which("feature", ["370911"], "has", "have"), _which("unit", ["a", "b"], "is", "are")
+    ("feature '370911' has", "units 'a', 'b' are")
+    """
+    shown = ", ".join(repr(str(label)) for label in labels[:10])
+    more = f" and {len(labels) - 10:,} more" if len(labels) > 10 else ""
+    if len(labels) == 1:
+        return f"{noun} {shown} {singular}"
+    return f"{noun}s {shown}{more} {plural}"
+
+
 def _check_finite(frame: gpd.GeoDataFrame, fields: FieldMapping, path: Path) -> None:
     """Refuse NaN or infinite vertices: they make every area, union and projection fail."""
     coords, rows = shapely.get_coordinates(frame.geometry.values, include_z=False, return_index=True)
@@ -573,7 +588,7 @@ def _check_finite(frame: gpd.GeoDataFrame, fields: FieldMapping, path: Path) -> 
         first = coords[bad][0]
         units = _feature_labels(frame, fields, np.unique(rows[bad])[:10])
         raise BoundaryDataError(
-            f"{path.name!r}: features {units} have NaN or infinite vertex coordinates "
+            f"{path.name!r}: {_which('feature', units, 'has', 'have')} NaN or infinite vertex coordinates "
             f"(first: ({first[0]}, {first[1]})); every vertex needs two finite numbers",
             path=str(path),
             codes=units,
@@ -596,7 +611,8 @@ def _check_lonlat_range(frame: gpd.GeoDataFrame, fields: FieldMapping, path: Pat
         else "the coordinates are not degrees: give the source CRS (--crs EPSG:<code>) of a projected file"
     )
     raise BoundaryDataError(
-        f"{path.name!r}: features {units} have vertices outside longitude -180..180 / latitude -90..90 "
+        f"{path.name!r}: {_which('feature', units, 'has', 'have')} vertices outside longitude -180..180 / "
+        "latitude -90..90 "
         f"after conversion to WGS84 (first: {first}); {hint}",
         path=str(path),
         codes=units,
@@ -607,7 +623,7 @@ def _check_codes_and_names(codes: list[str | None], names: list[Any], path: Path
     missing = [i for i, code in enumerate(codes) if code is None]
     if missing:
         raise BoundaryDataError(
-            f"{path.name!r}: features {[f'#{i + 1}' for i in missing[:10]]} have no code; "
+            f"{path.name!r}: {_which('feature', [f'#{i + 1}' for i in missing], 'has', 'have')} no code; "
             "every unit needs one",
             path=str(path),
         )
@@ -616,7 +632,8 @@ def _check_codes_and_names(codes: list[str | None], names: list[Any], path: Path
     ]
     if nameless:
         raise BoundaryDataError(
-            f"{path.name!r}: units {nameless[:10]} have no name; every unit needs one", path=str(path)
+            f"{path.name!r}: {_which('unit', nameless, 'has', 'have')} no name; every unit needs one",
+            path=str(path),
         )
     for what, values, limit in (
         ("code", codes, MAX_CODE_CHARS),
@@ -791,14 +808,15 @@ def _check_geometry_types(geometry: Any, codes: list[str | None], path: Path) ->
         if mask.any():
             rows = np.flatnonzero(mask)[:10]
             raise BoundaryDataError(
-                f"{path.name!r}: features {[codes[i] for i in rows]} have {what}; every unit needs a polygon",
+                f"{path.name!r}: {_which('feature', [codes[i] for i in rows], 'has', 'have')} {what}; "
+                "every unit needs a polygon",
                 path=str(path),
             )
     if wrong.any():
         rows = np.flatnonzero(wrong)[:10]
         kinds = sorted({geometry[i].geom_type for i in rows})
         raise BoundaryDataError(
-            f"{path.name!r}: features {[codes[i] for i in rows]} are {', '.join(kinds)}; "
+            f"{path.name!r}: {_which('feature', [codes[i] for i in rows], 'is', 'are')} {', '.join(kinds)}; "
             "only Polygon and MultiPolygon are allowed",
             path=str(path),
         )

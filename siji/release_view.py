@@ -98,7 +98,7 @@ def show_generations(generations: list[GenerationInfo], counts: dict[int, dict[s
     """The generations as a table."""
     today = dt.date.today()
     table = Table(title=f"{counted(len(generations), 'boundary generation')} (today {today})")
-    for column in ("id", "name", "valid", "status", "units (city/district/subdistrict/community)", "notes"):
+    for column in ("id", "name", "valid", "status", "units by level", "notes"):
         table.add_column(column)
     for g in generations:
         periods = ", ".join(f"{p.start} – {p.end - dt.timedelta(days=1) if p.end else ''}" for p in g.periods)

@@ -139,8 +139,8 @@ def test_unknown_level_names_the_unit_and_the_allowed_levels(tmp_path: Path) -> 
 @pytest.mark.parametrize(
     ("geometry", "message"),
     [
-        (shapely.Point(117.05, 36.05), "are Point; only Polygon and MultiPolygon"),
-        (shapely.LineString([(117, 36), (117.1, 36.1)]), "are LineString"),
+        (shapely.Point(117.05, 36.05), "feature .370911. is Point; only Polygon and MultiPolygon"),
+        (shapely.LineString([(117, 36), (117.1, 36.1)]), "is LineString"),
         (shapely.Polygon(), "empty geometry"),
     ],
 )
