@@ -4,23 +4,16 @@ Every reader returns the same normalized GeoDataFrame in WGS84 (EPSG:4326) with 
 columns ``code``, ``name``, ``level``, ``parent_code`` and ``geometry``; other
 properties are kept after them.
 
-Two checks here are for any importer of polygon layers, not only boundary sets (the
-green-space register uses them too):
-
-* :func:`require_fields` maps the roles an importer needs to a file's fields, and
-  refuses a missing one by naming it and listing the fields the file has;
-* :func:`check_coordinate_units` refuses coordinates whose size contradicts their CRS
-  (degrees read as metres in a projected CRS, metres declared as degrees), naming both
-  readings.
+The checks any importer of a polygon layer needs (the fields a file must have, and
+coordinates whose size contradicts their CRS) live in :mod:`boundaries.layer_checks`
+and are imported here as well: ``from boundaries.read import require_fields`` works.
 """
 
 from __future__ import annotations
 
-import difflib
 import re
 import warnings
 import zipfile
-from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -28,6 +21,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import shapely
 
+from boundaries.layer_checks import check_coordinate_units, require_fields, which
 from geo.crs import CRS, parse_crs, to_wgs84
 from geo.errors import BoundaryDataError, CRSMismatchError, InvalidInputError, counted
 from geo.levels import get_level
@@ -73,9 +67,6 @@ _KNOWN_MAGIC = {
 # it does not know, so siji looks at it itself (in the first bytes, where writers put it).
 _GEOJSON_CRS = re.compile(rb'"crs"\s*:\s*\{[^{}]*"properties"\s*:\s*\{[^{}]*"name"\s*:\s*"([^"]{1,200})"')
 _HEAD_BYTES = 1 << 16
-#: Longest field name a shapefile's DBF keeps; GDAL cuts longer ones (``parent_code``
-#: is stored as ``parent_cod``), and :func:`require_fields` finds them by the cut name.
-DBF_FIELD_CHARS = 10
 
 
 @dataclass(frozen=True, slots=True)
@@ -425,121 +416,6 @@ def _to_wgs84(frame: gpd.GeoDataFrame, declared: str | int | CRS | None, path: P
     return out.set_crs(4326, allow_override=True)
 
 
-def check_coordinate_units(geometries: Any, crs: CRS | Any, source: str) -> None:
-    """Refuse coordinates whose size contradicts their CRS, naming both readings.
-
-    Degrees in a projected CRS (a file in longitude/latitude given ``--crs EPSG:4548``)
-    would be read as a few metres near the projection's origin; metres in a geographic
-    CRS fall outside -180..180 / -90..90.  Either is a wrong CRS, never a real set.
-    (A geographic file with swapped axes is left to the range check after conversion,
-    which says so.)
-
-    Parameters
-    ----------
-    geometries : array of shapely geometries
-        In ``crs``, finite (checked before).
-    crs : geo.crs.CRS or pyproj.CRS
-        The CRS the coordinates are read in.
-    source : str
-        The file's name, for the message.
-
-    Raises
-    ------
-    BoundaryDataError
-
-    Examples
-    --------
-    >>> from shapely import box
-    >>> check_coordinate_units([box(117.0, 36.0, 117.2, 36.1)], parse_crs("wgs84"), "b.gpkg")
-    >>> check_coordinate_units([box(117.0, 36.0, 117.2, 36.1)], parse_crs("EPSG:4548"), "b.gpkg")
-    ... # doctest: +ELLIPSIS
-    Traceback (most recent call last):
-    ...
-    geo.errors.BoundaryDataError: 'b.gpkg': the coordinates look like degrees ... but EPSG:4548 ...
-    """
-    bounds = shapely.total_bounds(np.asarray(geometries, dtype=object))
-    if not np.isfinite(bounds).all():
-        return
-    minx, miny, maxx, maxy = (float(v) for v in bounds)
-    pyproj_crs, name = _pyproj_and_name(crs)
-    geographic = bool(pyproj_crs.is_geographic) if pyproj_crs is not None else True
-    in_degrees = max(abs(minx), abs(maxx)) <= 180 and max(abs(miny), abs(maxy)) <= 90
-    as_degrees = _as_degrees_reading(minx, miny, maxx, maxy)
-    extent = f"x {minx:,.6g}..{maxx:,.6g}, y {miny:,.6g}..{maxy:,.6g}"
-    if not geographic and in_degrees:
-        as_metres = _as_metres_reading(pyproj_crs, minx, miny, maxx, maxy, name)
-        raise BoundaryDataError(
-            f"{source!r}: the coordinates look like degrees ({extent}) "
-            f"but {name} is a projected CRS, in metres. {as_metres}; {as_degrees}. Give the CRS the file is "
-            "really in (--crs wgs84, cgcs2000, gcj02 or bd09), or reproject the file first",
-            path=source,
-            crs=name,
-            bounds=[minx, miny, maxx, maxy],
-        )
-    swapped = max(abs(minx), abs(maxx)) <= 90 and max(abs(miny), abs(maxy)) <= 180
-    if geographic and not in_degrees and not swapped:
-        raise BoundaryDataError(
-            f"{source!r}: the coordinates cannot be degrees ({extent} "
-            f"is outside longitude -180..180 / latitude -90..90) although {name} is a geographic CRS. "
-            f"Read as metres they are a set {(maxx - minx) / 1000:,.1f} km wide and "
-            f"{(maxy - miny) / 1000:,.1f} km tall, as in a projected CRS{_projected_hint(minx, maxx, miny)}: "
-            "give it (--crs EPSG:<code>)",
-            path=source,
-            crs=name,
-            bounds=[minx, miny, maxx, maxy],
-        )
-
-
-def _pyproj_and_name(crs: CRS | Any) -> tuple[Any, str]:
-    import pyproj
-
-    if isinstance(crs, CRS):
-        if crs.epsg is None:  # GCJ-02 / BD-09: longitude/latitude, no pyproj CRS
-            return None, crs.name
-        return pyproj.CRS.from_epsg(crs.epsg), crs.name
-    epsg = crs.to_epsg()
-    return crs, f"EPSG:{epsg}" if epsg is not None else crs.name
-
-
-def _as_degrees_reading(minx: float, miny: float, maxx: float, maxy: float) -> str:
-    from pyproj import Geod
-
-    geod = Geod(ellps="WGS84")
-    width = geod.inv(minx, (miny + maxy) / 2, maxx, (miny + maxy) / 2)[2] / 1000
-    height = geod.inv(minx, miny, minx, maxy)[2] / 1000
-    return (
-        f"read as degrees they are a set {width:,.1f} km wide and {height:,.1f} km tall "
-        f"at longitude {minx:.4f}..{maxx:.4f}, latitude {miny:.4f}..{maxy:.4f}"
-    )
-
-
-def _as_metres_reading(crs: Any, minx: float, miny: float, maxx: float, maxy: float, name: str) -> str:
-    from pyproj import Transformer
-
-    lon, lat = Transformer.from_crs(crs, 4326, always_xy=True).transform([minx, maxx], [miny, maxy])
-    return (
-        f"Read in {name} they are a set {maxx - minx:,.2f} m wide and {maxy - miny:,.2f} m tall "
-        f"at longitude {min(lon):.4f}..{max(lon):.4f}, latitude {min(lat):.4f}..{max(lat):.4f}"
-    )
-
-
-def _projected_hint(minx: float, maxx: float, miny: float) -> str:
-    """The CGCS2000 Gauss-Kruger CRS that x values with a zone number in front point to."""
-    zone = int(minx // 1_000_000)
-    if minx >= 1e7 and int(maxx // 1_000_000) == zone:
-        prefix = f" (the x values carry zone number {zone}: CGCS2000 / "
-        if 25 <= zone <= 45:
-            return f"{prefix}3-degree Gauss-Kruger zone {zone}, EPSG:{4513 + zone - 25})"
-        if 13 <= zone <= 23:
-            return f"{prefix}Gauss-Kruger zone {zone}, EPSG:{4491 + zone - 13})"
-    if minx > 0 and maxx < 1_000_000 and miny > 0:
-        return (
-            " (x near 500,000 m: a Gauss-Kruger CRS without zone number, such as "
-            "CGCS2000 / 3-degree Gauss-Kruger CM 117E, EPSG:4548)"
-        )
-    return ""
-
-
 # Reprojection and the GCJ-02/BD-09 conversions move vertices, not edges: a straight
 # edge of a parent with few vertices and the same edge of its children, cut by extra
 # vertices, would drift apart by metres.  Densifying first (to ~50 m) keeps the drift
@@ -565,21 +441,6 @@ def _feature_labels(frame: gpd.GeoDataFrame, fields: FieldMapping, rows: Any) ->
     return [str(codes[i]) if codes[i] is not None and codes[i] == codes[i] else f"#{i + 1}" for i in rows]
 
 
-def _which(noun: str, labels: list[Any], singular: str, plural: str) -> str:
-    """``feature '370911' has`` or ``features '370902', '370911' have`` (ten at most shown).
-
-    Examples
-    --------
-    >>> _which("feature", ["370911"], "has", "have"), _which("unit", ["a", "b"], "is", "are")
-    ("feature '370911' has", "units 'a', 'b' are")
-    """
-    shown = ", ".join(repr(str(label)) for label in labels[:10])
-    more = f" and {len(labels) - 10:,} more" if len(labels) > 10 else ""
-    if len(labels) == 1:
-        return f"{noun} {shown} {singular}"
-    return f"{noun}s {shown}{more} {plural}"
-
-
 def _check_finite(frame: gpd.GeoDataFrame, fields: FieldMapping, path: Path) -> None:
     """Refuse NaN or infinite vertices: they make every area, union and projection fail."""
     coords, rows = shapely.get_coordinates(frame.geometry.values, include_z=False, return_index=True)
@@ -588,7 +449,7 @@ def _check_finite(frame: gpd.GeoDataFrame, fields: FieldMapping, path: Path) -> 
         first = coords[bad][0]
         units = _feature_labels(frame, fields, np.unique(rows[bad])[:10])
         raise BoundaryDataError(
-            f"{path.name!r}: {_which('feature', units, 'has', 'have')} NaN or infinite vertex coordinates "
+            f"{path.name!r}: {which('feature', units, 'has', 'have')} NaN or infinite vertex coordinates "
             f"(first: ({first[0]}, {first[1]})); every vertex needs two finite numbers",
             path=str(path),
             codes=units,
@@ -611,7 +472,7 @@ def _check_lonlat_range(frame: gpd.GeoDataFrame, fields: FieldMapping, path: Pat
         else "the coordinates are not degrees: give the source CRS (--crs EPSG:<code>) of a projected file"
     )
     raise BoundaryDataError(
-        f"{path.name!r}: {_which('feature', units, 'has', 'have')} vertices outside longitude -180..180 / "
+        f"{path.name!r}: {which('feature', units, 'has', 'have')} vertices outside longitude -180..180 / "
         "latitude -90..90 "
         f"after conversion to WGS84 (first: {first}); {hint}",
         path=str(path),
@@ -623,7 +484,7 @@ def _check_codes_and_names(codes: list[str | None], names: list[Any], path: Path
     missing = [i for i, code in enumerate(codes) if code is None]
     if missing:
         raise BoundaryDataError(
-            f"{path.name!r}: {_which('feature', [f'#{i + 1}' for i in missing], 'has', 'have')} no code; "
+            f"{path.name!r}: {which('feature', [f'#{i + 1}' for i in missing], 'has', 'have')} no code; "
             "every unit needs one",
             path=str(path),
         )
@@ -632,7 +493,7 @@ def _check_codes_and_names(codes: list[str | None], names: list[Any], path: Path
     ]
     if nameless:
         raise BoundaryDataError(
-            f"{path.name!r}: {_which('unit', nameless, 'has', 'have')} no name; every unit needs one",
+            f"{path.name!r}: {which('unit', nameless, 'has', 'have')} no name; every unit needs one",
             path=str(path),
         )
     for what, values, limit in (
@@ -649,66 +510,6 @@ def _check_codes_and_names(codes: list[str | None], names: list[Any], path: Path
                 path=str(path),
                 field=what,
             )
-
-
-def require_fields(
-    columns: Sequence[str], wanted: Mapping[str, str], source: str, *, fmt: str | None = None
-) -> dict[str, str]:
-    """The file's field for each role an importer needs; refuse a missing one by name.
-
-    A shapefile keeps field names of at most :data:`DBF_FIELD_CHARS` characters, so there
-    a wanted name is also found by its cut form (``parent_code`` as ``parent_cod``): a
-    file written by ``siji boundaries export`` reads back unchanged.
-
-    Parameters
-    ----------
-    columns : sequence of str
-        The file's fields (without the geometry).
-    wanted : mapping of role to field name
-        e.g. ``{"code": "adcode", "parent code": "sj"}``.
-    source : str
-        The file's name, for the message.
-    fmt : str, optional
-        The file's format (``Shapefile`` turns the cut-name rule on).
-
-    Raises
-    ------
-    BoundaryDataError
-        Naming every missing field and its role, the fields the file has, and a close
-        match where there is one.
-
-    Examples
-    --------
-    >>> require_fields(["code", "name", "parent_cod"], {"code": "code", "parent code": "parent_code"},
-    ...                "b.shp", fmt="Shapefile")
-    {'code': 'code', 'parent code': 'parent_cod'}
-    >>> require_fields(["CODE", "mc"], {"code": "code", "name": "name"}, "b.gpkg")  # doctest: +ELLIPSIS
-    Traceback (most recent call last):
-    ...
-    geo.errors.BoundaryDataError: 'b.gpkg' has no field 'code' (the code; did you mean 'CODE'?), ...
-    """
-    found: dict[str, str] = {}
-    missing: list[str] = []
-    available = [str(c) for c in columns]
-    for role, name in wanted.items():
-        if name in available:
-            found[role] = name
-        elif fmt == "Shapefile" and len(name) > DBF_FIELD_CHARS and name[:DBF_FIELD_CHARS] in available:
-            found[role] = name[:DBF_FIELD_CHARS]
-        else:
-            close = difflib.get_close_matches(name, available, n=1, cutoff=0.6) or [
-                c for c in available if c.lower() == name.lower()
-            ]
-            hint = f"; did you mean {close[0]!r}?" if close else ""
-            missing.append(f"no field {name!r} (the {role}{hint})")
-    if missing:
-        raise BoundaryDataError(
-            f"{source!r} has {', '.join(missing)}; the file has: {', '.join(available) or 'no fields'}",
-            path=source,
-            missing=[wanted[role] for role in wanted if role not in found],
-            available=available,
-        )
-    return found
 
 
 def _normalize(
@@ -808,7 +609,7 @@ def _check_geometry_types(geometry: Any, codes: list[str | None], path: Path) ->
         if mask.any():
             rows = np.flatnonzero(mask)[:10]
             raise BoundaryDataError(
-                f"{path.name!r}: {_which('feature', [codes[i] for i in rows], 'has', 'have')} {what}; "
+                f"{path.name!r}: {which('feature', [codes[i] for i in rows], 'has', 'have')} {what}; "
                 "every unit needs a polygon",
                 path=str(path),
             )
@@ -816,7 +617,7 @@ def _check_geometry_types(geometry: Any, codes: list[str | None], path: Path) ->
         rows = np.flatnonzero(wrong)[:10]
         kinds = sorted({geometry[i].geom_type for i in rows})
         raise BoundaryDataError(
-            f"{path.name!r}: {_which('feature', [codes[i] for i in rows], 'is', 'are')} {', '.join(kinds)}; "
+            f"{path.name!r}: {which('feature', [codes[i] for i in rows], 'is', 'are')} {', '.join(kinds)}; "
             "only Polygon and MultiPolygon are allowed",
             path=str(path),
         )

@@ -53,7 +53,12 @@ CASES: list[tuple[str, Make, list[str], list[str]]] = [
     ),
     ("missing-crs", hostile.missing_crs_shapefile, SHAPEFILE_FIELDS, ["declares no CRS", "EPSG:<code>"]),
     ("gbk-dbf", hostile.gbk_shapefile, SHAPEFILE_FIELDS, ["which is '泰安市' in GBK", "--encoding gbk"]),
-    ("nan-vertex", hostile.nan_vertex_parquet, [], ["feature '370911' has NaN or infinite vertex", "(nan, 36.1)"]),
+    (
+        "nan-vertex",
+        hostile.nan_vertex_parquet,
+        [],
+        ["feature '370911' has NaN or infinite vertex", "(nan, 36.1)"],
+    ),
     (
         "inf-vertex",
         lambda folder: hostile.nan_vertex_parquet(folder, float("inf")),
