@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-import pytest
 import pyproj
+import pytest
 from shapely import box
 
 from boundaries.layer_checks import check_coordinate_units, require_fields, which
