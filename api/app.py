@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import functools
 import logging
+import threading
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager, suppress
 from typing import TYPE_CHECKING, Any
@@ -33,6 +34,9 @@ if TYPE_CHECKING:
 logger = logging.getLogger("siji")
 
 UPLOAD_PATHS = ("/v1/lookup",)
+HANDOVER_AGAIN_S = 30.0
+"""Seconds after a switch when open cases are handed over once more (every worker has
+switched by then, see boundaries.service)."""
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -59,7 +63,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             if settings.load_bundled:
                 await run_in_threadpool(service.ensure_bundled)
             app.state.boundaries = service
-            service.listeners.append(functools.partial(_hand_over_cases, engine))
+            timers: list[threading.Timer] = []
+            service.listeners.append(functools.partial(_hand_over_cases, engine, timers))
             app.state.reports = ReportService(
                 engine,
                 service,
@@ -81,6 +86,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             # attribute fallback.
             yield {"boundaries": service}
             watcher.cancel()
+            for timer in timers:
+                timer.cancel()
             if escalation is not None:
                 escalation.cancel()
         finally:
@@ -152,15 +159,31 @@ async def _watch_generations(service: BoundaryService) -> None:
 
 
 def _hand_over_cases(
-    engine: Engine, _previous: GenerationInfo | None, new: GenerationInfo, index: JurisdictionIndex
+    engine: Engine,
+    timers: list[threading.Timer],
+    _previous: GenerationInfo | None,
+    new: GenerationInfo,
+    index: JurisdictionIndex,
 ) -> None:
     """On a switch of generation, open cases of units that are gone move to the units
-    that own their place now (each worker tries; a case moves once)."""
+    that own their place now (each worker tries; a case moves once).  Once more a
+    little later: a report another worker routed before it switched is caught then."""
     from routing.handover import hand_over_open_cases
 
-    moved = hand_over_open_cases(engine, new, index)
-    if moved:
-        logger.info("generation %s %r: %d open cases handed over", new.id, new.name, len(moved))
+    def run() -> None:
+        try:
+            moved = hand_over_open_cases(engine, new, index)
+        except Exception:  # logged; `siji routing handover` does the same by hand
+            logger.exception("handing open cases over to generation %s failed", new.id)
+            return
+        if moved:
+            logger.info("generation %s %r: %d open cases handed over", new.id, new.name, len(moved))
+
+    run()
+    again = threading.Timer(HANDOVER_AGAIN_S, run)
+    again.daemon = True
+    again.start()
+    timers.append(again)  # cancelled when the app stops
 
 
 def _warm(service: BoundaryService) -> None:

@@ -269,8 +269,8 @@ def check_token_unit(boundaries: BoundaryService, principal: Principal) -> None:
         return
     ready = boundaries.cached_index()
     generation, index = ready if ready is not None else boundaries.index()
-    if key in index.units.row_of_code:
-        return
+    if key in index.units.row_of_code or _in_todays_generation(boundaries.engine, key):
+        return  # (the second: a new unit, in the seconds before this process switched)
     successors = successors_today(boundaries.engine, key)
     raise UnitVanishedError(
         f"this token (id {principal.token_id}) is bound to unit {key}, which is not in boundary generation "
@@ -284,6 +284,18 @@ def check_token_unit(boundaries: BoundaryService, principal: Principal) -> None:
         successors=[s.code for s in successors],
         generation_id=generation.id,
     )
+
+
+def _in_todays_generation(engine: Engine, key: str) -> bool:
+    from geo.errors import NotFoundError
+    from store.generations import generation_at
+    from store.units import get_unit
+
+    try:
+        get_unit(engine, generation_at(engine).id, key)
+    except NotFoundError:
+        return False
+    return True
 
 
 def successor_text(successors: list[Successor]) -> str:
