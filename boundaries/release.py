@@ -186,16 +186,14 @@ def plan_release(
     valid_from: dt.date,
     report: ValidationReport,
     *,
-    build_index_m: float | None = None,
+    index_build: IndexBuild | None = None,
 ) -> ReleasePlan:
     """Place a validated set in time and compare it with its neighbours.
 
     Parameters
     ----------
-    build_index_m : float, optional
-        Start building the set's index (with this snap distance) at once, for a
-        commit to come (see :func:`commit_release`); not for a set with structural
-        problems.
+    index_build : IndexBuild, optional
+        The set's index, being built for a commit to come (see :func:`commit_release`).
 
     Raises
     ------
@@ -203,9 +201,6 @@ def plan_release(
         A generation is already valid from ``valid_from``.
     """
     before, after = neighbours_of(engine, valid_from)
-    building = None
-    if build_index_m is not None and not report.blocking:
-        building = IndexBuild(frame, build_index_m)
     before_frame = load_frame(engine, before.id) if before is not None else None
     after_frame = load_frame(engine, after.id) if after is not None else None
     # Lineage needs valid polygons; everything else a broken set still shows.
@@ -224,7 +219,7 @@ def plan_release(
         problems,
         before_frame,
         after_frame,
-        building,
+        index_build,
     )
 
 
@@ -390,9 +385,9 @@ def commit_release(
 ) -> tuple[GenerationInfo, JurisdictionIndex]:
     """Store a planned release and make it answer from its ``valid_from``.
 
-    The index is built and checked while the set is planned and its units are written
-    (:class:`IndexBuild`, started by :func:`plan_release` when asked); nothing answers
-    from the set until both are done.
+    The index is built and checked while the set is validated, planned and written
+    (the :class:`IndexBuild` handed to :func:`plan_release`, or one started here);
+    nothing answers from the set until both are done.
 
     Returns
     -------

@@ -185,18 +185,20 @@ def import_command(
     A dry run (no --commit) prints what would change and exits 1 when --commit would
     refuse the set; --commit exits 2 when it refuses it.
     """
-    from boundaries.release import ReleaseRefusedError, commit_release, plan_release
+    from boundaries.release import IndexBuild, ReleaseRefusedError, commit_release, plan_release
     from routing.audit import operator
     from siji.release_view import plan_dict, show_plan
     from siji.sources import boundary_service
 
     with domain_errors():
         frame = _read(path, crs, code_field, name_field, parent_field, level_field, level, encoding, layer)
-        report = validate(frame, tolerance_m2=tolerance_m2)
         service = boundary_service()
+        # The index of a set to commit is built beside the validation and the planning
+        # (most of the work runs outside the interpreter lock).
+        building = IndexBuild(frame, service.snap_distance_m) if commit else None
+        report = validate(frame, tolerance_m2=tolerance_m2)
         start = (valid_from or datetime.now()).date()
-        building = service.snap_distance_m if commit else None  # built beside the planning
-        plan = plan_release(service.engine, frame, start, report, build_index_m=building)
+        plan = plan_release(service.engine, frame, start, report, index_build=building)
         refusals = plan.refusals(
             accept_problems=accept_problems, accept_change=accept_change, max_accepted_m2=max_accepted_m2
         )
