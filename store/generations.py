@@ -295,7 +295,9 @@ def _check_new(engine: Engine, name: str, valid_from: dt.date) -> None:
 
 def _check_clash(session: Session, name: str, valid_from: dt.date, own_id: int | None) -> None:
     published = select(Generation).where(Generation.state == PUBLISHED, Generation.id != (own_id or -1))
-    clash = session.scalar(published.where(Generation.valid_from == valid_from))
+    # A generation withdrawn from its first day never answers: a fixed set may take its date.
+    answering = (Generation.withdrawn_from.is_(None)) | (Generation.withdrawn_from > Generation.valid_from)
+    clash = session.scalar(published.where(Generation.valid_from == valid_from, answering))
     if clash is not None:
         raise InvalidInputError(
             f"generation {clash.id} {clash.name!r} is already valid from {valid_from}; "

@@ -246,3 +246,11 @@ def test_load_frame_hands_back_declared_predecessors(engine) -> None:
     loaded = load_frame(engine, info.id)
     assert loaded["predecessors"].tolist()[-1] == "370902001003;370902001004"
     assert loaded.set_index("code").loc[C111, "predecessors"] is None
+
+
+def test_a_fixed_set_takes_the_date_of_one_withdrawn_entirely(engine) -> None:
+    import_generation(engine, units_frame(), name="2024", valid_from=D(2024, 1, 1))
+    wrong = import_generation(engine, units_frame(), name="2025-wrong", valid_from=D(2025, 1, 1))
+    withdraw_generation(engine, wrong.id, D(2025, 1, 1), reason="wrong codes", by="cli:test")
+    fixed = import_generation(engine, units_frame(), name="2025-fixed", valid_from=D(2025, 1, 1))
+    assert generation_at(engine, D(2025, 6, 1)).id == fixed.id
