@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any
 
@@ -57,8 +58,44 @@ def is_postgis(engine: Engine) -> bool:
 
 
 def upgrade(engine: Engine) -> None:
-    """Bring the schema to the newest migration (Alembic ``upgrade head``)."""
+    """Bring the schema to the newest migration (Alembic ``upgrade head``).
+
+    A database already at the newest revision is left alone without starting Alembic:
+    importing it and reading the migration scripts took 0.3-0.9 s of every command.
+    """
+    if current_revision(engine) == head_revision():
+        return
     migrate(engine, "upgrade", "head")
+
+
+_REVISION = re.compile(r"""^(down_)?revision\s*=\s*["']?([^"'\s]+)["']?""", re.MULTILINE)
+
+
+def head_revision() -> str | None:
+    """The newest revision of the migration scripts: the one no other revises.
+
+    Examples
+    --------
+    >>> head_revision() is not None
+    True
+    """
+    revisions: set[str] = set()
+    revised: set[str] = set()
+    for script in (MIGRATIONS / "versions").glob("*.py"):
+        for down, value in _REVISION.findall(script.read_text(encoding="utf-8")):
+            (revised if down else revisions).add(value)
+    heads = revisions - revised
+    return heads.pop() if len(heads) == 1 else None
+
+
+def current_revision(engine: Engine) -> str | None:
+    """The database's Alembic revision (None for a new database)."""
+    try:
+        with engine.connect() as connection:
+            value = connection.execute(text("SELECT version_num FROM alembic_version")).scalar()
+    except Exception:  # no table yet: Alembic makes it
+        return None
+    return None if value is None else str(value)
 
 
 def migrate(engine: Engine, direction: str, revision: str) -> None:
