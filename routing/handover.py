@@ -24,6 +24,7 @@ the successor (``siji staff stale`` lists them).
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Container
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -227,11 +228,29 @@ def _move(
     return HandedOver(row.id, before["owner_key"], row.owner_key, row.owner_name, how)
 
 
+def cases_due(engine: Engine, codes: Container[str]) -> bool:
+    """Whether some open case has an owner, or a unit above its owner, that is not among
+    ``codes`` (a generation's): a quick test before building an index to hand over."""
+    with Session(engine) as session:
+        rows = session.execute(
+            select(Report.owner_key, Report.owner_level, *_CHAIN).where(
+                Report.state.in_(OPEN_STATES), ~Report.owner_key.like("city:%")
+            )
+        ).all()
+    for row in rows:
+        rank = LEVEL_KEYS.index(row.owner_level) if row.owner_level in LEVEL_KEYS else 0
+        above = [getattr(row, f"{LEVEL_KEYS[level]}_code") for level in range(rank)]
+        if row.owner_key not in codes or any(code is not None and code not in codes for code in above):
+            return True
+    return False
+
+
 def stale_tokens(
-    engine: Engine, index: JurisdictionIndex, now: dt.datetime | None = None
+    engine: Engine, codes: Container[str], now: dt.datetime | None = None
 ) -> list[dict[str, Any]]:
-    """Tokens still valid but bound to a unit that is not in ``index``'s set, each with
-    the units that continue it."""
+    """Tokens still valid but bound to a unit that is not among ``codes`` (a
+    generation's; ``index.units.row_of_code`` will do), each with the units that
+    continue it."""
     now = now or dt.datetime.now(dt.UTC)
     with Session(engine) as session:
         tokens = session.scalars(
@@ -242,7 +261,7 @@ def stale_tokens(
         expires = token.expires_at
         if expires is not None and (expires if expires.tzinfo else expires.replace(tzinfo=dt.UTC)) <= now:
             continue
-        if token.unit_key.startswith("city:") or token.unit_key in index.units.row_of_code:
+        if token.unit_key.startswith("city:") or token.unit_key in codes:
             continue
         out.append(
             {

@@ -177,6 +177,14 @@ def import_command(
             "with nothing overlapping them); the reason is recorded with the generation.",
         ),
     ] = None,
+    check_index: Annotated[
+        bool,
+        typer.Option(
+            "--check-index",
+            help="Also build and check the set's index before storing it (every server does so before it "
+            "answers with the set, and keeps the generation before if that fails).",
+        ),
+    ] = False,
     as_json: JsonOpt = False,
     encoding: EncodingOpt = None,
 ) -> None:
@@ -193,9 +201,8 @@ def import_command(
     with domain_errors():
         frame = _read(path, crs, code_field, name_field, parent_field, level_field, level, encoding, layer)
         service = boundary_service()
-        # The index of a set to commit is built beside the validation and the planning
-        # (most of the work runs outside the interpreter lock).
-        building = IndexBuild(frame, service.snap_distance_m) if commit else None
+        # An index to check is built beside the validation and the planning.
+        building = IndexBuild(frame, service.snap_distance_m) if commit and check_index else None
         report = validate(frame, tolerance_m2=tolerance_m2)
         start = (valid_from or datetime.now()).date()
         plan = plan_release(service.engine, frame, start, report, index_build=building)
@@ -220,7 +227,7 @@ def import_command(
             )
             return
         try:
-            info, index = commit_release(
+            info = commit_release(
                 service.engine,
                 plan,
                 name=name or path.stem,
@@ -240,27 +247,33 @@ def import_command(
 
         when = "now" if info.active else f"from {info.valid_from}"
         err.print(
-            f"its index was built and checked; running servers answer with it {when}, each within "
-            f"{ACTIVE_TTL_S:g} s plus one index build",
+            f"running servers answer with it {when}, each within {ACTIVE_TTL_S:g} s plus the build and "
+            "check of its index (until then, and if that fails, with the generation before)",
             highlight=False,
         )
         if info.active:
-            _hand_over(service.engine, info, index)
+            _hand_over(service, info)
 
 
-def _hand_over(engine: Any, info: Any, index: Any) -> None:
-    """Open cases and staff tokens of units the new active generation does not have."""
+def _hand_over(service: Any, info: Any) -> None:
+    """Open cases and staff tokens of units the new active generation does not have (its
+    index, needed to place the cases, is built only when some case is due)."""
     from routing.audit import operator
-    from routing.handover import hand_over_open_cases, stale_tokens
+    from routing.handover import cases_due, hand_over_open_cases, stale_tokens
+    from store.units import codes_of
 
-    moved = hand_over_open_cases(engine, info, index, actor=operator())
+    engine = service.engine
+    codes = codes_of(engine, info.id)
+    moved = []
+    if cases_due(engine, codes):
+        moved = hand_over_open_cases(engine, info, service.index_of(info), actor=operator())
     if moved:
         err.print(
             f"handed over {counted(len(moved), 'open case')} of units not in this generation to the units "
             "that own their place now (each is a step in its history)",
             highlight=False,
         )
-    stale = stale_tokens(engine, index)
+    stale = stale_tokens(engine, codes)
     if stale:
         err.print(
             f"{counted(len(stale), 'staff token')} are bound to units not in this generation; they are "
@@ -381,7 +394,7 @@ def withdraw_command(
         highlight=False,
     )
     if today.id != target.id or undo:
-        _hand_over(service.engine, *service.index())
+        _hand_over(service, today)
 
 
 __all__ = ["app", "fail", "show_report"]

@@ -113,7 +113,7 @@ def staff_stale() -> None:
     with domain_errors():
         service = _report_service()
         generation, index = service.boundaries.index()
-        rows = stale_tokens(service.engine, index)
+        rows = stale_tokens(service.engine, index.units.row_of_code)
     if not rows:
         out.print(
             f"no staff token is bound to a unit missing from generation {generation.id} {generation.name!r}"

@@ -53,7 +53,7 @@ def test_a_release_reaches_the_running_service(database_url: str, release_files:
         assert district_case["owner"]["key"] == NINGYANG
 
         frame = read_boundaries(release_files.release)
-        info, _ = commit_release(engine, plan_release(engine, frame, TODAY, validate(frame)), name="release")
+        info = commit_release(engine, plan_release(engine, frame, TODAY, validate(frame)), name="release")
         boundaries.refresh()  # what the service's watcher does every ACTIVE_TTL_S seconds
 
         answer = client.get(
@@ -168,7 +168,7 @@ def test_a_failing_index_leaves_the_service_on_the_last_good_generation(
         boundaries = client.app.state.boundaries  # type: ignore[attr-defined]
         frame = read_boundaries(release_files.release)
         engine = boundaries.engine
-        info, _ = commit_release(engine, plan_release(engine, frame, TODAY, validate(frame)), name="release")
+        info = commit_release(engine, plan_release(engine, frame, TODAY, validate(frame)), name="release")
 
         def failing(frame, snap_distance_m):  # type: ignore[no-untyped-def]
             if len(frame) and frame["code"].str.startswith("370912").any():

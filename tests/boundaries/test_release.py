@@ -12,14 +12,14 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 import boundaries.release as release_module
-from boundaries.bundled import IndexCheckError, load_taian
+from boundaries.bundled import IndexCheckError, checked_index, load_taian
 from boundaries.read import read_boundaries
 from boundaries.release import ReleaseRefusedError, commit_release, plan_release
 from boundaries.validate import validate
 from geo.errors import BoundaryDataError
 from geo.locate import locate_point
 from store.engine import make_engine, upgrade
-from store.generations import generation_at, import_generation, list_generations
+from store.generations import generation_at, import_generation, list_generations, load_frame
 from store.lineage import links_between
 from store.models import UnitLineage
 from tests.common import C213, UNITS
@@ -63,8 +63,9 @@ def test_the_issue_release_on_both_databases(engine, release_files: ReleaseFiles
         "new": 0, "gone": 0, "renamed": 1, "re-coded": 595, "merged": 1, "split": 1, "reshaped": 2,
     }  # fmt: skip
     assert plan.refusals(accept_problems=False, accept_change=None) == []
-    info, index = commit_release(engine, plan, name="release-2025")
+    info = commit_release(engine, plan, name="release-2025")
     assert info.active
+    index = checked_index(load_frame(engine, info.id))
     facts = release_files.facts
     for point, code in [
         (facts.in_merged, MERGED_INTO),
@@ -86,7 +87,7 @@ def test_the_issue_release_on_both_databases(engine, release_files: ReleaseFiles
     assert (backdated.before.id, backdated.after.id) == (bundled.id, info.id)  # type: ignore[union-attr]
     assert backdated.change_counts()["re-coded"] == 595
     assert {k.kind for k in backdated.relinks} == {"same"}
-    middle, _ = commit_release(engine, backdated, name="release-2024")
+    middle = commit_release(engine, backdated, name="release-2024")
     with Session(engine) as session:
         pairs = set(session.execute(select(UnitLineage.predecessor_generation_id, UnitLineage.generation_id)))
     assert pairs == {(bundled.id, middle.id), (middle.id, info.id)}
@@ -115,7 +116,7 @@ def test_small_gaps_are_accepted_with_their_figures_large_ones_never(engine) -> 
     [reason] = small.refusals(accept_problems=False, accept_change=None)
     assert "1 problem (tiling: 1 problem (1," in reason
     assert "pass --accept-problems" in reason
-    info, _ = commit_release(engine, small, name="sliver", accept_problems=True)
+    info = commit_release(engine, small, name="sliver", accept_problems=True)
     accepted = info.notes["accepted_problems"]
     assert accepted["summary"].startswith("tiling: 1 problem (1,")
     assert accepted["problems"][0]["lon"] is not None
@@ -136,7 +137,7 @@ def test_a_moved_city_needs_an_accepted_change_which_is_recorded(engine) -> None
     assert f"{len(UNITS)} codes vanish with no new unit overlapping them" in checks
     with pytest.raises(ReleaseRefusedError, match="need --accept-change REASON"):
         commit_release(engine, plan, name="moved")
-    info, _ = commit_release(engine, plan, name="moved", accept_change="the survey moved the city")
+    info = commit_release(engine, plan, name="moved", accept_change="the survey moved the city")
     assert info.notes["accepted_change"]["reason"] == "the survey moved the city"
 
 
@@ -152,7 +153,9 @@ def test_an_unknown_declared_predecessor_is_a_release_check(engine) -> None:
 
 
 @pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
-def test_a_set_whose_index_fails_its_check_is_not_stored(engine, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_set_whose_index_fails_its_check_is_not_stored_when_asked(
+    engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
     plan = _toy_plan(engine, units_frame())
 
     def failing(frame, snap_distance_m):  # type: ignore[no-untyped-def]
@@ -160,5 +163,5 @@ def test_a_set_whose_index_fails_its_check_is_not_stored(engine, monkeypatch: py
 
     monkeypatch.setattr(release_module, "checked_index", failing)
     with pytest.raises(IndexCheckError, match="answers wrongly"):
-        commit_release(engine, plan, name="never")
+        commit_release(engine, plan, name="never", check_index=True)
     assert [g.name for g in list_generations(engine, staging=True)] == ["toy"]

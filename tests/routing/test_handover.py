@@ -90,7 +90,7 @@ def test_open_cases_move_with_a_history_step_and_tokens_name_their_successor(ser
     assert service.get(gap_case, city)["owner"]["key"] == C213
     assert hand_over_open_cases(engine, generation, index) == []
 
-    [stale] = stale_tokens(engine, index)
+    [stale] = stale_tokens(engine, index.units.row_of_code)
     assert (stale["unit_key"], [s.code for s in stale["successors"]]) == (C121, [MERGED])
     holder = Principal("staff", name="环湖 dispatcher", role="dispatcher", unit_key=C121, token_id=1)
     with pytest.raises(UnitVanishedError, match=f"its successor is {MERGED} 环湖东北社区 \\(merged\\)"):
