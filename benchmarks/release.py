@@ -125,7 +125,7 @@ def run(repeats: int = 3, database_url: str | None = None) -> Section:
             "s",
             min(checked),
             ratio=f"{min(checked) / best_peer:.2f}x the peer",
-            note=f"every server does this before answering anyway; runs {', '.join(f'{s:.2f}' for s in checked)} s",
+            note=f"every server does this before answering; runs {', '.join(f'{s:.2f}' for s in checked)} s",
         ),
         Row(
             "release",
