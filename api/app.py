@@ -16,12 +16,11 @@ from starlette.concurrency import run_in_threadpool
 from api import errors, ratelimit
 from api.limits import BodySizeLimit
 from api.plain_routes import PlainRoutes
-from api.routes import audit, health, lookup, maps, metrics, open311, reports, units
-from api.settings import Settings
+from api.routes import audit, health, lookup, maps, metrics, open311, parks, reports, units
+from api.settings import Settings, report_service
 from boundaries.service import BoundaryService
 from geo.errors import SijiError
-from routing.calendar import WorkCalendar
-from routing.catalog import load_catalog
+from routing.deadlines import calendar_warning
 from routing.service import ReportService
 from store.engine import make_engine, upgrade
 
@@ -29,6 +28,7 @@ if TYPE_CHECKING:
     from sqlalchemy import Engine
 
     from geo.index import JurisdictionIndex
+    from routing.desks import Departments
     from store.generations import GenerationInfo
 
 logger = logging.getLogger("siji")
@@ -63,17 +63,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             if settings.load_bundled:
                 await run_in_threadpool(service.ensure_bundled)
             app.state.boundaries = service
+            app.state.reports = report_service(settings, engine, service)
             timers: list[threading.Timer] = []
-            service.listeners.append(functools.partial(_hand_over_cases, engine, timers))
-            app.state.reports = ReportService(
-                engine,
-                service,
-                catalog=load_catalog(settings.catalog_path) if settings.catalog_path else None,
-                calendar=WorkCalendar.load(settings.calendar_path) if settings.calendar_path else None,
-                secret=settings.secret_key,
-                duplicate_distance_m=settings.duplicate_distance_m,
-                escalation_max_level=settings.escalation_max_level,
+            service.listeners.append(
+                functools.partial(_hand_over_cases, engine, app.state.reports.departments, timers)
             )
+            _say_how_it_runs(settings, app.state.reports)
             await run_in_threadpool(_warm, service)
             escalation = (
                 asyncio.create_task(_escalate_every(app.state.reports, settings.escalation_interval_s))
@@ -130,9 +125,25 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(metrics.router)
     app.include_router(open311.router)
     app.include_router(maps.router)
+    app.include_router(parks.router)
     app.include_router(audit.router)
     ratelimit.document(app)
     return app
+
+
+def _say_how_it_runs(settings: Settings, reports: ReportService) -> None:
+    """One line each for what an operator must know at start: the Open311 key mode, the calendar."""
+    keys = settings.open311_api_keys
+    if keys:
+        mode = f"accepts the {len(keys)} api_key(s) of SIJI_OPEN311_API_KEYS"
+    elif settings.environment == "development":
+        mode = "accepts any api_key (SIJI_ENVIRONMENT=development and no SIJI_OPEN311_API_KEYS)"
+    else:
+        mode = f"refuses every request (SIJI_ENVIRONMENT={settings.environment}: set SIJI_OPEN311_API_KEYS)"
+    logger.warning("Open311 POST requests.{json,xml} %s", mode)
+    warning = calendar_warning(reports.calendar)
+    if warning is not None:
+        logger.warning("%s", warning)
 
 
 async def _escalate_every(service: ReportService, seconds: float) -> None:
@@ -160,6 +171,7 @@ async def _watch_generations(service: BoundaryService) -> None:
 
 def _hand_over_cases(
     engine: Engine,
+    departments: Departments,
     timers: list[threading.Timer],
     _previous: GenerationInfo | None,
     new: GenerationInfo,
@@ -172,7 +184,7 @@ def _hand_over_cases(
 
     def run() -> None:
         try:
-            moved = hand_over_open_cases(engine, new, index)
+            moved = hand_over_open_cases(engine, new, index, departments=departments)
         except Exception:  # logged; `siji routing handover` does the same by hand
             logger.exception("handing open cases over to generation %s failed", new.id)
             return

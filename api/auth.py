@@ -10,8 +10,9 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from api.ratelimit import request_address
 from routing.access import Principal, hash_token
+from routing.errors import UnauthenticatedError
 from routing.handover import check_token_unit
-from routing.staff import UnauthenticatedError, resolve
+from routing.staff import INVALID_TOKEN, resolve
 
 _bearer = HTTPBearer(auto_error=False, description="A staff token (sj_...) or a reporter token (rp_...).")
 
@@ -30,7 +31,7 @@ def get_principal(
         return Principal("anonymous", address=address)
     token = credentials.credentials
     if len(token) > 200:
-        raise UnauthenticatedError("the token is not valid (unknown, expired or revoked)")
+        raise UnauthenticatedError(INVALID_TOKEN, reason="invalid")
     if token.startswith("rp_"):
         return Principal("reporter", name="reporter", token_hash=hash_token(token), address=address)
     principal = resolve(request.app.state.boundaries.engine, token)

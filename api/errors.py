@@ -1,6 +1,10 @@
 """The one place where domain exceptions become HTTP statuses and JSON error bodies.
 
-Every error body is ``{"error": {"code": ..., "message": ..., "detail": ...}}``.
+:data:`ERROR_STATUS` maps every kind of domain error (``geo.errors``,
+``routing.errors`` and the edge's own below) to its status; :func:`headers_for` adds
+the headers a status needs (the Bearer challenge of a 401).  Every error body is
+``{"error": {"code": ..., "message": ..., "detail": ...}}``; Open311 routes render the
+same statuses in GeoReport v2's format (``api/routes/open311.py``).
 """
 
 from __future__ import annotations
@@ -12,12 +16,9 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from boundaries.service import IndexUnavailableError
 from geo.errors import InvalidInputError, NotFoundError, SijiError
-
-STATUS_BY_ERROR: tuple[tuple[type[SijiError], int], ...] = (
-    (NotFoundError, 404),
-    (InvalidInputError, 422),
-)
+from routing.errors import ForbiddenError, IllegalTransitionError, UnauthenticatedError
 
 
 class PayloadTooLargeError(InvalidInputError):
@@ -38,35 +39,33 @@ class NotAcceptableError(InvalidInputError):
     code = "not_acceptable"
 
 
-def _specific() -> dict[type[SijiError], int]:
-    from boundaries.service import IndexUnavailableError
-    from routing.staff import UnauthenticatedError
-    from routing.workflow import ForbiddenError, IllegalTransitionError
-
-    return {
-        UnauthenticatedError: 401,
-        ForbiddenError: 403,
-        IllegalTransitionError: 409,
-        IndexUnavailableError: 503,
-    }
-
-
-SPECIFIC_STATUS: dict[type[SijiError], int] = {
-    PayloadTooLargeError: 413,
-    UnsupportedMediaError: 415,
-    NotAcceptableError: 406,
-}
+ERROR_STATUS: tuple[tuple[type[SijiError], int], ...] = (
+    (UnauthenticatedError, 401),
+    (ForbiddenError, 403),
+    (IllegalTransitionError, 409),  # VersionConflictError too
+    (PayloadTooLargeError, 413),
+    (UnsupportedMediaError, 415),
+    (NotAcceptableError, 406),
+    (IndexUnavailableError, 503),  # a generation whose index cannot be built (see /readyz)
+    (NotFoundError, 404),
+    (InvalidInputError, 422),  # UnknownActionError, IdempotencyConflictError and every bad value
+)
+"""The one table from domain error to HTTP status: the first class the error is an instance
+of decides, so a subclass is listed before its base (any other error is a 500)."""
 
 
 def status_for(error: SijiError) -> int:
-    """HTTP status of a domain error (500 only for an unexpected kind)."""
-    for kind, status in {**SPECIFIC_STATUS, **_specific()}.items():
-        if isinstance(error, kind):
-            return status
-    for kind, status in STATUS_BY_ERROR:
-        if isinstance(error, kind):
-            return status
-    return 500
+    """HTTP status of a domain error (500 only for an unexpected kind).
+
+    Examples
+    --------
+    >>> from routing.errors import UnknownActionError, VersionConflictError
+    >>> status_for(UnknownActionError("no such action")), status_for(VersionConflictError("stale"))
+    (422, 409)
+    >>> status_for(SijiError("?"))
+    500
+    """
+    return next((status for kind, status in ERROR_STATUS if isinstance(error, kind)), 500)
 
 
 def error_body(code: str, message: str, detail: Any = None) -> dict[str, Any]:
@@ -88,9 +87,22 @@ def _jsonable(detail: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
+def headers_for(error: SijiError) -> dict[str, str] | None:
+    """Headers a domain error's answer needs: the Bearer challenge of a 401 (RFC 6750)."""
+    if status_for(error) != 401:
+        return None
+    if error.detail.get("reason") == "invalid":
+        return {"WWW-Authenticate": 'Bearer realm="siji", error="invalid_token"'}
+    return {"WWW-Authenticate": 'Bearer realm="siji"'}
+
+
 async def _domain(_request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, SijiError)
-    return JSONResponse(error_body(exc.code, exc.message, _jsonable(exc.detail)), status_code=status_for(exc))
+    return JSONResponse(
+        error_body(exc.code, exc.message, _jsonable(exc.detail)),
+        status_code=status_for(exc),
+        headers=headers_for(exc),
+    )
 
 
 async def _validation(_request: Request, exc: Exception) -> JSONResponse:

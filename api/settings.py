@@ -4,10 +4,14 @@ from __future__ import annotations
 
 import ipaddress
 from pathlib import Path
-from typing import Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+if TYPE_CHECKING:
+    from boundaries.service import BoundaryService
+    from routing.service import ReportService
 
 DEVELOPMENT_SECRET = "siji-development-secret-do-not-use"
 
@@ -22,7 +26,13 @@ class Settings(BaseSettings):
 
     model_config = SettingsConfigDict(env_prefix="SIJI_", env_file=".env", extra="ignore")
 
-    environment: Literal["development", "test", "production"] = "development"
+    environment: Literal["development", "test", "production"] = Field(
+        default="development",
+        description=(
+            "development: the default secret and any Open311 api_key are accepted; test and production: "
+            "neither (production refuses to start with the default secret)."
+        ),
+    )
     database_url: str = Field(
         default="sqlite:///./siji.db",
         description="postgresql://user@host/db for PostGIS; default: an SQLite file in the working dir.",
@@ -54,8 +64,16 @@ class Settings(BaseSettings):
     calendar_path: Path | None = Field(
         default=None, description="A working-time calendar TOML (holidays, make-up days, office hours)."
     )
+    departments_path: Path | None = Field(
+        default=None,
+        description="A departments TOML (the city's and districts' departments) instead of the packaged one.",
+    )
     open311_api_keys: list[str] = Field(
-        default_factory=list, description="Keys that Open311 clients send as api_key to post requests."
+        default_factory=list,
+        description=(
+            'Keys that Open311 clients send as api_key to post requests, as JSON: \'["key1", "key2"]\'.  '
+            "Empty: any key is accepted in development, none elsewhere."
+        ),
     )
     trusted_proxies: list[str] = Field(
         default_factory=list,
@@ -99,3 +117,23 @@ class Settings(BaseSettings):
                 "SIJI_SECRET_KEY must be set to a new random value when SIJI_ENVIRONMENT=production"
             )
         return self
+
+
+def report_service(settings: Settings, engine: Any, boundaries: BoundaryService) -> ReportService:
+    """The report service these settings describe (the app, ``siji serve`` and the CLI build it here).
+
+    Raises a :class:`~geo.errors.SijiError` naming the file for a bad catalog,
+    calendar or departments file.
+    """
+    from routing.service import ReportService
+
+    return ReportService.from_files(
+        engine,
+        boundaries,
+        catalog_path=settings.catalog_path,
+        calendar_path=settings.calendar_path,
+        departments_path=settings.departments_path,
+        secret=settings.secret_key,
+        duplicate_distance_m=settings.duplicate_distance_m,
+        escalation_max_level=settings.escalation_max_level,
+    )

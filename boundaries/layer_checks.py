@@ -140,13 +140,27 @@ def check_coordinate_units(geometries: Any, crs: CRS | Any, source: str) -> None
         raise BoundaryDataError(
             f"{source!r}: the coordinates cannot be degrees ({extent} "
             f"is outside longitude -180..180 / latitude -90..90) although {name} is a geographic CRS. "
-            f"Read as metres they are a set {(maxx - minx) / 1000:,.1f} km wide and "
-            f"{(maxy - miny) / 1000:,.1f} km tall, as in a projected CRS{_projected_hint(minx, maxx, miny)}: "
-            "give it (--crs EPSG:<code>)",
+            f"Read as metres they are {_size_in_metres(maxx - minx, maxy - miny)}, as in a projected CRS"
+            f"{_projected_hint(minx, maxx, miny)}: give it (--crs EPSG:<code>)",
             path=source,
             crs=name,
             bounds=[minx, miny, maxx, maxy],
         )
+
+
+def _size_in_metres(width: float, height: float) -> str:
+    """``a set 18.0 km wide and 11.1 km tall`` (metres below 10 km; a single point says so).
+
+    Examples
+    --------
+    >>> _size_in_metres(18_000.0, 11_100.0), _size_in_metres(350.0, 0.0), _size_in_metres(0.0, 0.0)
+    ('a set 18.0 km wide and 11.1 km tall', 'a set 350 m wide and 0 m tall', 'a single point')
+    """
+    if width == 0 and height == 0:
+        return "a single point"
+    if max(width, height) < 10_000:
+        return f"a set {width:,.0f} m wide and {height:,.0f} m tall"
+    return f"a set {width / 1000:,.1f} km wide and {height / 1000:,.1f} km tall"
 
 
 def _pyproj_and_name(crs: CRS | Any) -> tuple[Any, str]:

@@ -142,7 +142,10 @@ def read_boundaries(
         return _normalize(frame, fields, level, path)
 
 
-def _read_frame(path: Path, layer: str | None, encoding: str | None, max_bytes: int) -> gpd.GeoDataFrame:
+def _read_frame(
+    path: Path, layer: str | None, encoding: str | None, max_bytes: int, *, what: str = "boundary"
+) -> gpd.GeoDataFrame:
+    """Open a layer after the format, size and content checks; ``what`` names the kind of file in errors."""
     import geopandas as gpd
     import pyogrio
 
@@ -155,7 +158,7 @@ def _read_frame(path: Path, layer: str | None, encoding: str | None, max_bytes: 
     if not path.exists():
         raise BoundaryDataError(f"file not found: {path}", path=str(path))
     fmt = FORMATS[suffix]
-    _check_file(path, suffix, max_bytes)
+    _check_file(path, suffix, max_bytes, what)
     declared_crs = _geojson_crs_member(path) if fmt == "GeoJSON" else None
     if fmt == "GeoPackage":
         layer = _gpkg_layer(path, layer)
@@ -173,7 +176,8 @@ def _read_frame(path: Path, layer: str | None, encoding: str | None, max_bytes: 
             f"cannot read {path.name!r} as {fmt}: {_explain(exc)}", path=str(path)
         ) from exc
     if len(frame) == 0:
-        raise BoundaryDataError(f"{path.name!r} has no features; a boundary set needs units", path=str(path))
+        needs = "a boundary set needs units" if what == "boundary" else f"a {what} file needs at least one"
+        raise BoundaryDataError(f"{path.name!r} has no features; {needs}", path=str(path))
     if declared_crs is not None:
         _check_crs_name(declared_crs, path)
     if frame.crs is None:
@@ -207,7 +211,7 @@ def _gpkg_layer(path: Path, layer: str | None) -> str | None:
     return layer
 
 
-def _check_file(path: Path, suffix: str, max_bytes: int) -> None:
+def _check_file(path: Path, suffix: str, max_bytes: int, what: str = "boundary") -> None:
     """Refuse empty, oversized and mislabelled files before any parser sees them."""
     size = path.stat().st_size
     if size == 0:
@@ -218,7 +222,7 @@ def _check_file(path: Path, suffix: str, max_bytes: int) -> None:
     if total > max_bytes:
         raise BoundaryDataError(
             f"cannot read {path.name!r}: it is {total:,} bytes; "
-            f"boundary files over {max_bytes:,} bytes are refused",
+            f"{what} files over {max_bytes:,} bytes are refused",
             path=str(path),
             size=total,
             limit=max_bytes,
@@ -252,7 +256,7 @@ def _check_file(path: Path, suffix: str, max_bytes: int) -> None:
             path=str(path),
         )
     if fmt == "zip":
-        _check_zip(path, max_bytes)
+        _check_zip(path, max_bytes, what)
 
 
 def _describe_start(head: bytes) -> str:
@@ -263,7 +267,7 @@ def _describe_start(head: bytes) -> str:
     return f"the bytes {shown.hex(' ')} ({shown!r})"
 
 
-def _check_zip(path: Path, max_bytes: int) -> None:
+def _check_zip(path: Path, max_bytes: int, what: str = "boundary") -> None:
     """Read the zip's directory only: refuse a bomb before anything is inflated."""
     try:
         with zipfile.ZipFile(path) as archive:
@@ -276,7 +280,7 @@ def _check_zip(path: Path, max_bytes: int) -> None:
     if inflated > max_bytes:
         raise BoundaryDataError(
             f"{path.name!r} would inflate to {inflated:,} bytes ({len(members)} member(s)); "
-            f"boundary files over {max_bytes:,} bytes are refused (a zip bomb?)",
+            f"{what} files over {max_bytes:,} bytes are refused (a zip bomb?)",
             path=str(path),
             inflated=inflated,
             limit=max_bytes,

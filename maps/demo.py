@@ -308,11 +308,15 @@ def _points_in(
 def _owner_keys(
     categories: list[Any], category: NDArray[np.int64], chain: NDArray[np.object_]
 ) -> NDArray[np.object_]:
-    """The routing service's owner key: ``city:<department>``, or the code of the unit at the
-    category's level — the finest one above it when that level is missing (as routing.intake.route)."""
+    """The routing service's owner key: ``city:<department>``, ``<code>:<department>``, or the code of
+    the unit at the category's level — the finest one above it when that level is missing (as
+    routing.intake.route)."""
     level_rank = np.array([LEVEL_KEYS.index(c.owner.level) for c in categories])[category]
     city_key = np.array([f"city:{c.owner.department}" for c in categories], dtype=object)[category]
+    department = np.array([c.owner.department or "" for c in categories], dtype=object)[category]
     present = pd.notna(chain) & (np.arange(len(LEVEL_KEYS))[None, :] <= level_rank[:, None])
     finest = len(LEVEL_KEYS) - 1 - np.argmax(present[:, ::-1], axis=1)
     key = chain[np.arange(len(chain)), finest]
+    # a department of the unit at the category's level is a desk of its own: <code>:<department>
+    key = np.where((finest == level_rank) & (department != ""), key + ":" + department, key)
     return np.where(level_rank == 0, city_key, key)

@@ -1,9 +1,20 @@
-"""Who may see and act on which case.
+"""Who may see and act on which case: the one documented rule.
 
-A staff token is bound to one unit (a unit code, or a city department such as
-``city:园林局``) and one role.  It sees and acts only on cases owned by its unit or by
-units below it; a reporter reads only their own reports (with the token they got at
-intake).  Refusals are :class:`~routing.workflow.ForbiddenError` (HTTP 403) and say
+A staff token is bound to one desk (a unit code, a city department such as
+``city:园林局`` or a district department such as ``370902000000:城管局``; see
+:mod:`routing.desks`) and one role.
+
+* The current owner's chain acts: staff of the owning desk and of every unit above
+  it act on the case (as their role and :mod:`routing.workflow` allow), and the case
+  counts in their metrics.
+* Earlier owners read: after a reroute or a transfer, the units whose chain owned
+  the case keep reading it, without counting it as theirs; a desk asked to take a
+  case over (a pending transfer) reads it to decide.
+* A reporter reads only their own reports (with the token they got at intake).
+
+Which units see a case is stored with it (:class:`store.models.ReportScope`), so
+queries filter by it in SQL.  No credentials are :class:`~routing.errors.UnauthenticatedError`
+(HTTP 401); refusals are :class:`~routing.errors.ForbiddenError` (HTTP 403) and say
 nothing about the case.
 """
 
@@ -15,7 +26,8 @@ import secrets
 from dataclasses import dataclass
 from typing import Any, Literal, NoReturn
 
-from routing.workflow import ROLES, ForbiddenError
+from routing.errors import ForbiddenError, UnauthenticatedError
+from routing.workflow import ROLES
 
 TOKEN_PREFIX = "sj_"
 
@@ -73,25 +85,22 @@ def same_hash(a: str, b: str) -> bool:
 
 
 def owner_chain(report: Any) -> list[str]:
-    """The owner's unit key and every unit above it, owner first."""
-    chain = [report.owner_key]
-    ranks = ("city", "district", "subdistrict", "community")
-    if report.owner_key.startswith("city:") or report.owner_level not in ranks:
-        return [*chain, *[c for c in (report.city_code,) if c]]
-    above = ranks[: ranks.index(report.owner_level)]
-    return [
-        *chain,
-        *[getattr(report, f"{level}_code") for level in reversed(above) if getattr(report, f"{level}_code")],
-    ]
+    """The owner's key and every unit above it, owner first (as stored with the case)."""
+    return list(report.owner_chain or [report.owner_key])
 
 
 def can_read(principal: Principal, report: Any) -> bool:
-    """Staff of the owning unit or above; the reporter who filed it."""
+    """Staff whose unit is in the case's scope (any kind); the reporter who filed it."""
     if principal.kind == "staff":
-        return principal.unit_key in owner_chain(report)
+        return any(scope.unit_key == principal.unit_key for scope in report.scopes)
     if principal.kind == "reporter" and principal.token_hash is not None:
         return same_hash(principal.token_hash, report.reporter_token_hash)
     return False
+
+
+def can_act(principal: Principal, report: Any) -> bool:
+    """Staff of the owner's chain (the staff whose metrics count the case)."""
+    return principal.kind == "staff" and principal.unit_key in owner_chain(report)
 
 
 def require_read(principal: Principal, report: Any, report_id: int) -> None:
@@ -104,8 +113,18 @@ def raise_forbidden(report_id: int) -> NoReturn:
     raise ForbiddenError(f"report {report_id} is not accessible with these credentials", report_id=report_id)
 
 
+def require_credentials(principal: Principal) -> None:
+    """Anonymous callers are told to authenticate (401), before anything is read."""
+    if principal.kind == "anonymous":
+        raise UnauthenticatedError(
+            "this needs a token: send Authorization: Bearer sj_... (staff) or rp_... (the reporter)",
+            reason="missing",
+        )
+
+
 def require_staff(principal: Principal, roles: frozenset[str] | None = None) -> None:
-    """Only staff (of one of ``roles``) may go on."""
+    """Only staff (of one of ``roles``) may go on; anonymous callers get a 401, others a 403."""
+    require_credentials(principal)
     if principal.kind != "staff":
         raise ForbiddenError("this needs a staff token (Authorization: Bearer sj_...)")
     if roles is not None and principal.role not in roles:

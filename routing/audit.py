@@ -5,7 +5,8 @@ an escalation run, a token issued or revoked, a read of cases, metrics, maps or 
 log itself), so there is never an action without its entry nor an entry without its
 action.  A refused attempt by a staff token (403, 409, 422) is recorded too, in a
 transaction of its own after the action rolled back, with the outcome
-``refused:<error code>``.
+``refused:<error code>`` (a reporter's refused read of another report too), in the
+scope of the caller and of the case's owner, so that the owner's supervisors see it.
 
 Supervisors read the log: a token of role ``supervisor`` bound to a subdistrict, a
 district, the city or a city department (:data:`AUDIT_LEVELS`).  They see the
@@ -27,9 +28,9 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from geo.errors import InvalidInputError, SijiError
-from geo.levels import LEVEL_KEYS
-from routing.access import Principal
-from routing.workflow import ForbiddenError
+from routing.access import Principal, require_credentials
+from routing.desks import Desks, default_departments
+from routing.errors import ForbiddenError
 from store.models import AuditEntry
 
 if TYPE_CHECKING:
@@ -77,23 +78,15 @@ def _os_user() -> str:
 def unit_chain(index: JurisdictionIndex | None, unit_key: str | None) -> list[str]:
     """A unit key and every unit above it, in the active boundary set, unit first.
 
-    A city department (``city:园林局``) is below the city.  A key the set does not
-    know is returned alone.
+    A city department (``city:园林局``) is below the city, a district department
+    (``370902000000:城管局``) below its district.  A key the set does not know is
+    returned alone.
     """
-    if not unit_key:
-        return []
-    if index is None:
-        return [unit_key]
-    units = index.units
-    if unit_key.startswith("city:"):
-        cities = units.codes[units.ranks == 0]
-        return [unit_key, *(str(c) for c in cities[:1])]
-    row = units.row_of_code.get(unit_key)
-    chain = [unit_key]
-    while row is not None and int(units.parents[row]) >= 0:
-        row = int(units.parents[row])
-        chain.append(str(units.codes[row]))
-    return chain
+    return list(_desks(index).chain(unit_key))
+
+
+def _desks(index: JurisdictionIndex | None) -> Desks:
+    return Desks(index, default_departments())
 
 
 def scope_of(keys: Iterable[str | None]) -> str:
@@ -146,11 +139,12 @@ def record_refusal(
     scope: Sequence[str | None],
     report_id: int | None = None,
 ) -> None:
-    """Record a refused staff action in a transaction of its own.
+    """Record a refused action or read in a transaction of its own.
 
-    ``scope`` should be the actor's chain only: the refused case may be outside it.
+    ``scope`` is the actor's chain and, for a case that exists, its owner's chain: the
+    supervisors of both see the refusal (never the case itself).
     """
-    if principal.kind not in ("staff", "operator"):
+    if principal.kind not in ("staff", "operator", "reporter"):
         return
     with Session(engine) as session, session.begin():
         session.add(
@@ -171,11 +165,14 @@ def require_auditor(principal: Principal, index: JurisdictionIndex | None) -> No
 
     Raises
     ------
+    UnauthenticatedError
+        No credentials.
     ForbiddenError
         Anyone else, naming who may.
     """
     if principal.kind == "operator":
         return
+    require_credentials(principal)
     who = "supervisor tokens of a subdistrict, district, the city or a city department"
     if principal.kind != "staff" or principal.role not in AUDIT_ROLES:
         raise ForbiddenError(f"the audit log is readable by {who} only", role=principal.role)
@@ -188,14 +185,7 @@ def require_auditor(principal: Principal, index: JurisdictionIndex | None) -> No
 
 
 def _level_of(index: JurisdictionIndex | None, unit_key: str | None) -> str | None:
-    if not unit_key:
-        return None
-    if unit_key.startswith("city:"):
-        return "city"
-    if index is None:
-        return None
-    row = index.units.row_of_code.get(unit_key)
-    return None if row is None else LEVEL_KEYS[int(index.units.ranks[row])]
+    return _desks(index).level_of(unit_key)
 
 
 def _visible(principal: Principal, index: JurisdictionIndex | None) -> ColumnElement[bool] | None:
@@ -203,7 +193,7 @@ def _visible(principal: Principal, index: JurisdictionIndex | None) -> ColumnEle
     if principal.kind == "operator":
         return None
     key = principal.unit_key or ""
-    if _level_of(index, key) == "city" and not key.startswith("city:"):
+    if _level_of(index, key) == "city" and ":" not in key:
         return None  # the city's own supervisors see everything; a city department sees its own
     needle = f"/{principal.unit_key}/".replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
     return AuditEntry.scope.like(f"%{needle}%", escape="\\")

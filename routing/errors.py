@@ -1,15 +1,15 @@
-"""Domain exceptions of the routing data (catalog and calendar).
+"""Domain exceptions of routing: its data (catalog, calendar, departments), the loop and access.
 
 They follow :mod:`geo.errors`: a machine-readable ``code``, a message that names the
 bad value and what is allowed, and a ``detail`` mapping.  Bad data and bad arguments
 are :class:`~geo.errors.InvalidInputError` subclasses, unknown codes are
-:class:`~geo.errors.NotFoundError` subclasses, so the HTTP edge maps them to 422 and
-404 without knowing about this package.
+:class:`~geo.errors.NotFoundError` subclasses; the errors of the loop and of access
+(401, 403, 409) are their own classes, mapped to statuses in ``api/errors.py``.
 """
 
 from __future__ import annotations
 
-from geo.errors import InvalidInputError, NotFoundError
+from geo.errors import InvalidInputError, NotFoundError, SijiError
 
 
 class CatalogDataError(InvalidInputError):
@@ -46,3 +46,66 @@ class InvalidAmountError(InvalidInputError):
     """A time amount that is negative, not finite, not a number or absurdly large."""
 
     code = "invalid_amount"
+
+
+# --------------------------------------------------------------------------- the loop and access
+class UnauthenticatedError(SijiError):
+    """No credentials where they are needed, or a token that is unknown, expired or revoked (HTTP 401).
+
+    ``detail["reason"]`` is ``missing`` (no credentials) or ``invalid`` (a bad token);
+    the HTTP edge turns it into the ``WWW-Authenticate: Bearer`` challenge.
+    """
+
+    code = "unauthenticated"
+
+
+class ForbiddenError(SijiError):
+    """The caller may not do this (HTTP 403); the message reveals nothing of the case."""
+
+    code = "forbidden"
+
+
+class IllegalTransitionError(SijiError):
+    """An action that the case's current state does not allow (HTTP 409), naming the
+    actions the caller may take instead."""
+
+    code = "illegal_transition"
+
+
+class VersionConflictError(IllegalTransitionError):
+    """The case changed since the caller read it (HTTP 409); ``detail["version"]`` is the current one.
+
+    A kind of illegal transition: the step is refused because it was asked of a case
+    that is no longer in the version the caller read.
+    """
+
+    code = "version_conflict"
+
+
+class UnknownActionError(InvalidInputError):
+    """An action name that the loop does not have (HTTP 422), listing the ones it has."""
+
+    code = "unknown_action"
+
+
+class IdempotencyConflictError(InvalidInputError):
+    """An ``Idempotency-Key`` already used for a request with another payload (HTTP 422).
+
+    As the IETF Idempotency-Key draft says: the key is stored with a fingerprint of its
+    request, and a retry must repeat that request exactly.
+    """
+
+    code = "idempotency_key_reused"
+
+
+class UnknownDeskError(InvalidInputError):
+    """A unit or department key that is not in the boundary set or the departments data."""
+
+    code = "unknown_unit"
+
+
+class DepartmentsDataError(InvalidInputError):
+    """A departments file that cannot be used (syntax, levels, names), or a catalog owner
+    naming a department the file does not have."""
+
+    code = "invalid_departments"

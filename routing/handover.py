@@ -36,7 +36,9 @@ from sqlalchemy.orm.exc import StaleDataError
 from geo.levels import LEVEL_KEYS
 from routing import audit
 from routing.access import Principal
-from routing.staff import UnauthenticatedError
+from routing.desks import CITY_PREFIX, Departments, Desks, default_departments
+from routing.effects import set_owner
+from routing.errors import UnauthenticatedError
 from routing.workflow import OPEN_STATES
 from store.lineage import Successor, successors_today
 from store.models import Report, ReportEvent, StaffToken
@@ -79,10 +81,15 @@ def hand_over_open_cases(
     *,
     actor: Principal = RELEASE,
     now: dt.datetime | None = None,
+    departments: Departments | None = None,
 ) -> list[HandedOver]:
-    """Move the open cases of units that are not in ``generation`` (whose index is
-    ``index``) to the units that now own their place; re-chain those whose parents
+    """Move the open cases of desks whose unit is not in ``generation`` (whose index is
+    ``index``) to the desks that own their place now; re-chain those whose parents
     changed.  Idempotent: a second run finds nothing to do.
+
+    A department's case (``370921000000:城管局``) moves to the same department of the
+    unit that continues its unit.  The owner, its chain and the case's scopes change
+    through :func:`routing.effects.set_owner`, as in every step that moves a case.
 
     Returns
     -------
@@ -91,10 +98,11 @@ def hand_over_open_cases(
         generation can take them are not listed (their owner keeps them).
     """
     now = (now or dt.datetime.now(dt.UTC)).astimezone(dt.UTC)
+    desks = Desks(index, departments or default_departments())
     done: list[HandedOver] = []
     for _ in range(3):  # another worker moved some of the same cases: read them again
         try:
-            done += _hand_over(engine, generation, index, actor, now)
+            done += _hand_over(engine, generation, index, desks, actor, now)
             return done
         except StaleDataError:
             continue
@@ -102,40 +110,37 @@ def hand_over_open_cases(
 
 
 def _hand_over(
-    engine: Engine, generation: GenerationInfo, index: JurisdictionIndex, actor: Principal, now: dt.datetime
+    engine: Engine,
+    generation: GenerationInfo,
+    index: JurisdictionIndex,
+    desks: Desks,
+    actor: Principal,
+    now: dt.datetime,
 ) -> list[HandedOver]:
-    units = index.units
     with Session(engine) as session:
         candidates = session.execute(
-            select(Report.id, Report.owner_key, Report.owner_level, *_CHAIN)
-            .where(Report.state.in_(OPEN_STATES), ~Report.owner_key.like("city:%"))
+            select(Report.id, Report.owner_key, Report.owner_chain)
+            .where(Report.state.in_(OPEN_STATES), ~Report.owner_key.like(f"{CITY_PREFIX}%"))
             .order_by(Report.id)
         ).all()
-    due = [r.id for r in candidates if r.owner_key not in units.row_of_code or _chain_changed(units, r)]
+    due = [r.id for r in candidates if _due(desks, r.owner_key, r.owner_chain)]
     done: list[HandedOver] = []
     for start in range(0, len(due), _BATCH):
         with Session(engine) as session, session.begin():
             rows = session.scalars(select(Report).where(Report.id.in_(due[start : start + _BATCH]))).all()
             result = index.lookup(np.array([r.lon for r in rows]), np.array([r.lat for r in rows]))
             for k, row in enumerate(rows):
-                moved = _move(engine, session, row, result.unit_rows[k], generation, index, actor, now)
+                moved = _move(engine, session, row, result.unit_rows[k], generation, desks, actor, now)
                 if moved is not None:
                     done.append(moved)
     return done
 
 
-_CHAIN = (Report.city_code, Report.district_code, Report.subdistrict_code, Report.community_code)
-
-
-def _chain_changed(units: Any, report: Any) -> bool:
-    """The owner is in the set but a unit above it has another code now."""
-    row = units.row_of_code[report.owner_key]
-    rank = LEVEL_KEYS.index(report.owner_level) if report.owner_level in LEVEL_KEYS else -1
-    for level in range(rank):
-        above = int(units.ancestors[row, level])
-        if above >= 0 and getattr(report, f"{LEVEL_KEYS[level]}_code") != units.codes[above]:
-            return True
-    return False
+def _due(desks: Desks, key: str, chain: list[str] | None) -> bool:
+    """The desk's unit is gone, or its chain is not the one the generation gives it."""
+    if desks.unit_chain(key.partition(":")[0]) is None:
+        return True
+    return tuple(chain or ()) != desks.chain(key)
 
 
 def _move(
@@ -144,52 +149,61 @@ def _move(
     row: Report,
     point_rows: Any,
     generation: GenerationInfo,
-    index: JurisdictionIndex,
+    desks: Desks,
     actor: Principal,
     now: dt.datetime,
 ) -> HandedOver | None:
-    if row.state not in OPEN_STATES or row.owner_key.startswith("city:"):
+    if row.state not in OPEN_STATES or row.owner_key.startswith(CITY_PREFIX):
         return None
-    units = index.units
+    units = desks.index.units if desks.index is not None else None
+    if units is None or row.owner_level not in LEVEL_KEYS:
+        return None
     rank = LEVEL_KEYS.index(row.owner_level)
+    code, separator, department = row.owner_key.partition(":")
     before: dict[str, Any] = {
         "owner_key": row.owner_key,
         "owner_name": row.owner_name,
+        "owner_chain": list(row.owner_chain or []),
         "generation_id": row.generation_id,
     }
     before.update({f"{level}_code": getattr(row, f"{level}_code") for level in LEVEL_KEYS})
-    owner = units.row_of_code.get(row.owner_key)
     successors: list[Successor] = []
-    if owner is not None:
+    if code in units.row_of_code:
         how = "parents re-coded"
-        note = (
-            f"the units above {row.owner_key} {row.owner_name} have new codes in generation {generation.id} "
-        )
-        note += f"{generation.name!r}; the case stays with it, under its new parents"
+        new_code = code
     else:
-        owner = int(point_rows[rank])
+        found = int(point_rows[rank])
         how = "covers the point"
-        if owner < 0:
-            successors = [s for s in successors_today(engine, row.owner_key) if s.level == row.owner_level]
-            owner = units.row_of_code.get(successors[0].code, -1) if successors else -1
+        if found < 0:
+            successors = [s for s in successors_today(engine, code) if s.level == row.owner_level]
+            found = units.row_of_code.get(successors[0].code, -1) if successors else -1
             how = "successor"
-        if owner < 0:
+        if found < 0:
             return None  # nothing of the generation can take it: its owner keeps it
+        new_code = str(units.codes[found])
+    desk = desks.get(f"{new_code}{separator}{department}")
+    if how == "parents re-coded":
+        note = (
+            f"the units above {row.owner_key} {row.owner_name} have new codes in boundary generation "
+            f"{generation.id} {generation.name!r}; the case stays with it, under its new parents"
+        )
+    else:
         which = "which covers the report's point" if how == "covers the point" else "its successor"
         note = (
             f"{row.owner_key} {row.owner_name} is not in boundary generation {generation.id} "
-            f"{generation.name!r}; moved to {units.codes[owner]} {units.names[owner]}, {which}"
+            f"{generation.name!r}; moved to {desk.key} {desk.name}, {which}"
         )
-    chain = units.ancestors[owner]
-    row.owner_key, row.owner_name = str(units.codes[owner]), str(units.names[owner])
+    set_owner(row, desk)
+    chain = units.ancestors[units.row_of_code[new_code]]
     for level, key in enumerate(LEVEL_KEYS):
-        code = chain[level] if level <= rank else point_rows[level]
-        setattr(row, f"{key}_code", None if code < 0 else str(units.codes[code]))
+        unit_row = chain[level] if level <= rank else point_rows[level]
+        setattr(row, f"{key}_code", None if unit_row < 0 else str(units.codes[unit_row]))
     row.generation_id = generation.id
     row.version += 1
     after: dict[str, Any] = {
         "owner_key": row.owner_key,
         "owner_name": row.owner_name,
+        "owner_chain": list(row.owner_chain or []),
         "generation_id": generation.id,
     }
     after.update({f"{level}_code": getattr(row, f"{level}_code") for level in LEVEL_KEYS})
@@ -219,7 +233,7 @@ def _move(
             actor,
             f"report.{HANDOVER}",
             now,
-            scope=[str(v) for side in (before, after) for k, v in side.items() if k != "generation_id" and v],
+            scope=[*before["owner_chain"], *after["owner_chain"]],
             report_id=row.id,
             detail=data,
         )
@@ -229,20 +243,20 @@ def _move(
 
 
 def cases_due(engine: Engine, codes: Container[str]) -> bool:
-    """Whether some open case has an owner, or a unit above its owner, that is not among
-    ``codes`` (a generation's): a quick test before building an index to hand over."""
+    """Whether some open case's desk chain names a unit that is not among ``codes`` (a
+    generation's): a quick test before building an index to hand cases over."""
     with Session(engine) as session:
-        rows = session.execute(
-            select(Report.owner_key, Report.owner_level, *_CHAIN).where(
-                Report.state.in_(OPEN_STATES), ~Report.owner_key.like("city:%")
+        chains = session.scalars(
+            select(Report.owner_chain).where(
+                Report.state.in_(OPEN_STATES), ~Report.owner_key.like(f"{CITY_PREFIX}%")
             )
         ).all()
-    for row in rows:
-        rank = LEVEL_KEYS.index(row.owner_level) if row.owner_level in LEVEL_KEYS else 0
-        above = [getattr(row, f"{LEVEL_KEYS[level]}_code") for level in range(rank)]
-        if row.owner_key not in codes or any(code is not None and code not in codes for code in above):
-            return True
-    return False
+    return any(
+        key.partition(":")[0] not in codes
+        for chain in chains
+        for key in (chain or ())
+        if not key.startswith(CITY_PREFIX)
+    )
 
 
 def stale_tokens(
@@ -261,7 +275,8 @@ def stale_tokens(
         expires = token.expires_at
         if expires is not None and (expires if expires.tzinfo else expires.replace(tzinfo=dt.UTC)) <= now:
             continue
-        if token.unit_key.startswith("city:") or token.unit_key in codes:
+        unit = token.unit_key.partition(":")[0]  # a department's token: its unit's code
+        if token.unit_key.startswith(CITY_PREFIX) or unit in codes:
             continue
         out.append(
             {
@@ -269,7 +284,7 @@ def stale_tokens(
                 "name": token.name,
                 "unit_key": token.unit_key,
                 "role": token.role,
-                "successors": successors_today(engine, token.unit_key),
+                "successors": successors_today(engine, unit),
             }
         )
     return out
@@ -284,18 +299,19 @@ def check_token_unit(boundaries: BoundaryService, principal: Principal) -> None:
     UnitVanishedError
     """
     key = principal.unit_key
-    if principal.kind != "staff" or key is None or key.startswith("city:"):
+    if principal.kind != "staff" or key is None or key.startswith(CITY_PREFIX):
         return
+    unit, separator, department = key.partition(":")  # a department's token: its unit's code
     ready = boundaries.cached_index()
     generation, index = ready if ready is not None else boundaries.index()
-    if key in index.units.row_of_code or _in_todays_generation(boundaries.engine, key):
+    if unit in index.units.row_of_code or _in_todays_generation(boundaries.engine, unit):
         return  # (the second: a new unit, in the seconds before this process switched)
-    successors = successors_today(boundaries.engine, key)
+    successors = successors_today(boundaries.engine, unit)
     raise UnitVanishedError(
-        f"this token (id {principal.token_id}) is bound to unit {key}, which is not in boundary generation "
+        f"this token (id {principal.token_id}) is bound to {key}, whose unit is not in boundary generation "
         f"{generation.id} {generation.name!r}; {successor_text(successors)}: ask for a token of "
         + (
-            f"that unit (siji staff add --unit {successors[0].code})"
+            f"that unit (siji staff add --unit {successors[0].code}{separator}{department})"
             if successors
             else "the unit that owns the place now"
         ),

@@ -5,17 +5,25 @@ Input is a :class:`pandas.DataFrame` of cases, one row per report (see
 service team), the digital-city-management indicators of the period ``[start, end)``
 and rates each unit with the thresholds of ``routing/ratings.toml``.
 
-Definitions (a case is *in the period* when its ``due_at`` is in ``[start, end)``)
+Definitions (a case is *in the period* when its ``due_at`` is in ``[start, end)``, or,
+for a case deferred before its clock started, when its ``paused_at`` is)
+
+``due_at`` is the due time that counts: the one the category gave at the first
+dispatch, moved only by an approved extension and by the time a deferral paused the
+clock; escalation (督办) never moves it.  ``closed_at`` is the first closure.
 
 ``due`` 应结案数
     Cases in the period, except state ``invalid`` (无效) and ``deferred`` (挂账).
 ``deferred`` 挂账数
-    Cases in the period in state ``deferred``; reported apart, never in ``due``.
+    Cases in the period in state ``deferred``, whatever state they were deferred
+    from; reported apart, never in ``due``.
 ``closed`` 结案数
     Due cases with ``closed_at`` before ``end`` (the period is half-open, so a case
     closed at ``end`` or later is not closed in this period).  Closure is read from
-    ``closed_at``, not from the current ``state``: a case closed in the period and
-    reopened afterwards still counts for this period.
+    ``closed_at`` (the first closure), not from the current ``state``: a case closed
+    in the period and reopened afterwards still counts for this period.
+``reopened`` 重开数
+    Due cases reopened at least once (``reopen_count > 0``).
 ``closed_on_time`` 按期结案数 / ``handled_on_time`` 按期处置数
     Due cases with ``closed_at <= due_at`` / ``handled_at <= due_at`` (handled_at is
     the handler's report that the work is done, 反馈).
@@ -100,6 +108,8 @@ REQUIRED_COLUMNS: tuple[str, ...] = (
     "rework_count",
 )
 """Columns :func:`unit_metrics` needs; ``team`` is needed too for ``by="team"``."""
+OPTIONAL_COLUMNS: dict[str, str] = {"paused_at": "datetime64[ns, UTC]", "reopen_count": "int64"}
+"""Columns :func:`unit_metrics` reads when present (absent: never paused, never reopened): their dtypes."""
 GROUP_BY: tuple[str, ...] = ("unit_key", "team")
 """What :func:`unit_metrics` can group by."""
 
@@ -110,6 +120,7 @@ COUNT_COLUMNS: tuple[str, ...] = (
     "handled_on_time",
     "deferred",
     "reworked",
+    "reopened",
 )
 RATE_COLUMNS: tuple[str, ...] = (
     "closure_rate",
@@ -142,6 +153,7 @@ CHINESE_HEADERS: dict[str, str] = {
     "handled_on_time": "按期处置数",
     "deferred": "挂账数",
     "reworked": "返工数",
+    "reopened": "重开数",
     "closure_rate": "结案率",
     "on_time_closure_rate": "按期结案率",
     "on_time_handling_rate": "按期处置率",
@@ -477,7 +489,10 @@ def _check_cases(
             allowed=list(required),
         )
     frame = cases.loc[:, list(required)].copy()
-    for name in TIMESTAMP_COLUMNS:
+    for name, kind in OPTIONAL_COLUMNS.items():
+        absent = pd.Series(pd.NaT if kind.startswith("datetime") else 0, index=frame.index, dtype=kind)
+        frame[name] = cases[name] if name in cases.columns else absent
+    for name in (*TIMESTAMP_COLUMNS, "paused_at"):
         column = frame[name]
         dtype = column.dtype
         if isinstance(dtype, pd.DatetimeTZDtype):
@@ -539,6 +554,7 @@ def _check_cases(
             allowed="non-negative integers",
         )
     frame["rework_count"] = numbers.astype("int64")
+    frame["reopen_count"] = pd.to_numeric(frame["reopen_count"]).fillna(0).astype("int64")
     no_unit = frame["unit_key"].isna()
     if no_unit.any():
         raise InvalidInputError(
@@ -621,7 +637,9 @@ def unit_metrics(
 
     state, due_at = frame["state"], frame["due_at"]
     handled_at, closed_at = frame["handled_at"], frame["closed_at"]
-    in_period = due_at.notna() & (due_at >= lo) & (due_at < hi) & (state != "invalid")
+    # a case deferred before its clock started has no due time: it counts when it was deferred
+    anchor = due_at.where(due_at.notna(), frame["paused_at"])
+    in_period = anchor.notna() & (anchor >= lo) & (anchor < hi) & (state != "invalid")
     deferred = in_period & (state == "deferred")
     due = in_period & ~deferred
     closed = due & closed_at.notna() & (closed_at < hi)
@@ -635,6 +653,7 @@ def unit_metrics(
             "handled_on_time": due & was_handled & (handled_at <= due_at),
             "deferred": deferred,
             "reworked": reworked,
+            "reopened": due & (frame["reopen_count"] > 0),
             "handled_once": (due & was_handled) | reworked,
         },
         index=frame.index,

@@ -3,8 +3,10 @@
 Open311's ``GET requests`` is a public listing, so it must never show the reporter's
 contact or token hash, nor staff notes.  This module reads :class:`store.models.Report`
 rows with a few filters and returns :class:`PublicReport` values that hold only
-non-personal fields; the HTTP edge renders them.  It does no access checks because
-there is nothing here that needs one.
+non-personal fields, with phone and ID numbers, e-mail addresses and licence plates
+redacted from the description and the address (:func:`routing.redact.redact`); the
+HTTP edge renders them.  It does no access checks because there is nothing here that
+needs one.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from sqlalchemy.orm import Session
 
 from geo.errors import InvalidInputError
 from routing.access import hash_token
+from routing.redact import redact
 from routing.workflow import OPEN_STATES, STATES
 from store.models import Report, ReportEvent
 
@@ -44,6 +47,7 @@ class PublicReport:
         True for the final states (closed, invalid).
     category_code : str
     description, address : str
+        Redacted: personal numbers, e-mail addresses and licence plates replaced.
     owner_name : str
         The unit (or city department) that owns the case.
     created_at, updated_at : datetime
@@ -157,8 +161,8 @@ def _public(row: Report, updated: dt.datetime) -> PublicReport:
         state_zh=STATES.get(row.state, row.state),
         closed=row.state in CLOSED_STATES,
         category_code=row.category_code,
-        description=row.description,
-        address=row.address,
+        description=redact(row.description),
+        address=redact(row.address),
         owner_name=row.owner_name,
         created_at=_aware(row.created_at),
         updated_at=_aware(updated),

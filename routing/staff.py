@@ -13,15 +13,13 @@ from typing import Any
 from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
-from geo.errors import InvalidInputError, NotFoundError, SijiError
+from geo.errors import InvalidInputError, NotFoundError
 from routing.access import Principal, check_role, hash_token, new_token, same_hash
+from routing.errors import UnauthenticatedError
 from store.models import StaffToken
 
-
-class UnauthenticatedError(SijiError):
-    """A token that is unknown, expired or revoked (HTTP 401)."""
-
-    code = "unauthenticated"
+__all__ = ["UnauthenticatedError", "issue", "list_tokens", "resolve", "revoke", "token_unit"]
+INVALID_TOKEN = "the token is not valid (unknown, expired or revoked)"
 
 
 def issue(
@@ -89,9 +87,9 @@ def resolve(engine: Engine, token: str, now: dt.datetime | None = None) -> Princ
     with Session(engine) as session:
         row = session.scalar(select(StaffToken).where(StaffToken.token_hash == digest))
     if row is None or not same_hash(row.token_hash, digest):
-        raise UnauthenticatedError("the token is not valid (unknown, expired or revoked)")
+        raise UnauthenticatedError(INVALID_TOKEN, reason="invalid")
     if row.revoked_at is not None or (row.expires_at is not None and _aware(row.expires_at) <= now):
-        raise UnauthenticatedError("the token is not valid (unknown, expired or revoked)")
+        raise UnauthenticatedError(INVALID_TOKEN, reason="invalid")
     return Principal(
         "staff", name=row.name, role=row.role, unit_key=row.unit_key, token_hash=digest, token_id=row.id
     )

@@ -266,7 +266,14 @@ def _hand_over(service: Any, info: Any) -> None:
     codes = codes_of(engine, info.id)
     moved = []
     if cases_due(engine, codes):
-        moved = hand_over_open_cases(engine, info, service.index_of(info), actor=operator())
+        from api.settings import Settings
+        from routing.desks import load_departments
+
+        path = Settings().departments_path
+        departments = load_departments(path) if path else None
+        moved = hand_over_open_cases(
+            engine, info, service.index_of(info), actor=operator(), departments=departments
+        )
     if moved:
         err.print(
             f"handed over {counted(len(moved), 'open case')} of units not in this generation to the units "

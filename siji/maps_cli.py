@@ -20,20 +20,19 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from siji.console import domain_errors, err, fail, out
+from siji.console import domain_errors, fail, out
 
 if TYPE_CHECKING:
     import geopandas as gpd
 
-    from maps.render import Analysis, TilesLike
+    from maps.build import Analysis
+    from maps.render import TilesLike
+    from maps.sources import ReportSource
 
 maps_app = typer.Typer(
     help="Planner maps (report density, hot spots, pocket parks) as offline HTML, GeoJSON or CSV.",
     no_args_is_help=True,
 )
-
-DEMO_NOTE = "演示数据 demo data：数据库中还没有报告，地图使用生成的演示报告和公园"
-DEMO_PARKS_NOTE = "现有公园为演示数据 existing parks: demo data"
 
 
 class Level(StrEnum):
@@ -51,6 +50,11 @@ class Metric(StrEnum):
 class On(StrEnum):
     community = "community"
     hex = "hex"
+
+
+class Correction(StrEnum):
+    fdr = "fdr"
+    none = "none"
 
 
 OutputArg = Annotated[
@@ -96,9 +100,10 @@ def _tiles(tiles: str | None, attribution: str | None) -> TilesLike:
         fail(str(exc))
 
 
-def _data(demo: bool) -> tuple[gpd.GeoDataFrame, gpd.GeoDataFrame, bool]:
-    """Units of the active generation and every report (or demo reports)."""
+def _data(demo: bool) -> tuple[gpd.GeoDataFrame, gpd.GeoDataFrame, ReportSource]:
+    """Units of the active generation and every report (or demo reports), and which they are."""
     from maps.demo import demo_reports
+    from maps.sources import ReportSource
     from routing.service import reports_geoframe
     from siji.routing_cli import _report_service
     from store.generations import load_frame
@@ -106,10 +111,11 @@ def _data(demo: bool) -> tuple[gpd.GeoDataFrame, gpd.GeoDataFrame, bool]:
     service = _report_service()
     generation = service.boundaries.generation()
     units = load_frame(service.engine, generation.id)
-    reports = None if demo else reports_geoframe(service)
-    if reports is None or not len(reports):
-        return units, demo_reports(units), True
-    return units, reports, False
+    reports = reports_geoframe(service)
+    if demo or not len(reports):
+        made = demo_reports(units)
+        return units, made, ReportSource(used=len(made), in_database=len(reports), demo=True, asked=demo)
+    return units, reports, ReportSource(used=len(reports), in_database=len(reports))
 
 
 def _write(analysis: Analysis, output: Path, kind: str, tiles: TilesLike) -> str:
@@ -128,9 +134,8 @@ def _write(analysis: Analysis, output: Path, kind: str, tiles: TilesLike) -> str
     return f"{size:.1f} MB, assets in {files}/"
 
 
-def _report(output: Path, detail: str, reports: int, demo: bool) -> None:
-    source = f"{reports:,} demo reports (the database has none)" if demo else f"{reports:,} reports"
-    out.print(f"wrote {output} ({detail}) from {source}", highlight=False)
+def _report(output: Path, detail: str, note: str) -> None:
+    out.print(f"wrote {output} ({detail}) from {note}", highlight=False)
 
 
 @maps_app.command("density")
@@ -159,19 +164,19 @@ def density(
     demo: DemoOpt = False,
 ) -> None:
     """Reports per unit (choropleth), as a heat map and on H3 hexagons."""
-    from maps.render import density_analysis
+    from maps.build import density_analysis
 
     kind, basemap = _kind(output), _tiles(tiles, attribution)
     with domain_errors():
-        units, reports, is_demo = _data(demo)
+        units, reports, source = _data(demo)
         analysis = density_analysis(
             reports, units, level=level.value, metric=metric.value, hex_resolution=hex_resolution,
             categories=categories or None, start=start.date() if start else None,
             end=end.date() if end else None, channels=channels or None, states=states or None,
-            note=DEMO_NOTE if is_demo else None,
+            note=source.note,
         )  # fmt: skip
         detail = _write(analysis, output, kind, basemap)
-    _report(output, detail, len(reports), is_demo)
+    _report(output, detail, source.note)
     out.print(
         f"{analysis.summary['reports']:,} reports after the filters, "
         f"{len(analysis.table):,} {level.value} units"
@@ -183,26 +188,38 @@ def hotspots(
     output: OutputArg,
     on: Annotated[On, typer.Option(help="community or hex (H3 hexagons).")] = On.community,
     hex_resolution: HexOpt = 8,
-    permutations: Annotated[int, typer.Option(min=99, max=9999, help="Permutations of the p-values.")] = 999,
+    permutations: Annotated[
+        int | None,
+        typer.Option(min=99, max=999_999, help="Permutations of the p-values (default 99,999)."),
+    ] = None,
+    correction: Annotated[
+        Correction,
+        typer.Option(
+            help="fdr: corrected for testing every area at once (Benjamini–Hochberg); none: uncorrected."
+        ),
+    ] = Correction.fdr,
     local_moran: Annotated[bool, typer.Option("--local-moran", help="Also local Moran's I.")] = False,
     tiles: TilesOpt = None,
     attribution: AttributionOpt = None,
     demo: DemoOpt = False,
 ) -> None:
-    """Getis-Ord Gi* hot and cold spots of report counts."""
-    from maps.render import hotspot_analysis
+    """Getis-Ord Gi* hot and cold spots of report counts (corrected for multiple testing by default)."""
+    from maps.build import hotspot_analysis
 
     kind, basemap = _kind(output), _tiles(tiles, attribution)
     with domain_errors():
-        units, reports, is_demo = _data(demo)
+        units, reports, source = _data(demo)
         analysis = hotspot_analysis(
             reports, units, on=on.value, hex_resolution=hex_resolution, permutations=permutations,
-            local_moran=local_moran, note=DEMO_NOTE if is_demo else None,
+            correction=correction.value, local_moran=local_moran, note=source.note,
         )  # fmt: skip
         detail = _write(analysis, output, kind, basemap)
-    _report(output, detail, len(reports), is_demo)
+    _report(output, detail, source.note)
     classes: dict[str, Any] = analysis.summary.get("classes", {})
     out.print(", ".join(f"{n:,} {name}" for name, n in classes.items()), highlight=False)
+    significance = analysis.summary["significance"]
+    explained = f"{significance['explanation_en']} ({significance['permutations']:,} permutations)"
+    out.print(explained, highlight=False)
 
 
 @maps_app.command("pocket-parks")
@@ -216,31 +233,56 @@ def pocket_parks(
     attribution: AttributionOpt = None,
     demo: DemoOpt = False,
 ) -> None:
-    """Pocket-park sites for the unmet green-space demand; prints coverage at 300 m and 500 m."""
+    """Pocket-park sites for the unmet green-space demand, measured against the park register.
+
+    Prints the 300米见绿 and 500米见园 coverage of demand before and after the sites, for
+    the city and per subdistrict.
+    """
+    from maps.build import pocket_park_analysis
     from maps.demo import demo_parks
-    from maps.render import pocket_park_analysis
+    from maps.sources import data_note, existing_parks
+    from store.greenspace import load_green_spaces
 
     kind, basemap = _kind(output), _tiles(tiles, attribution)
     with domain_errors():
-        units, reports, is_demo = _data(demo)
-        parks = demo_parks(units)
-        note = DEMO_NOTE if is_demo else DEMO_PARKS_NOTE
+        units, reports, source = _data(demo)
+        registered = load_green_spaces(_engine(), open_on=dt.date.today())[1]
+        parks, park_source = existing_parks(registered, lambda: demo_parks(units))
+        note = data_note(source, park_source)
         analysis = pocket_park_analysis(reports, units, parks, radius_m=radius_m, p=p, note=note)
         detail = _write(analysis, output, kind, basemap)
-        plans = {radius_m: analysis.summary["coverage"]}
-        for radius in (300.0, 500.0):
-            if radius not in plans:
-                plans[radius] = pocket_park_analysis(reports, units, parks, radius_m=radius, p=p).summary[
-                    "coverage"
-                ]
-    _report(output, detail, len(reports), is_demo)
-    if not is_demo:
-        err.print(DEMO_PARKS_NOTE, highlight=False)
-    for radius in sorted(plans):
-        c = plans[radius]
-        total = c["total_demand"]
+    _report(output, detail, note)
+    _print_standards(analysis.summary, p)
+
+
+def _engine() -> Any:
+    from siji.sources import boundary_service
+
+    return boundary_service().engine
+
+
+def _print_standards(summary: dict[str, Any], p: int) -> None:
+    """The 300米见绿/500米见园 figures: the city, then a table per subdistrict."""
+    from rich.table import Table
+
+    for row in summary["standards"]:
         out.print(
-            f"{radius:g} m: demand covered {c['covered_before']:,}/{total:,} ({c['share_before']:.1%}) "
-            f"before → {c['covered_after']:,}/{total:,} ({c['share_after']:.1%}) after {p} new sites",
+            f"{row['name_zh']} ({row['name_en']}): demand covered "
+            f"{row['covered_before']:,}/{row['demand']:,} "
+            f"({row['share_before']:.1%}) before → {row['covered_after']:,}/{row['demand']:,} "
+            f"({row['share_after']:.1%}) after {p} new sites",
             highlight=False,
         )
+    rows = summary["by_subdistrict"]
+    if not rows:
+        return
+    table = Table(title="per subdistrict: demand covered before → after", show_lines=False)
+    table.add_column("subdistrict")
+    table.add_column("demand", justify="right")
+    for row in summary["standards"]:
+        table.add_column(row["name_zh"], justify="right")
+    for row in rows:
+        keys = [s["standard"] for s in summary["standards"]]
+        cells = [f"{row[key + '_before']:,} → {row[key + '_after']:,}" for key in keys]
+        table.add_row(str(row["subdistrict_name"] or row["subdistrict_code"]), f"{row['demand']:,}", *cells)
+    out.print(table)

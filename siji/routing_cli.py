@@ -20,31 +20,23 @@ routing_app = typer.Typer(help="Escalation and unit performance.", no_args_is_he
 
 
 def _report_service() -> ReportService:
-    from api.settings import Settings
-    from routing.service import ReportService
+    from api.settings import Settings, report_service
     from siji.sources import boundary_service
 
     settings = Settings()
     boundaries = boundary_service(settings=settings)
-    from routing.calendar import WorkCalendar
-    from routing.catalog import load_catalog
-
-    return ReportService(
-        boundaries.engine,
-        boundaries,
-        catalog=load_catalog(settings.catalog_path) if settings.catalog_path else None,
-        calendar=WorkCalendar.load(settings.calendar_path) if settings.calendar_path else None,
-        secret=settings.secret_key,
-        duplicate_distance_m=settings.duplicate_distance_m,
-        escalation_max_level=settings.escalation_max_level,
-    )
+    return report_service(settings, boundaries.engine, boundaries)
 
 
 @staff_app.command("add")
 def staff_add(
     name: Annotated[str, typer.Option(help="Who holds the token.")],
     unit: Annotated[
-        str, typer.Option(help="Unit code (e.g. 370902002000) or city department (city:园林局).")
+        str,
+        typer.Option(
+            help="Unit code (370902002000), city department (city:园林局) or district department "
+            "(370902000000:城管局)."
+        ),
     ],
     role: Annotated[str, typer.Option(help="dispatcher, handler, supervisor or planner.")],
     days: Annotated[float, typer.Option(help="Days until it expires.", min=0.01)] = 365,
@@ -65,21 +57,24 @@ def staff_add(
 
 
 def _check_unit(service: ReportService, unit: str) -> None:
-    from geo.errors import UnknownUnitError
+    """A unit code of the active set, or a department the departments file lists; a code
+    a boundary release removed is refused naming the unit that continues it."""
+    from routing.errors import UnknownDeskError
     from routing.handover import successor_text
     from store.lineage import successors_today
 
-    if unit.startswith("city:"):
-        return
-    generation, index = service.boundaries.index()
-    if unit not in index.units.row_of_code:
-        successors = successors_today(service.engine, unit)
-        hint = f"; {successor_text(successors)}: use --unit {successors[0].code}" if successors else ""
-        raise UnknownUnitError(
-            f"unit code {unit!r} is not in the active boundary set (generation {generation.id} "
-            f"{generation.name!r}){hint}",
-            code=unit,
-        )
+    service.boundaries.index()  # no active generation: say so, not "unknown unit"
+    try:
+        service.desks().get(unit, field="unit")
+    except UnknownDeskError as exc:
+        code, separator, department = unit.partition(":")
+        successors = successors_today(service.engine, code)
+        if not successors:
+            raise
+        use = f"{successors[0].code}{separator}{department}"
+        raise UnknownDeskError(
+            f"{exc.message}; {successor_text(successors)}: use --unit {use}", **exc.detail
+        ) from exc
 
 
 @staff_app.command("list")
@@ -166,7 +161,9 @@ def handover() -> None:
     with domain_errors():
         service = _report_service()
         generation, index = service.boundaries.index()
-        moved = hand_over_open_cases(service.engine, generation, index, actor=operator())
+        moved = hand_over_open_cases(
+            service.engine, generation, index, actor=operator(), departments=service.departments
+        )
     out.print(
         f"handed over {len(moved)} open cases to units of generation {generation.id} {generation.name!r}"
     )

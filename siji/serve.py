@@ -19,15 +19,22 @@ from api.settings import Settings
 
 
 def prepare(settings: Settings) -> None:
-    """Migrate the database and import the bundled set once, before workers start."""
+    """Migrate the database, import the bundled set and check the rule files once, before workers start.
+
+    A bad catalog, calendar or departments file stops the start here with one line
+    naming the file and the fix, instead of a traceback from every worker.
+    """
+    from api.settings import report_service
     from boundaries.service import BoundaryService
     from store.engine import make_engine, upgrade
 
     engine = make_engine(settings.database_url)
     try:
         upgrade(engine)
+        boundaries = BoundaryService(engine, settings.snap_distance_m)
         if settings.load_bundled:
-            BoundaryService(engine, settings.snap_distance_m).ensure_bundled()
+            boundaries.ensure_bundled()
+        report_service(settings, engine, boundaries)
     finally:
         engine.dispose()
 

@@ -1,4 +1,11 @@
-"""Persistence: one place for the database (PostGIS, or an embedded SQLite default).
+"""Persistence: the one database layer (PostGIS, or an embedded SQLite default).
 
-Other packages call the functions here; none of them builds SQL itself.
+``models.py`` declares every table (SQLAlchemy 2 + GeoAlchemy2), ``migrations/`` the
+Alembic revisions that create and upgrade them, ``engine.py`` the engines and the
+migration runner, ``types.py`` the geometry column that works on both databases.
+``generations.py`` and ``units.py`` read and write boundary generations;
+``postgis_lookup.py`` is the lookup that runs inside PostGIS.  Other packages reach
+the database only through these: ``boundaries`` through the functions here,
+``routing`` by querying the models of ``models.py`` with SQLAlchemy in its own
+transactions.
 """

@@ -1,13 +1,20 @@
-"""SQLAlchemy 2 models of the boundary store.
+"""SQLAlchemy 2 models of every siji table.
 
-A *generation* is one imported boundary set with its validity period (MapIt's term);
-it answers only once ``state`` is ``published``, and ``withdrawn_from`` ends its
-validity without deleting anything.
-Units belong to a generation; their polygons live in ``unit_geometries`` (one row per
-unit) and, on PostGIS, in ``unit_pieces`` (the same polygons cut by ``ST_Subdivide``
-so that GiST lookups test small pieces).  ``unit_lineage`` links every unit of a
-generation to the units of the next one in time that continue it (岱岳区 370903 →
-370911, merges, splits), with the share of area each way.
+Boundaries: a *generation* is one imported boundary set with its validity period
+(MapIt's term); it answers only once ``state`` is ``published``, and
+``withdrawn_from`` ends its validity without deleting anything.  Units belong to a
+generation; their polygons live in ``unit_geometries`` (one row per unit) and, on
+PostGIS, in ``unit_pieces`` (the same polygons cut by ``ST_Subdivide`` so that GiST
+lookups test small pieces).  ``unit_lineage`` links every unit of a generation to the
+units of the next one in time that continue it (岱岳区 370903 → 370911, merges,
+splits), with the share of area each way.
+
+Reports: ``reports`` (one row per case, its owner and deadlines), ``report_events``
+(every step of its closed loop), ``report_scopes`` (which units see and act on it),
+``staff_tokens`` (hashes only) and ``audit_log`` (every staff action and refusal).
+
+Green space: ``green_spaces`` is the register of existing parks, pocket parks and
+squares that the planner maps measure coverage against.
 """
 
 from __future__ import annotations
@@ -126,10 +133,20 @@ class UnitLineage(Base):
 
 
 class Report(Base):
-    """A resident's or patrol's report, routed to the unit that owns its place.
+    """A resident's or patrol's report, routed to the desk that owns its place.
 
     The routed chain (``*_code``) and the generation it was routed under are kept:
-    a later boundary change never moves a report silently.
+    a later boundary change never moves a report silently.  The owner is a desk
+    (:mod:`routing.desks`): ``owner_key`` with its ``owner_chain`` (the key and every
+    unit above it); :class:`ReportScope` holds the same chain, and earlier owners',
+    for scoped queries.
+
+    Deadlines: ``due_at`` is the due time that counts (按期 is measured against it);
+    ``original_due_at`` is the one the category gave (原定期限).  Only an approved
+    extension (``extension_to`` while pending) moves ``due_at``; a deferral pauses the
+    clock at ``paused_at``; escalation (督办) keeps its own ``supervision_due_at``.
+    ``first_closed_at`` and ``reopen_count`` keep a closure counted after a reopening.
+    A pending transfer (转办) names its receiving desk in ``transfer_to*``.
     """
 
     __tablename__ = "reports"
@@ -165,17 +182,33 @@ class Report(Base):
     owner_key: Mapped[str] = mapped_column(String(64))
     owner_level: Mapped[str] = mapped_column(String(16))
     owner_name: Mapped[str] = mapped_column(String(200))
+    owner_chain: Mapped[list[str]] = mapped_column(JSON, default=list)
     state: Mapped[str] = mapped_column(String(16), index=True)
     dispatched_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
     due_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True), index=True)
+    original_due_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+    due_estimated: Mapped[bool] = mapped_column(default=False)
+    paused_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
     handled_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
     closed_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+    first_closed_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
     rework_count: Mapped[int] = mapped_column(Integer, default=0)
+    reopen_count: Mapped[int] = mapped_column(Integer, default=0)
     escalation_level: Mapped[int] = mapped_column(Integer, default=0)
     supervised: Mapped[bool] = mapped_column(default=False)
+    supervision_due_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+    extension_to: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+    transfer_to: Mapped[str | None] = mapped_column(String(64))
+    transfer_to_level: Mapped[str | None] = mapped_column(String(16))
+    transfer_to_name: Mapped[str | None] = mapped_column(String(200))
     duplicate_of: Mapped[int | None] = mapped_column(ForeignKey("reports.id"), nullable=True)
     idempotency_key: Mapped[str | None] = mapped_column(String(128), unique=True, nullable=True)
+    idempotency_fingerprint: Mapped[str | None] = mapped_column(String(64))
     version: Mapped[int] = mapped_column(Integer, default=1)
+
+    scopes: Mapped[list[ReportScope]] = relationship(
+        back_populates="report", cascade="all, delete-orphan", passive_deletes=True
+    )
 
     # Optimistic locking: every UPDATE says "WHERE version = <the version read>", so two
     # steps that read the same version cannot both commit (SQLite ignores FOR UPDATE).
@@ -187,8 +220,11 @@ class ReportEvent(Base):
     """One step of a report's closed loop: who did what, when, from where, and why.
 
     ``idempotency_key`` is the client's ``Idempotency-Key`` of the request that took
-    the step (unique), so that a retried request finds its step instead of taking
-    another one.
+    the step (unique), with the ``idempotency_fingerprint`` of that request, so that a
+    retried request finds its step instead of taking another one, and a reused key
+    with another payload is told apart.  ``public`` marks the note as a reply the
+    reporter may read; other notes are internal.  ``data`` holds what the step changed
+    (owner, due time, ...), so that figures can be recomputed from the histories.
     """
 
     __tablename__ = "report_events"
@@ -206,6 +242,27 @@ class ReportEvent(Base):
     note: Mapped[str] = mapped_column(Text, default="")
     data: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     idempotency_key: Mapped[str | None] = mapped_column(String(128), nullable=True)
+    idempotency_fingerprint: Mapped[str | None] = mapped_column(String(64))
+    public: Mapped[bool] = mapped_column(default=False)
+
+
+class ReportScope(Base):
+    """A unit (or department) that may see a report, and why.
+
+    ``kind`` is ``owner`` for the current owner's chain (its staff act on the case,
+    and the case counts in their metrics), ``earlier`` for the chains of earlier
+    owners (after a reroute or a transfer: they read it), ``asked`` for the chain of
+    a desk asked to take the case over (a pending transfer: they read it to decide).
+    """
+
+    __tablename__ = "report_scopes"
+    __table_args__ = (Index("ix_report_scopes_unit", "unit_key", "kind", "report_id"),)
+
+    report_id: Mapped[int] = mapped_column(ForeignKey("reports.id", ondelete="CASCADE"), primary_key=True)
+    kind: Mapped[str] = mapped_column(String(8), primary_key=True)
+    unit_key: Mapped[str] = mapped_column(String(64), primary_key=True)
+
+    report: Mapped[Report] = relationship(back_populates="scopes")
 
 
 class StaffToken(Base):
@@ -257,3 +314,31 @@ class AuditEntry(Base):
     client: Mapped[str] = mapped_column(String(200))
     scope: Mapped[str] = mapped_column(Text)
     detail: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+
+
+class GreenSpace(Base):
+    """A park, pocket park or square of the green-space register.
+
+    The geometry is a point or a (multi)polygon in EPSG:4326, as imported after CRS
+    conversion; ``area_m2`` is measured for polygons and taken from the file for
+    points (or unknown).  ``source`` names the file or register the feature came from;
+    ``code`` is its identifier there (unique within the source, optional), so that a
+    source can be replaced as a whole by a newer file.
+    """
+
+    __tablename__ = "green_spaces"
+    __table_args__ = (
+        Index("ix_green_spaces_kind", "kind"),
+        Index("uq_green_spaces_source_code", "source", "code", unique=True),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    code: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    name: Mapped[str] = mapped_column(String(200))
+    kind: Mapped[str] = mapped_column(String(16))
+    geom: Mapped[Any] = mapped_column(GeometryColumnType("GEOMETRY"))
+    area_m2: Mapped[float | None] = mapped_column(Float, nullable=True)
+    opened_on: Mapped[dt.date | None] = mapped_column(Date, nullable=True)
+    source: Mapped[str] = mapped_column(String(200))
+    properties: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    imported_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))

@@ -476,3 +476,62 @@ def probe_points(
     out.append(rng.integers(-4, 4 * size + 5, size=(n_random, 2)) / 4)
     out.append(rng.uniform(-1, size + 1, size=(n_random, 2)))
     return np.unique(np.concatenate(out), axis=0)
+
+
+# --- green spaces: a small park register in 泰山区 of the bundled Tai'an set ----------
+GREEN_CENTRE = (117.13, 36.19)
+"""三里社区 of 财源街道 (the point of the README's lookup example)."""
+
+
+def metric_offset(
+    dx_m: float, dy_m: float, origin: tuple[float, float] = GREEN_CENTRE
+) -> tuple[float, float]:
+    """The WGS84 point ``dx_m`` metres east and ``dy_m`` north of ``origin`` (EPSG:4548 plane)."""
+    from pyproj import Transformer
+
+    to_plane = Transformer.from_crs(4326, 4548, always_xy=True)
+    x, y = to_plane.transform(*origin)
+    lon, lat = to_plane.transform(x + dx_m, y + dy_m, direction="INVERSE")
+    return float(lon), float(lat)
+
+
+def metric_box(cx_m: float, cy_m: float, half_m: float) -> Polygon:
+    """A square ``2 * half_m`` metres wide centred ``(cx_m, cy_m)`` metres from GREEN_CENTRE (WGS84)."""
+    corners = [(-1, -1), (1, -1), (1, 1), (-1, 1)]
+    return Polygon([metric_offset(cx_m + sx * half_m, cy_m + sy * half_m) for sx, sy in corners])
+
+
+PARK_HALF_M = 200.0
+"""泰山公园 is a 400 m x 400 m square centred on GREEN_CENTRE."""
+EDGE_PROBE = metric_offset(PARK_HALF_M + 250.0, 0.0)
+"""250 m east of 泰山公园's east edge, 450 m from its centre: within 300 m of the park only
+when the distance is measured from the edge."""
+
+
+def green_spaces():  # type: ignore[no-untyped-def]
+    """A register as a file holds it (kinds in the file's words), EPSG:4326.
+
+    * 泰山公园 (公园): a 400 m polygon on GREEN_CENTRE, opened 2005;
+    * 岱庙广场 (广场): a MultiPolygon of two 60 m squares 1.2 km east, opened 2019-06-01;
+    * 青年路口袋公园 (口袋公园): a point 1.5 km north, 800 m², opened 2021-05;
+    * 新建口袋公园 (游园): a point 900 m west, opening in 2099 (planned, not open yet).
+    """
+    import geopandas as gpd
+
+    square = MultiPolygon([metric_box(1200.0, 0.0, 30.0), metric_box(1300.0, 0.0, 30.0)])
+    return gpd.GeoDataFrame(
+        {
+            "name": ["泰山公园", "岱庙广场", "青年路口袋公园", "新建口袋公园"],
+            "kind": ["公园", "广场", "口袋公园", "游园"],
+            "code": ["P001", "P002", "P003", "P004"],
+            "opened": ["2005", "2019-06-01", "2021-05", "2099-01-01"],
+            "area_m2": [None, None, 800.0, 500.0],
+        },
+        geometry=[
+            metric_box(0.0, 0.0, PARK_HALF_M),
+            square,
+            shapely.Point(metric_offset(0.0, 1500.0)),
+            shapely.Point(metric_offset(-900.0, 0.0)),
+        ],
+        crs=4326,
+    )

@@ -6,10 +6,11 @@ from fastapi import APIRouter, Response
 from fastapi.responses import JSONResponse
 from starlette.types import Receive, Scope, Send
 
-from api.deps import BoundariesDep
+from api.deps import BoundariesDep, ReportsDep
 from api.schemas.units import Health, Readiness
 from boundaries.service import generation_ref
 from geo.errors import SijiError
+from routing.deadlines import calendar_warning
 from store.engine import ping
 
 router = APIRouter(tags=["health"])
@@ -50,7 +51,7 @@ class HealthzApp:
     ),
     responses={503: {"model": Readiness}},
 )
-def readyz(boundaries: BoundariesDep) -> Readiness | JSONResponse:
+def readyz(boundaries: BoundariesDep, reports: ReportsDep) -> Readiness | JSONResponse:
     database = index_loaded = False
     generation = None
     units = 0
@@ -82,6 +83,7 @@ def readyz(boundaries: BoundariesDep) -> Readiness | JSONResponse:
         pending=detail["pending"],
         failed=detail["failed"],
         problem=problem,
+        warnings=[w for w in (calendar_warning(reports.calendar),) if w is not None],
     )
     if body.status == "not ready":
         return JSONResponse(body.model_dump(mode="json"), status_code=503)

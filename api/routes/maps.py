@@ -8,8 +8,11 @@ Whose reports: the service's reports in the caller's scope, so report maps need 
 staff token (any role); a token of a unit sees its unit and the units below it, and
 the map shows only those units.  While the database has no report at all, the maps use
 generated demo reports (and demo parks) instead, need no token, and say so on the page
-(演示数据 demo data), so a new installation shows real maps on its first run.  Existing
-parks are not stored by the service yet: pocket-park plans use the demo parks and say so.
+(演示数据 demo data), so a new installation shows real maps on its first run.  Every
+page says what it was built from (demo reports or N real reports; demo parks or the
+green-space register: :mod:`maps.sources`).  Pocket-park plans are measured against
+the green-space register (``siji parks import``); only while it is empty do they use
+demo parks, and say so.
 """
 
 from __future__ import annotations
@@ -38,13 +41,12 @@ from routing.access import Principal
 if TYPE_CHECKING:
     import geopandas as gpd
 
-    from maps.render import Analysis
+    from maps.build import Analysis
+    from maps.sources import ParkSource, ReportSource
 
 router = APIRouter(prefix="/maps", tags=["maps"])
 
 ASSETS_URL = "/maps/assets"
-DEMO_NOTE = "演示数据 demo data：数据库中还没有报告，地图使用生成的演示报告和公园"
-DEMO_PARKS_NOTE = "现有公园为演示数据 existing parks: demo data"
 PAGE_CACHE_SIZE = 16  # demo pages of up to ~4 MB each
 
 MAP_CONTENT: dict[str, Any] = {
@@ -99,6 +101,7 @@ class MapData:
     reports: gpd.GeoDataFrame
     demo: bool
     scope: str | None  # None: the whole city
+    source: ReportSource  # what the reports are, for the page's note
 
 
 class MapCache:
@@ -163,7 +166,8 @@ def has_reports(engine: Any) -> bool:
 def scoped_units(units: gpd.GeoDataFrame, unit_key: str | None) -> tuple[gpd.GeoDataFrame, str | None]:
     """The units a staff token's unit sees: its own and every unit below it.
 
-    A city-wide key (the city's code or a city department ``city:...``) sees them all.
+    A city-wide key (the city's code or a city department ``city:...``) sees them all;
+    a district department (``<district code>:<name>``) sees its district's area.
 
     Examples
     --------
@@ -171,11 +175,12 @@ def scoped_units(units: gpd.GeoDataFrame, unit_key: str | None) -> tuple[gpd.Geo
     >>> units = gpd.GeoDataFrame(
     ...     {"code": ["c", "d1", "d2", "s1"], "parent_code": [None, "c", "c", "d1"],
     ...      "level": ["city", "district", "district", "subdistrict"]}, geometry=[None] * 4)
-    >>> scoped_units(units, "d1")[0]["code"].tolist()
-    ['d1', 's1']
+    >>> scoped_units(units, "d1")[0]["code"].tolist(), scoped_units(units, "d1:城管局")[0]["code"].tolist()
+    (['d1', 's1'], ['d1', 's1'])
     """
     if unit_key is None or unit_key.startswith("city:"):
         return units, None
+    unit_key = unit_key.partition(":")[0]  # a department maps its unit's area
     codes = set(units["code"])
     if unit_key not in codes:
         return units.iloc[:0], unit_key
@@ -200,6 +205,7 @@ def load_map_data(request: Request, principal: Principal) -> MapData:
         The database has reports and the caller has no staff token.
     """
     from maps.demo import demo_reports
+    from maps.sources import ReportSource
     from routing.service import reports_geoframe
     from store.generations import load_frame
 
@@ -211,28 +217,43 @@ def load_map_data(request: Request, principal: Principal) -> MapData:
     if not has_reports(service.engine):
         today = dt.date.today()
         reports = cache.get(("demo_reports", generation.id, today), lambda: demo_reports(units), limit=8)
-        return MapData(generation.id, units, units, reports, demo=True, scope=None)
+        source = ReportSource(used=len(reports), in_database=0, demo=True)
+        return MapData(generation.id, units, units, reports, demo=True, scope=None, source=source)
     reports = reports_geoframe(service, principal)  # staff only: 403 for anyone else
     scoped, scope = scoped_units(units, principal.unit_key)
-    return MapData(generation.id, scoped, units, reports, demo=False, scope=scope)
+    names = scoped.loc[scoped["code"] == scope, "name"].tolist() if scope is not None else []
+    source = ReportSource(used=len(reports), in_database=len(reports), scope=names[0] if names else scope)
+    return MapData(generation.id, scoped, units, reports, demo=False, scope=scope, source=source)
 
 
-def _demo_parks(request: Request, data: MapData) -> gpd.GeoDataFrame:
-    from maps.demo import demo_parks
-
-    parks = _cache(request).get(
-        ("demo_parks", data.generation_id), lambda: demo_parks(data.all_units), limit=8
-    )
-    if data.scope is None:
-        return parks
+def _parks(request: Request, data: MapData) -> tuple[gpd.GeoDataFrame, ParkSource]:
+    """The green-space register's open parks near the units in view, or demo parks while it is empty."""
     from shapely import union_all
 
-    area = union_all(data.units.geometry.values)
-    return parks[parks.intersects(area)]
+    from maps.demo import demo_parks
+    from maps.sources import existing_parks
+    from store.greenspace import load_green_spaces
+
+    _, registered = load_green_spaces(request.app.state.boundaries.engine, open_on=dt.date.today())
+
+    def demo() -> gpd.GeoDataFrame:
+        return _cache(request).get(
+            ("demo_parks", data.generation_id), lambda: demo_parks(data.all_units), limit=8
+        )
+
+    area = None if data.scope is None else union_all(data.units.geometry.values)
+    return existing_parks(registered, demo, area=area)
 
 
-def _note(data: MapData) -> str | None:
-    return DEMO_NOTE if data.demo else None
+def _register_version(request: Request) -> tuple[Any, ...]:
+    """Changes whenever the green-space register does (cached demo pages must follow it)."""
+    from store.greenspace import register_version
+
+    return register_version(request.app.state.boundaries.engine)
+
+
+def _note(data: MapData) -> str:
+    return data.source.note
 
 
 def _values(raw: list[str] | None) -> list[str] | None:
@@ -265,14 +286,22 @@ def _answer(analysis: Analysis, fmt: Format, filename: str) -> Response:
 
 
 async def _respond(
-    request: Request, principal: Principal, key: tuple[Any, ...], fmt: Format, build: Callable[[MapData], Any]
+    request: Request,
+    principal: Principal,
+    key: tuple[Any, ...],
+    fmt: Format,
+    build: Callable[[MapData], Any],
+    version: Callable[[], tuple[Any, ...]] | None = None,
 ) -> Response:
-    """Run an analysis in a worker thread; demo answers are cached per generation and day."""
+    """Run an analysis in a worker thread; demo answers are cached per generation and day
+    (and per ``version()``, e.g. of the green-space register, when given)."""
 
     def compute() -> Response:
         data = load_map_data(request, principal)
         if data.demo:
             cache_key = ("page", data.generation_id, dt.date.today(), *key, fmt)
+            if version is not None:
+                cache_key = (*cache_key, *version())
             body, media, headers = _cache(request).get(cache_key, lambda: _parts(build(data), fmt, key[0]))
             return Response(body, media_type=media, headers=headers)
         return _answer(build(data), fmt, key[0])
@@ -324,7 +353,7 @@ async def density(
     states: ListQuery = None,
     format: FormatQuery = "html",
 ) -> Response:
-    from maps.render import density_analysis
+    from maps.build import density_analysis
 
     wanted = {"categories": _values(categories), "channels": _values(channels), "states": _values(states)}
 
@@ -352,20 +381,33 @@ async def hotspots(
     ] = "community",
     hex_resolution: Annotated[int, Query(ge=4, le=10, description="H3 resolution when on=hex.")] = 8,
     permutations: Annotated[
-        int, Query(ge=99, le=9999, description="Conditional permutations of the pseudo p-values.")
-    ] = 999,
+        int | None,
+        Query(
+            ge=99,
+            le=999_999,
+            description="Conditional permutations of the pseudo p-values (default 99,999: a correction over "
+            "thousands of areas needs p-values far below 1/1,000).",
+        ),
+    ] = None,
+    correction: Annotated[
+        Literal["fdr", "none"],
+        Query(
+            description="fdr (default): significance after the Benjamini–Hochberg false discovery rate over "
+            "every area tested; none: each area tested on its own (uncorrected)."
+        ),
+    ] = "fdr",
     local_moran: Annotated[bool, Query(description="Also compute local Moran's I (a second layer).")] = False,
     format: FormatQuery = "html",
 ) -> Response:
-    from maps.render import hotspot_analysis
+    from maps.build import hotspot_analysis
 
     def build(data: MapData) -> Analysis:
         return hotspot_analysis(
             data.reports, data.units, on=on, hex_resolution=hex_resolution, permutations=permutations,
-            local_moran=local_moran, note=_note(data),
+            correction=correction, local_moran=local_moran, note=_note(data),
         )  # fmt: skip
 
-    key = ("hotspots", on, hex_resolution, permutations, local_moran)
+    key = ("hotspots", on, hex_resolution, permutations, correction, local_moran)
     return await _respond(request, principal, key, format, build)
 
 
@@ -384,11 +426,13 @@ async def pocket_parks(
     p: Annotated[int, Query(ge=1, le=50, description="How many sites to choose.")] = 5,
     format: FormatQuery = "html",
 ) -> Response:
-    from maps.render import pocket_park_analysis
+    from maps.build import pocket_park_analysis
+    from maps.sources import data_note
 
     def build(data: MapData) -> Analysis:
-        parks = _demo_parks(request, data)
-        note = _note(data) or DEMO_PARKS_NOTE
+        parks, source = _parks(request, data)
+        note = data_note(data.source, source)
         return pocket_park_analysis(data.reports, data.units, parks, radius_m=radius_m, p=p, note=note)
 
-    return await _respond(request, principal, ("pocket-parks", radius_m, p), format, build)
+    key = ("pocket-parks", radius_m, p)
+    return await _respond(request, principal, key, format, build, lambda: _register_version(request))

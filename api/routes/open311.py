@@ -20,10 +20,14 @@ Choices where the spec leaves room, or where siji differs:
 * Times are written as ISO 8601 in Asia/Shanghai (+08:00).  The listing's
   ``start_date``/``end_date`` are RFC 3339 date-times with an offset, or plain dates
   meaning Tai'an days; a window is at most 90 days, the last 90 by default.
-* ``GET requests`` is public: no contact and no token are ever shown.
+* ``GET requests`` is public: no contact and no token are ever shown, and phone and
+  ID numbers, e-mail addresses and licence plates in descriptions and addresses are
+  redacted (:mod:`routing.redact`).
 * ``api_key``: when ``settings.open311_api_keys`` is set, the key must be one of them;
-  when it is empty, any key is accepted in development and test only, and none in
-  production, so no default secret ever works there.
+  when it is empty, any key is accepted in development only, and none in test or
+  production, so no default secret ever works there (the server logs its mode at start).
+* A replayed ``POST requests`` (the same ``Idempotency-Key`` and form) answers 200 with
+  ``Idempotent-Replayed: true``; the key with another form is a 400.
 * The reporter token of the native API is the Open311 ``token``: ``GET tokens/{token}``
   gives the request id, and the native API reads the full report with it.
 """
@@ -77,7 +81,7 @@ PREFIX = "/open311/v2"
 DEFAULT_WINDOW = dt.timedelta(days=90)
 """The listing's default and widest date range (GeoReport v2)."""
 MAX_ID = 2**31 - 1
-KEY_ENVIRONMENTS = ("development", "test")
+KEY_ENVIRONMENTS = ("development",)
 """Where a server with no api_key configured accepts any key; elsewhere it accepts none."""
 
 _ATTRIBUTE_KEY = re.compile(r"attribute\[([A-Za-z0-9_.:-]{1,100})\](\[\])?")
@@ -435,12 +439,15 @@ async def create_request(
         account_id=None,
         token=submitted.reporter_token,
     )
-    status = 201 if submitted.created else 200
-    return render(format, "service_requests", "request", RequestCreatedList([created]), status)
+    answer = render(format, "service_requests", "request", RequestCreatedList([created]), 201)
+    if not submitted.created:
+        answer.status_code = 200
+        answer.headers["Idempotent-Replayed"] = "true"
+    return answer
 
 
 def _check_api_key(settings: Settings, api_key: str) -> None:
-    """Accept a configured key; with none configured, any key in development and test only.
+    """Accept a configured key; with none configured, any key in development only.
 
     Keys are compared as SHA-256 digests with :func:`hmac.compare_digest`, against every
     configured key, so the time taken says nothing about a key's length or prefix.

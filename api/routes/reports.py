@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Header, Path, Query, Request, Response
 from fastapi.responses import JSONResponse
@@ -15,12 +15,17 @@ from api.schemas.reports import ActionRequest, Escalated, ReportCreate, ReportCr
 from routing.access import require_staff
 from routing.intake import ReportIn
 from routing.service import ReportService
+from routing.steps import REQUEST_FIELDS
 
 router = APIRouter(prefix="/v1", tags=["reports"])
 
 AUTH_RESPONSES: dict[int | str, dict[str, Any]] = {
     **ERROR_RESPONSES,
-    401: {"model": ErrorResponse, "description": "Unknown, expired or revoked token."},
+    401: {
+        "model": ErrorResponse,
+        "description": "No token, or an unknown, expired or revoked one (with WWW-Authenticate: Bearer).",
+        "headers": {"WWW-Authenticate": {"description": "Bearer", "schema": {"type": "string"}}},
+    },
     403: {"model": ErrorResponse, "description": "Not allowed; says nothing about the report."},
     409: {"model": ErrorResponse, "description": "Illegal transition, naming the allowed actions."},
     **RATE_LIMIT_RESPONSE,
@@ -36,8 +41,16 @@ ACTION_RESPONSES: dict[int | str, dict[str, Any]] = {
     409: {
         "model": ErrorResponse,
         "description": (
-            "Illegal transition (naming the allowed actions), a stale version, or an Idempotency-Key "
-            "already used for another report, action or token (idempotency_key_reused)."
+            "Illegal transition (illegal_transition, naming the actions you may take), or a stale "
+            "version (version_conflict, with the current version)."
+        ),
+    },
+    422: {
+        "model": ErrorResponse,
+        "description": (
+            "Invalid input naming the field: an unknown action (listing them), a missing reason, a "
+            "field the action does not take, or an Idempotency-Key already used for another request "
+            "(idempotency_key_reused)."
         ),
     },
 }
@@ -66,7 +79,19 @@ def categories(request: Request) -> dict[str, Any]:
     "/reports",
     response_model=ReportCreated,
     status_code=201,
-    responses={**AUTH_RESPONSES, 200: {"model": ReportCreated, "description": "Idempotent replay."}},
+    responses={
+        **AUTH_RESPONSES,
+        200: {
+            "model": ReportCreated,
+            "description": "An Idempotency-Key replay: the first report, with Idempotent-Replayed: true.",
+            "headers": {"Idempotent-Replayed": {"description": "true", "schema": {"type": "string"}}},
+        },
+        422: {
+            "model": ErrorResponse,
+            "description": "Invalid input naming the field, or an Idempotency-Key already used for "
+            "another report (idempotency_key_reused).",
+        },
+    },
     summary="Submit a report; it is routed to the owning unit",
 )
 async def create_report(
@@ -87,11 +112,11 @@ async def create_report(
     )
     submitted = await run_in_threadpool(_service(request).submit, report, idempotency_key)
     payload = ReportCreated(
-        report=ReportOut(**submitted.report),
-        reporter_token=submitted.reporter_token,
-        created=submitted.created,
+        report=submitted.report, reporter_token=submitted.reporter_token, created=submitted.created
     )
-    return JSONResponse(payload.model_dump(mode="json"), status_code=201 if submitted.created else 200)
+    if submitted.created:
+        return JSONResponse(payload.model_dump(mode="json"), status_code=201)
+    return JSONResponse(payload.model_dump(mode="json"), headers={"Idempotent-Replayed": "true"})
 
 
 @router.get("/reports", response_model=ReportList, responses=AUTH_RESPONSES, summary="Reports in your units")
@@ -101,21 +126,26 @@ async def list_reports(
     state: Annotated[str | None, Query(max_length=16)] = None,
     category: Annotated[str | None, Query(max_length=16)] = None,
     overdue: bool = False,
+    pending: Annotated[
+        Literal["extension", "transfer"] | None,
+        Query(description="Only cases with a pending extension or transfer request (to decide)."),
+    ] = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
     offset: Annotated[int, Query(ge=0, le=10_000_000)] = 0,
 ) -> ReportList:
+    """Cases your unit's chain owns, owned earlier (read only), or is asked to take over."""
     total, rows = await run_in_threadpool(
         lambda: _service(request).list_reports(
-            principal, state=state, category=category, overdue=overdue, limit=limit, offset=offset
+            principal, state=state, category=category, overdue=overdue, pending=pending, limit=limit,
+            offset=offset,
         )
-    )
-    return ReportList(total=total, limit=limit, offset=offset, reports=[ReportOut(**r) for r in rows])
+    )  # fmt: skip
+    return ReportList(total=total, limit=limit, offset=offset, reports=rows)
 
 
 @router.get("/reports/{report_id}", response_model=ReportOut, responses=AUTH_RESPONSES, summary="One report")
 async def get_report(request: Request, principal: PrincipalDep, report_id: ReportId) -> ReportOut:
-    view = await run_in_threadpool(_service(request).get, report_id, principal)
-    return ReportOut(**view)
+    return await run_in_threadpool(_service(request).get, report_id, principal)
 
 
 @router.post(
@@ -138,14 +168,15 @@ async def act(
             body.action,
             principal,
             note=body.note,
-            reroute_to=body.reroute_to,
+            public=body.public,
             expected_version=body.version,
+            **body.model_dump(include=set(REQUEST_FIELDS)),
             idempotency_key=idempotency_key,
         )
     )
     if acted.replayed:
         response.headers["Idempotent-Replayed"] = "true"
-    return ReportOut(**acted.report)
+    return acted.report
 
 
 @router.post(

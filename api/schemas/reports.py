@@ -1,10 +1,16 @@
-"""Schemas of the report endpoints."""
+"""Schemas of the report endpoints: requests here; answers reuse the routing package's view models
+(:mod:`routing.views`, :mod:`routing.escalation`) instead of declaring them again."""
 
 from __future__ import annotations
 
-from typing import Any, Literal
+import datetime as dt
+from typing import Annotated, Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, BeforeValidator, Field
+
+from api.schemas.common import datetime_with_offset
+from routing.escalation import Escalation
+from routing.views import ReportView
 
 Channel = Literal["app", "hotline", "station", "patrol"]
 
@@ -27,42 +33,35 @@ class ReportCreate(BaseModel):
 
 class ActionRequest(BaseModel):
     action: str = Field(
-        max_length=32, description="verify, file, dispatch, start, return, handle, check, ..."
+        max_length=32,
+        description="verify, file, dispatch, start, return, handle, check, ... (the README's table); "
+        "an unknown action is a 422 listing them.",
     )
-    note: str = Field(default="", max_length=4000)
-    reroute_to: str | None = Field(default=None, max_length=64, description="dispatch: another unit code.")
-    version: int | None = Field(default=None, description="The version you read; refused if it changed.")
+    note: str = Field(default="", max_length=4000, description="The reason or remark (internal by default).")
+    public: bool = Field(
+        default=False, description="The note is a public reply: the reporter reads it (staff names never)."
+    )
+    reroute_to: str | None = Field(
+        default=None, max_length=64, description="dispatch: another unit or department in your scope."
+    )
+    transfer_to: str | None = Field(
+        default=None,
+        max_length=64,
+        description="request_transfer: the unit or department (city:园林局, 370902000000:城管局) asked to "
+        "take the case over.",
+    )
+    extend_to: Annotated[
+        dt.datetime | None,
+        BeforeValidator(lambda v: v if v is None else datetime_with_offset(v)),
+        Field(description="request_extension: the due time asked for (RFC 3339 with an offset)."),
+    ] = None
+    version: int | None = Field(
+        default=None, description="The version you read; a case changed since is a 409 version_conflict."
+    )
 
 
-class ReportOut(BaseModel):
-    """A report as its reader may see it."""
-
-    id: int
-    created_at: str
-    category: dict[str, str]
-    description: str
-    photo_urls: list[str]
-    address: str
-    channel: str
-    channel_zh: str
-    location: dict[str, Any]
-    jurisdiction: dict[str, Any]
-    owner: dict[str, str]
-    state: str
-    state_zh: str
-    dispatched_at: str | None
-    due_at: str | None
-    handled_at: str | None
-    closed_at: str | None
-    overdue: bool
-    rework_count: int
-    escalation_level: int
-    supervised: bool
-    supervisor: str | None
-    duplicate_of: int | None
-    version: int
-    events: list[dict[str, Any]] | None = None
-    allowed_actions: list[str] | None = None
+ReportOut = ReportView
+"""A report as its reader may see it: the routing package's view model, reused as the schema."""
 
 
 class ReportCreated(BaseModel):
@@ -79,4 +78,4 @@ class ReportList(BaseModel):
 
 
 class Escalated(BaseModel):
-    escalated: list[dict[str, Any]]
+    escalated: list[Escalation]

@@ -107,3 +107,7 @@ class Readiness(BaseModel):
         default=None, description="The generation valid today whose index failed, and why."
     )
     problem: str | None = Field(default=None, description="What is wrong, in one line.")
+    warnings: list[str] = Field(
+        default_factory=list,
+        description="What an operator must fix soon while the service stays ready (e.g. the calendar's end).",
+    )

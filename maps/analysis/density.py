@@ -312,8 +312,8 @@ def _ratio(numerator: NDArray[Any], denominator: NDArray[Any]) -> NDArray[np.flo
 
 
 # --------------------------------------------------------------------------- hexagons
-def hex_bins(reports: gpd.GeoDataFrame, *, resolution: int = 8) -> gpd.GeoDataFrame:
-    """Reports binned into H3 hexagons (only cells with reports).
+def hex_bins(reports: gpd.GeoDataFrame, *, resolution: int = 8, area: Any = None) -> gpd.GeoDataFrame:
+    """Reports binned into H3 hexagons: the cells with reports, or every cell of an area.
 
     Parameters
     ----------
@@ -322,6 +322,11 @@ def hex_bins(reports: gpd.GeoDataFrame, *, resolution: int = 8) -> gpd.GeoDataFr
     resolution : int
         H3 resolution 0..15; 8 (0.74 km² cells, 460 m edges) suits a city, 9 (0.1 km²)
         a district.
+    area : shapely geometry, GeoSeries or GeoDataFrame, optional
+        With an area, every hexagon of it is returned, zero counts included
+        (:func:`~maps.analysis.hexagons.hexagons_of`), and so is any hexagon holding a
+        report beyond its edge: what a hot-spot analysis needs, so that every hexagon
+        has its neighbours.  Without one, only the cells that hold reports.
 
     Returns
     -------
@@ -332,23 +337,31 @@ def hex_bins(reports: gpd.GeoDataFrame, *, resolution: int = 8) -> gpd.GeoDataFr
     Raises
     ------
     InvalidInputError
-        Resolution outside 0..15, a geometry that is not a non-empty point, no CRS.
+        Resolution outside 0..15, a geometry that is not a non-empty point, no CRS, an
+        area with more than :data:`~maps.analysis.hexagons.MAX_HEXAGONS` cells.
 
     Examples
     --------
-    >>> import geopandas as gpd
+    >>> import geopandas as gpd, shapely
     >>> xy = gpd.points_from_xy([117.1, 117.1001, 117.3], [36.2, 36.2, 36.1])
     >>> points = gpd.GeoDataFrame(geometry=xy, crs=4326)
-    >>> bins = hex_bins(points, resolution=8)
-    >>> bins["count"].tolist()
+    >>> hex_bins(points, resolution=8)["count"].tolist()
     [2, 1]
+    >>> everywhere = hex_bins(points, resolution=8, area=shapely.box(117.05, 36.15, 117.15, 36.25))
+    >>> int(everywhere["count"].sum()), bool((everywhere["count"] == 0).sum() > 50)
+    (3, True)
     """
     import h3
+
+    from maps.analysis.hexagons import hexagons_of
 
     lon, lat = _hex_inputs(reports, resolution)
     # h3-py has no vectorized form: one call per report
     cells = [h3.latlng_to_cell(y, x, resolution) for x, y in zip(lon.tolist(), lat.tolist(), strict=True)]
     counts = pd.Series(cells, dtype=object).value_counts()
+    if area is not None:
+        every = pd.Index(hexagons_of(area, resolution), dtype=object).union(counts.index)
+        counts = counts.reindex(every, fill_value=0)
     table = pd.DataFrame({"h3": counts.index.astype(str), "count": counts.to_numpy(dtype=np.int64)})
     table = table.sort_values(["count", "h3"], ascending=[False, True], ignore_index=True)
     return gpd.GeoDataFrame(table, geometry=_hexagons(table["h3"].tolist()), crs=4326)

@@ -1,9 +1,14 @@
 """Hot and cold spots of report counts: Getis-Ord Gi* and local Moran's I.
 
-Both statistics come from esda with conditional-permutation inference (pseudo p-values,
-``p_sim``), on contiguity weights from libpysal.  Areas without neighbours (islands: a
-unit that touches no other, a lone hexagon) have no neighbourhood to compare, so they
-are reported as ``not significant`` with NaN statistics and ``neighbours == 0``.
+The statistics are esda's (``esda.G_Local(star=True)`` z-scores, ``esda.Moran_Local``
+values and quadrants) on contiguity weights from libpysal.  Their significance comes
+from conditional permutations (:mod:`maps.analysis.permutation`: 99,999 by default,
+ties counted against significance), two-sided, and corrected for testing every area at
+once with the Benjamini–Hochberg false discovery rate unless ``correction="none"``
+(:mod:`maps.analysis.significance` says what that means in planner words).  Areas
+without neighbours (islands: a unit that touches no other, a lone hexagon) have no
+neighbourhood to compare, so they are not tested: ``not significant`` with NaN
+statistics and ``neighbours == 0``.
 """
 
 from __future__ import annotations
@@ -17,11 +22,20 @@ import pandas as pd
 import shapely
 
 from geo.errors import InvalidInputError
+from maps.analysis.permutation import MAX_PERMUTATIONS, neighbourhood_tails
+from maps.analysis.significance import LEVELS, Significance, adjust, check_correction
 
 if TYPE_CHECKING:
     from numpy.typing import NDArray
 
-__all__ = ["HOTSPOT_CLASSES", "HOTSPOT_ZH", "MORAN_ALPHA", "MORAN_QUADRANTS", "getis_ord"]
+__all__ = [
+    "DEFAULT_PERMUTATIONS",
+    "HOTSPOT_CLASSES",
+    "HOTSPOT_ZH",
+    "MORAN_ALPHA",
+    "MORAN_QUADRANTS",
+    "getis_ord",
+]
 
 HOTSPOT_CLASSES: tuple[str, ...] = (
     "hot 99%",
@@ -43,11 +57,14 @@ HOTSPOT_ZH: dict[str, str] = {
     "cold 99%": "冷点 99%",
 }
 """``hotspot`` -> ``hotspot_zh``."""
+DEFAULT_PERMUTATIONS = 99_999
+"""Enough for the false discovery rate over thousands of areas: the smallest two-sided p-value
+is 2e-5, so a cluster of 8 of the 3,782 communities can reach 99 % after the correction
+(with 999 permutations no cluster smaller than 76 communities could reach even 90 %)."""
 MORAN_ALPHA = 0.05
-"""Pseudo p-value at or below which a local Moran quadrant is reported."""
+"""Two-sided (adjusted) p-value at or below which a local Moran quadrant is reported."""
 MORAN_QUADRANTS: tuple[str, ...] = ("HH", "LH", "LL", "HL", "not significant")
 """The values of ``moran_quadrant``: high-high (cluster), low-high (outlier), low-low, high-low."""
-_LEVELS = ((0.01, "99%"), (0.05, "95%"), (0.10, "90%"))
 _WEIGHTS = ("queen", "rook")
 
 
@@ -55,9 +72,10 @@ def getis_ord(
     areas: gpd.GeoDataFrame,
     *,
     value: str = "count",
-    permutations: int = 999,
+    permutations: int = DEFAULT_PERMUTATIONS,
     seed: int | None = 12345,
     weights: Any = "queen",
+    correction: str = "fdr",
     local_moran: bool = False,
 ) -> gpd.GeoDataFrame:
     """Getis-Ord Gi* hot and cold spots (and optionally local Moran's I clusters).
@@ -66,10 +84,13 @@ def getis_ord(
     neighbours with what a random arrangement of the values would give.  The weights are
     binary and include the area itself — the classic Gi* of Ord and Getis (1995), whose
     z-score (``gi_z``, analytical) is the one of ArcGIS's Hot Spot Analysis.  The
-    significance comes from ``permutations`` conditional permutations (esda's pseudo
-    p-value ``p_sim``, one-sided in the direction of the deviation), seeded, so the
-    result is reproducible.  An area is ``hot 99%`` when its z-score is positive and its
-    pseudo p-value is at most 0.01 (95%: 0.05, 90%: 0.10), ``cold`` likewise below.
+    significance comes from ``permutations`` conditional permutations (the area's own
+    value kept, its neighbours drawn from the others; seeded, so reproducible), counted
+    in the direction of the z-score with ties against significance and doubled: a
+    two-sided pseudo p-value ``gi_p``.  ``gi_q`` is that p-value adjusted for testing
+    every area at once (Benjamini–Hochberg).  An area is ``hot 99%`` when its z-score is
+    positive and the p-value that ``correction`` picks (``gi_q`` for ``fdr``, ``gi_p``
+    for ``none``) is at most 0.01 (95%: 0.05, 90%: 0.10); ``cold`` likewise below.
 
     Parameters
     ----------
@@ -80,34 +101,43 @@ def getis_ord(
     value : str
         The column to test (``count``, ``per_km2`` ...).  Gi* needs values >= 0.
     permutations : int
-        Conditional permutations, 99..99999 (fewer cannot reach 99 %).
+        Conditional permutations, 99..999,999.  The smallest two-sided p-value is
+        ``2 / (permutations + 1)``; the default (99,999) resolves what a correction
+        over thousands of areas needs.
     seed : int or None
         Seed of the permutations (None: a different draw each call).
     weights : "queen", "rook", libpysal W or Graph
         Contiguity (queen: sharing a vertex; rook: sharing an edge) built from the
         polygons, or weights aligned with the rows of ``areas`` (positionally; used as
-        binary neighbour relations for Gi*, row-standardized for local Moran).
+        neighbour relations: binary for Gi*, row-standardized for local Moran).
+    correction : {"fdr", "none"}
+        ``fdr`` (default): significance after the Benjamini–Hochberg false discovery
+        rate over the tested areas; ``none``: each area on its own.
     local_moran : bool
-        Also compute local Moran's I (``esda.Moran_Local``).
+        Also compute local Moran's I (``esda.Moran_Local``) with the same permutations
+        and correction.
 
     Returns
     -------
     GeoDataFrame
         A copy of ``areas`` with ``neighbours`` (int: how many; 0 = island, never
-        significant), ``gi_z`` (z-score), ``gi_p`` (pseudo p-value), ``hotspot`` (one of
-        :data:`HOTSPOT_CLASSES`) and ``hotspot_zh``; with ``local_moran`` also
-        ``moran_i``, ``moran_p`` and ``moran_quadrant`` (``HH, LH, LL, HL`` when
-        ``moran_p <= 0.05``, else ``not significant``).  Islands have NaN statistics.
+        tested), ``gi_z`` (z-score), ``gi_p`` (two-sided pseudo p-value), ``gi_q``
+        (BH-adjusted), ``hotspot`` (one of :data:`HOTSPOT_CLASSES`) and ``hotspot_zh``;
+        with ``local_moran`` also ``moran_i``, ``moran_p``, ``moran_q`` and
+        ``moran_quadrant`` (``HH, LH, LL, HL`` when the p-value that ``correction`` picks
+        is at most 0.05, else ``not significant``).  Islands have NaN statistics.
+        ``attrs["significance"]`` is the :class:`~maps.analysis.significance.Significance`
+        description (correction, sides, levels, tests, in words).
 
         When every value is equal there is nothing to find (and esda divides by a zero
-        variance): every area is ``not significant``, with ``gi_z = 0``, ``gi_p = 1``
-        (and ``moran_i = 0``, ``moran_p = 1``) — the exact limits of the statistics.
+        variance): every area is ``not significant``, with ``gi_z = 0`` and
+        ``gi_p = gi_q = 1`` (and ``moran_i = 0``, ``moran_p = moran_q = 1``).
 
     Raises
     ------
     InvalidInputError
         Fewer than 3 areas, a missing/non-numeric/negative/NaN value, bad permutations,
-        seed or weights, or non-polygon geometry with contiguity weights.
+        seed, weights or correction, or non-polygon geometry with contiguity weights.
 
     Examples
     --------
@@ -118,27 +148,43 @@ def getis_ord(
     >>> result = getis_ord(grid)
     >>> result.loc[0, "hotspot"], result.loc[0, "hotspot_zh"]
     ('hot 99%', '热点 99%')
+    >>> result.attrs["significance"]["correction"], result.attrs["significance"]["sides"]
+    ('fdr', 'two-sided')
     """
-    y, w = _hotspot_inputs(areas, value, permutations, seed, weights)
-    neighbours = _neighbour_counts(w)
+    y, w = _hotspot_inputs(areas, value, permutations, seed, weights, correction)
+    adjacency = _adjacency(w)
+    neighbours = np.diff(adjacency.indptr).astype(np.int64)
     connected = neighbours > 0
+    varies = bool(np.ptp(y) > 0 and connected.any())
+    if varies:
+        p_high, p_low = neighbourhood_tails(y, adjacency, permutations=int(permutations), seed=seed)
+    else:
+        p_high = p_low = np.where(connected, 1.0, np.nan)
     out = areas.copy()
     out["neighbours"] = neighbours
-    gi_z, gi_p = _gi_star(y, w, permutations, seed, connected)
+    gi_z = _gi_star_z(y, w, connected) if varies else np.where(connected, 0.0, np.nan)
+    gi_p = _two_sided(np.where(np.nan_to_num(gi_z) >= 0, p_high, p_low))
+    gi_q = adjust(gi_p, "fdr")
     out["gi_z"] = gi_z
     out["gi_p"] = gi_p
-    out["hotspot"] = _classify(gi_z, gi_p)
+    out["gi_q"] = gi_q
+    out["hotspot"] = _classify(gi_z, gi_q if correction == "fdr" else gi_p)
     out["hotspot_zh"] = out["hotspot"].map(HOTSPOT_ZH)
     if local_moran:
-        moran_i, moran_p, quadrant = _local_moran(y, w, permutations, seed, connected)
+        moran_i, moran_p, quadrant = _local_moran(y, w, connected, varies, p_high, p_low)
+        moran_q = adjust(moran_p, "fdr")
+        decisive = moran_q if correction == "fdr" else moran_p
+        significant = connected & (decisive <= MORAN_ALPHA)
         out["moran_i"] = moran_i
         out["moran_p"] = moran_p
-        out["moran_quadrant"] = quadrant
+        out["moran_q"] = moran_q
+        out["moran_quadrant"] = np.where(significant, quadrant, "not significant").astype(object)
+    out.attrs["significance"] = Significance(correction, int(connected.sum()), int(permutations)).to_dict()
     return out
 
 
 def _hotspot_inputs(
-    areas: Any, value: str, permutations: int, seed: int | None, weights: Any
+    areas: Any, value: str, permutations: int, seed: int | None, weights: Any, correction: str
 ) -> tuple[NDArray[np.float64], Any]:
     """Check everything; return the values and binary (or given) weights in row order."""
     from libpysal.weights import W
@@ -173,11 +219,12 @@ def _hotspot_inputs(
     if (
         isinstance(permutations, bool)
         or not isinstance(permutations, int | np.integer)
-        or not (99 <= permutations <= 99_999)
+        or not (99 <= permutations <= MAX_PERMUTATIONS)
     ):
         raise InvalidInputError(
-            f"permutations {permutations!r} is not allowed; allowed: integers 99..99999 "
-            "(999 is usual; fewer than 99 cannot reach the 99 % level)",
+            f"permutations {permutations!r} is not allowed; allowed: integers 99..{MAX_PERMUTATIONS:,} "
+            f"({DEFAULT_PERMUTATIONS:,} by default: a correction over thousands of areas needs p-values "
+            "far below 1/1,000)",
             field="permutations",
             value=repr(permutations),
         )
@@ -187,6 +234,7 @@ def _hotspot_inputs(
             field="seed",
             value=repr(seed),
         )
+    check_correction(correction)
     if isinstance(weights, str):
         if weights not in _WEIGHTS:
             raise InvalidInputError(
@@ -212,7 +260,7 @@ def _hotspot_inputs(
             value=weights.n,
         )
     # a private copy with positional ids: esda sets the transform on the object it gets
-    return y, W.from_sparse(weights.sparse)
+    return y, _weights(weights.sparse)
 
 
 def _contiguity(areas: gpd.GeoDataFrame, *, rook: bool) -> Any:
@@ -232,101 +280,98 @@ def _contiguity(areas: gpd.GeoDataFrame, *, rook: bool) -> Any:
     return builder.from_dataframe(areas, use_index=False, silence_warnings=True)
 
 
-def _neighbour_counts(w: Any) -> NDArray[np.int64]:
-    """Neighbours of each area (self-weights not counted), in row order."""
-    adjacency = w.sparse.tocsr(copy=True)
+def _adjacency(w: Any) -> Any:
+    """Who neighbours whom (CSR, 0/1, no self-pairs), in row order."""
+    from scipy import sparse
+
+    adjacency = sparse.csr_array(w.sparse, dtype=float, copy=True)
     adjacency.setdiag(0)
     adjacency.eliminate_zeros()
-    return np.diff(adjacency.indptr).astype(np.int64)
+    adjacency.data[:] = 1.0
+    return adjacency
 
 
-def _gi_star(
-    y: NDArray[np.float64], w: Any, permutations: int, seed: int | None, connected: NDArray[np.bool_]
-) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
+def _gi_star_z(y: NDArray[np.float64], w: Any, connected: NDArray[np.bool_]) -> NDArray[np.float64]:
+    """esda's analytical Gi* z-scores (binary weights, the area itself included); NaN for islands."""
     import esda
-    from libpysal.weights import fill_diagonal
 
-    z = np.where(connected, 0.0, np.nan)
-    p = np.where(connected, 1.0, np.nan)
-    if np.ptp(y) == 0 or not connected.any():
-        return z, p
-    with warnings.catch_warnings():
+    star = _weights(_adjacency(w) + _identity(len(y)))
+    with warnings.catch_warnings(), np.errstate(divide="ignore", invalid="ignore"):
         _quiet()
-        gi = esda.G_Local(
-            y,
-            fill_diagonal(w, 1.0),
-            transform="B",
-            permutations=int(permutations),
-            star=True,
-            keep_simulations=True,
-            n_jobs=1,
-            seed=seed,
-        )
-    z[connected] = np.asarray(gi.Zs, dtype=float)[connected]
-    p[connected] = _tie_aware_p(np.asarray(gi.Gs, dtype=float), np.asarray(gi.rGs, dtype=float), z)[connected]
-    return z, p
+        gi = esda.G_Local(y, star, transform="B", permutations=0, star=True)
+    return np.where(connected, np.asarray(gi.Zs, dtype=float), np.nan)
 
 
-def _tie_aware_p(
-    observed: NDArray[np.float64], simulated: NDArray[np.float64], z: NDArray[np.float64]
-) -> Any:
-    """Pseudo p-values in the direction of ``z``, counting ties against significance.
+def _weights(matrix: Any) -> Any:
+    """A libpysal W of a square sparse matrix: positional ids, islands kept, no connectivity warnings."""
+    from libpysal.weights import WSP
+    from scipy import sparse
 
-    esda folds its count to the smaller tail; with many areas tied at the minimum (zero
-    reports around a zero-report community) every permuted sum equals the observed
-    one, and the folded count made those areas "cold 99%".  Counting permutations at
-    least as extreme *including ties*, in the direction of the deviation, gives them
-    p = 1, as it should: nothing is unusual about a quiet area among quiet areas.
+    return WSP(sparse.csr_matrix(matrix)).to_W(silence_warnings=True)
+
+
+def _identity(n: int) -> Any:
+    from scipy import sparse
+
+    return sparse.identity(n, format="csr")
+
+
+def _two_sided(directed: NDArray[np.float64]) -> NDArray[np.float64]:
+    """A two-sided pseudo p-value: the tail in the statistic's direction, doubled (at most 1).
+
+    Taking the tail that the z-score points to (not the smaller of the two) keeps a
+    busy area among quiet neighbours from being called cold: its own value is fixed in
+    every permutation, so only its neighbourhood is tested.
     """
-    n = simulated.shape[1]
-    at_least = (simulated >= observed[:, None]).sum(axis=1)
-    at_most = (simulated <= observed[:, None]).sum(axis=1)
-    extreme = np.where(np.nan_to_num(z) >= 0, at_least, at_most)
-    return (extreme + 1) / (n + 1)
+    return np.minimum(1.0, 2.0 * directed)
 
 
 def _quiet() -> None:
-    """Silence what the result already says: islands and disconnected parts (``neighbours``),
-    and esda's notice that its default ``alternative`` will change (the p-values here are
-    its current directed pseudo p-values)."""
+    """Silence what the result already says: islands and disconnected parts (``neighbours``)."""
     warnings.filterwarnings("ignore", message=r"The weights matrix is not fully connected")
     warnings.filterwarnings("ignore", message=r".*islands?", category=UserWarning)
-    warnings.filterwarnings("ignore", message=r"The alternative hypothesis", category=DeprecationWarning)
 
 
 def _classify(z: NDArray[np.float64], p: NDArray[np.float64]) -> NDArray[np.object_]:
     conditions, labels = [], []
     for sign, word in ((1.0, "hot"), (-1.0, "cold")):
-        for level, percent in _LEVELS:
-            conditions.append((np.sign(z) == sign) & (p <= level))
+        for percent, alpha in LEVELS:
+            conditions.append((np.sign(z) == sign) & (p <= alpha))
             labels.append(f"{word} {percent}")
     return np.select(conditions, labels, default="not significant").astype(object)
 
 
 def _local_moran(
-    y: NDArray[np.float64], w: Any, permutations: int, seed: int | None, connected: NDArray[np.bool_]
+    y: NDArray[np.float64],
+    w: Any,
+    connected: NDArray[np.bool_],
+    varies: bool,
+    p_high: NDArray[np.float64],
+    p_low: NDArray[np.float64],
 ) -> tuple[NDArray[np.float64], NDArray[np.float64], NDArray[np.object_]]:
+    """Local Moran's I, its two-sided pseudo p-value and quadrant (before significance).
+
+    With row-standardized weights an area's I rises with its neighbourhood sum when its
+    own value is above the mean and falls when below, so the tails of the sum are the
+    tails of I: the tail in I's direction, doubled.
+    """
     import esda
 
     moran_i = np.where(connected, 0.0, np.nan)
     moran_p = np.where(connected, 1.0, np.nan)
     quadrant = np.full(len(y), "not significant", dtype=object)
-    if np.ptp(y) == 0 or not connected.any():
+    if not varies:
         return moran_i, moran_p, quadrant
-    with warnings.catch_warnings():
+    with warnings.catch_warnings(), np.errstate(divide="ignore", invalid="ignore"):
         _quiet()
-        local = esda.Moran_Local(
-            y,
-            w,
-            transformation="r",
-            permutations=int(permutations),
-            keep_simulations=False,
-            n_jobs=1,
-            seed=seed,
-        )
-    moran_i[connected] = np.asarray(local.Is, dtype=float)[connected]
-    moran_p[connected] = np.asarray(local.p_sim, dtype=float)[connected]
+        local = esda.Moran_Local(y, _weights(_adjacency(w)), transformation="r", permutations=0)
+    values = np.asarray(local.Is, dtype=float)
+    above = np.asarray(local.z, dtype=float) > 0
+    upper = np.where(above, p_high, p_low)  # P(I_sim >= I)
+    lower = np.where(above, p_low, p_high)  # P(I_sim <= I)
+    directed = np.where(values > 0, upper, np.where(values < 0, lower, 1.0))
+    moran_i[connected] = values[connected]
+    moran_p[connected] = _two_sided(directed)[connected]
     names = np.asarray(MORAN_QUADRANTS[:4], dtype=object)[np.asarray(local.q, dtype=int) - 1]
-    significant = connected & (moran_p <= MORAN_ALPHA)
-    quadrant[significant] = names[significant]
+    quadrant[connected] = names[connected]
     return moran_i, moran_p, quadrant

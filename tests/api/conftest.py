@@ -13,10 +13,13 @@ from tests.conftest import fresh_postgis_database
 
 NO_RATE_LIMITS = {"rate_limit_per_address": 0, "rate_limit_per_token": 0}
 """The API tests send many requests from one test client; tests/api/test_ratelimit.py turns them on."""
+OPEN311_KEYS = ["any-key", "k", "demo"]
+"""The Open311 api_keys the test apps accept (outside development, a server with none accepts none)."""
 
 
 def make_client(database_url: str, **overrides: object) -> Iterator[TestClient]:
-    settings = Settings(database_url=database_url, environment="test", **{**NO_RATE_LIMITS, **overrides})  # type: ignore[arg-type]
+    defaults = {"environment": "test", **NO_RATE_LIMITS, "open311_api_keys": OPEN311_KEYS}
+    settings = Settings(database_url=database_url, **{**defaults, **overrides})  # type: ignore[arg-type]
     with TestClient(create_app(settings)) as client:
         yield client
 

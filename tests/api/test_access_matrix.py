@@ -215,6 +215,8 @@ ROUTES: dict[tuple[str, str], tuple[str, Request]] = {
     },
     ("GET", "/open311/v2/{path:path}"): (PUBLIC, get("/open311/v2/nothing-here")),
     ("GET", "/maps/assets/{path:path}"): (PUBLIC, get("/maps/assets/leaflet/leaflet.css")),
+    # the green-space register is reference geography, like the units: public, no personal data
+    ("GET", "/v1/parks"): (PUBLIC, get("/v1/parks?format=geojson")),
     ("GET", "/maps/density"): (STAFF_MAP, get("/maps/density?format=csv")),
     ("GET", "/maps/hotspots"): (STAFF_MAP, get("/maps/hotspots?format=csv&permutations=99")),
     ("GET", "/maps/pocket-parks"): (STAFF_MAP, get("/maps/pocket-parks?format=csv")),
@@ -254,8 +256,8 @@ def expected(kind: str, who: str) -> set[int]:
     """The statuses allowed for ``who`` on a route of access class ``kind``."""
     if kind == PUBLIC:
         return set()  # anything but 401/403/5xx: checked apart
-    if who in INVALID:
-        return {401}
+    if who in INVALID or who == "anonymous":
+        return {401}  # no credentials or bad ones: authenticate (WWW-Authenticate: Bearer)
     allowed = {
         OWN_CASE: {"reporter", "staff_a", *SUPERVISORS},
         STAFF_EXPORT: STAFF,

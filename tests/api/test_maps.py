@@ -102,10 +102,16 @@ def test_demo_geojson_and_csv_answers(empty_client: TestClient) -> None:
     ]
     assert table["rank"].tolist() == [1, 2, 3]
 
-    hot = empty_client.get("/maps/hotspots", params={"format": "geojson", "on": "hex", "permutations": 99})
-    classes = {f["properties"]["hotspot"] for f in hot.json()["features"]}
+    hot = empty_client.get("/maps/hotspots", params={"format": "geojson", "on": "hex"}).json()
+    classes = {f["properties"]["hotspot"] for f in hot["features"]}
     assert classes <= {"hot 99%", "hot 95%", "hot 90%", "not significant", "cold 90%", "cold 95%", "cold 99%"}
-    assert "hot 99%" in classes
+    assert classes & {"hot 99%", "hot 95%", "hot 90%"}  # the demo's urban clusters survive the correction
+    significance = hot["summary"]["significance"]
+    assert (significance["correction"], significance["sides"]) == ("fdr", "two-sided")
+    assert significance["tests"] == len(hot["features"])  # every hexagon of the city has neighbours
+    assert "at most 5 % are expected to be false alarms" in significance["explanation_en"]
+    assert min(f["properties"]["neighbours"] for f in hot["features"]) > 0
+    assert min(f["properties"]["count"] for f in hot["features"]) == 0  # zero counts included
 
 
 def test_demo_pages_are_cached_per_generation(empty_client: TestClient) -> None:
@@ -122,8 +128,8 @@ def test_demo_pages_are_cached_per_generation(empty_client: TestClient) -> None:
 def test_report_maps_need_a_staff_token(reports_client: TestClient) -> None:
     for route in MAP_ROUTES:
         anonymous = reports_client.get(route)
-        assert anonymous.status_code == 403
-        assert anonymous.json()["error"]["code"] == "forbidden"
+        assert anonymous.status_code == 401  # no credentials: authenticate (WWW-Authenticate: Bearer)
+        assert anonymous.json()["error"]["code"] == "unauthenticated"
         reporter = reports_client.get(route, headers={"Authorization": "Bearer rp_someone"})
         assert reporter.status_code == 403
     assert (
@@ -186,7 +192,8 @@ def test_pocket_parks_from_the_services_demand(reports_client: TestClient) -> No
     assert coverage["covered_after"] >= coverage["covered_before"]
     assert [f["properties"]["rank"] for f in answer["features"]] == [1, 2]
     page = reports_client.get("/maps/pocket-parks", params={"p": 2}, headers=gardens).text
-    assert "现有公园为演示数据" in page  # parks are not stored yet
+    assert "演示公园（公园登记册为空）" in page  # the register is empty: demo parks, and the page says so
+    assert "6 条真实报告 6 real reports" in page  # the reports this token sees (园林局: its own 6)
     assert page.count('"siji-rank-icon"') == 2  # numbered markers
 
 
@@ -210,7 +217,8 @@ def test_hotspots_in_a_subdistrict(reports_client: TestClient) -> None:
 @pytest.mark.parametrize(
     ("route", "params", "field"),
     [
-        ("/maps/hotspots", {"permutations": 10000}, "query.permutations"),
+        ("/maps/hotspots", {"permutations": 1_000_000}, "query.permutations"),
+        ("/maps/hotspots", {"correction": "bonferroni"}, "query.correction"),
         ("/maps/hotspots", {"on": "county"}, "query.on"),
         ("/maps/pocket-parks", {"p": 0}, "query.p"),
         ("/maps/pocket-parks", {"p": 51}, "query.p"),

@@ -493,13 +493,13 @@ def test_production_needs_a_configured_key(production: TestClient) -> None:
         ("production", ["k1", "k2"], "k2", True),
         ("production", ["k1"], "K1", False),
         ("production", [""], "x", False),
-        ("test", [], "anything", True),
+        ("test", [], "anything", False),
         ("development", [], "anything", True),
         ("development", ["k1"], "anything", False),
     ],
 )
 def test_api_key_rule(environment: str, keys: list[str], api_key: str, accepted: bool) -> None:
-    """Configured keys must match; with none configured, any key in development and test only."""
+    """Configured keys must match; with none configured, any key in development only."""
     from api.routes.open311 import _check_api_key
     from routing.workflow import ForbiddenError
 

@@ -50,7 +50,7 @@ def test_a_release_reaches_the_running_service(database_url: str, release_files:
         in_ningyang = _report(client, facts.in_ningyang, "S-01-01")  # a 街道's case
         district_case = _report(client, facts.in_ningyang, "B-01-01")  # the county's department
         assert in_merged["owner"]["key"] == MERGED[0]
-        assert district_case["owner"]["key"] == NINGYANG
+        assert district_case["owner"]["key"] == f"{NINGYANG}:城管局"  # the county's department
 
         frame = read_boundaries(release_files.release)
         info = commit_release(engine, plan_release(engine, frame, TODAY, validate(frame)), name="release")
@@ -78,6 +78,8 @@ def test_a_release_reaches_the_running_service(database_url: str, release_files:
             view = client.get(f"/v1/reports/{case['id']}", headers=_bearer(city)).json()
             assert view["owner"]["key"].startswith("370912")
             assert view["jurisdiction"]["district_code"] == NINGYANG_NEW
+        department = client.get(f"/v1/reports/{district_case['id']}", headers=_bearer(city)).json()
+        assert department["owner"]["key"] == f"{NINGYANG_NEW}:城管局"  # the same department of the new code
         assert hand_over_open_cases(engine, info, boundaries.index()[1]) == []  # once only
 
         # The county's old token is refused, naming its successor; a token of the new code sees the cases.

@@ -95,17 +95,24 @@ def test_the_loop_over_http(client: TestClient) -> None:
         assert response.status_code == 200, response.text
     illegal = client.post(f"/v1/reports/{rid}/actions", json={"action": "close"}, headers=dispatcher)
     assert illegal.status_code == 409
-    assert illegal.json()["error"]["detail"]["allowed"] == ["return", "handle", "defer"]
+    assert illegal.json()["error"]["code"] == "illegal_transition"
+    assert illegal.json()["error"]["detail"]["allowed"] == ["request_extension"]  # what a dispatcher may do
     forbidden = client.post(f"/v1/reports/{rid}/actions", json={"action": "handle"}, headers=dispatcher)
     assert forbidden.status_code == 403
     detail = client.get(f"/v1/reports/{rid}", headers=handler).json()
-    assert detail["allowed_actions"] == ["return", "handle"]
+    assert detail["allowed_actions"] == ["return", "handle", "request_extension"]
     assert [e["action"] for e in detail["events"]] == ["report", "verify", "file", "dispatch", "start"]
     stale = client.post(
         f"/v1/reports/{rid}/actions", json={"action": "handle", "version": 1}, headers=handler
     )
     assert stale.status_code == 409
+    assert stale.json()["error"]["code"] == "version_conflict"
+    assert stale.json()["error"]["detail"]["version"] == detail["version"]
     assert "changed since you read it" in stale.json()["error"]["message"]
+    unknown = client.post(f"/v1/reports/{rid}/actions", json={"action": "teleport"}, headers=handler)
+    assert unknown.status_code == 422
+    assert unknown.json()["error"]["code"] == "unknown_action"
+    assert "request_transfer" in unknown.json()["error"]["detail"]["allowed"]
 
 
 def test_tokens_scope_and_refusals_leak_nothing(client: TestClient) -> None:
@@ -115,8 +122,10 @@ def test_tokens_scope_and_refusals_leak_nothing(client: TestClient) -> None:
     missing = client.get("/v1/reports/999999", headers=sibling)
     assert out_of_scope.status_code == missing.status_code == 403
     assert out_of_scope.json()["error"]["code"] == missing.json()["error"]["code"] == "forbidden"
-    assert client.get(f"/v1/reports/{rid}").status_code == 403  # anonymous
-    assert client.get("/v1/reports").status_code == 403
+    for anonymous in (client.get(f"/v1/reports/{rid}"), client.get("/v1/reports")):
+        assert anonymous.status_code == 401
+        assert anonymous.headers["WWW-Authenticate"] == 'Bearer realm="siji"'
+        assert anonymous.json()["error"]["code"] == "unauthenticated"
     listed = client.get("/v1/reports", headers=_token(client, "370902000000", "planner")).json()
     assert rid in [r["id"] for r in listed["reports"]]
     assert rid not in [r["id"] for r in client.get("/v1/reports", headers=sibling).json()["reports"]]
@@ -124,7 +133,9 @@ def test_tokens_scope_and_refusals_leak_nothing(client: TestClient) -> None:
 
 def test_bad_expired_and_revoked_tokens_are_401(client: TestClient) -> None:
     engine = client.app.state.boundaries.engine  # type: ignore[attr-defined]
-    assert client.get("/v1/reports", headers={"Authorization": "Bearer sj_nonsense"}).status_code == 401
+    garbage = client.get("/v1/reports", headers={"Authorization": "Bearer sj_nonsense"})
+    assert garbage.status_code == 401
+    assert garbage.headers["WWW-Authenticate"] == 'Bearer realm="siji", error="invalid_token"'
     token, token_id = issue(engine, name="临时", unit_key=CAIYUAN, role="dispatcher")
     headers = {"Authorization": f"Bearer {token}"}
     assert client.get("/v1/reports", headers=headers).status_code == 200
@@ -168,7 +179,7 @@ def test_metrics_for_my_units_as_json_and_csv(client: TestClient) -> None:
     assert csv.headers["content-type"].startswith("text/csv")
     assert csv.content.startswith("\ufeff".encode())
     assert "结案率" in csv.content.decode("utf-8-sig").splitlines()[0]
-    assert client.get("/v1/metrics", params=params).status_code == 403
+    assert client.get("/v1/metrics", params=params).status_code == 401
     bad = client.get("/v1/metrics", params={"start": "2025-02-01", "end": "2025-01-01"}, headers=dispatcher)
     assert bad.status_code == 422
 

@@ -65,14 +65,20 @@ def _browser_or_skip() -> None:
 
 
 @pytest.fixture(scope="module")
-def service(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+def database(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The service's SQLite file (no reports: the maps show demo data)."""
+    return tmp_path_factory.mktemp("browser") / "siji.db"
+
+
+@pytest.fixture(scope="module")
+def service(database: Path) -> Iterator[str]:
     """The siji service on a free loopback port (uvicorn in a thread); yields its base URL."""
     import uvicorn
 
     from api.app import create_app
     from api.settings import Settings
 
-    path = tmp_path_factory.mktemp("browser") / "siji.db"
+    path = database
     settings = Settings(database_url=f"sqlite:///{path}", environment="test", escalation_interval_s=0)
     listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
@@ -283,13 +289,24 @@ def test_hotspot_map_in_a_browser(service: str, driver: Any) -> None:
     report = _load(driver, f"{service}/maps/hotspots", DRAWN.format(n=3782))
     _assert_clean(report, service)
     fills = _fills(driver)
-    assert fills.get(HOTSPOT_COLOURS["hot 99%"], 0) > 0, fills
+    # the demo's urban clusters survive the correction for testing 3,782 communities at once
     assert fills.get(HOTSPOT_COLOURS["hot 95%"], 0) > 0, fills
     # Quiet countryside around quiet villages is "not significant", not a cold spot.
     assert fills.get(HOTSPOT_COLOURS["not significant"], 0) > 1000, fills
+    legend = driver.execute_script("return document.querySelector('.siji-legend').innerText")
+    assert "已校正多重检验 (FDR)" in legend
+    assert "at most 5 % are expected to be false alarms" in legend
     image = _screenshot(driver, "hotspots")
-    assert _pixels_near(image, _blend(HOTSPOT_COLOURS["hot 99%"], 0.85)) > 20
     assert _pixels_near(image, _blend(HOTSPOT_COLOURS["hot 95%"], 0.85)) > 20
+
+
+def test_the_uncorrected_hotspot_map_is_one_option_away(service: str, driver: Any) -> None:
+    report = _load(driver, f"{service}/maps/hotspots?correction=none", DRAWN.format(n=3782))
+    _assert_clean(report, service)
+    fills = _fills(driver)
+    assert fills.get(HOTSPOT_COLOURS["hot 99%"], 0) > 0, fills
+    legend = driver.execute_script("return document.querySelector('.siji-legend').innerText")
+    assert "未校正多重检验 not corrected for multiple testing" in legend
 
 
 def test_pocket_park_map_in_a_browser(service: str, driver: Any) -> None:
@@ -306,6 +323,32 @@ def test_pocket_park_map_in_a_browser(service: str, driver: Any) -> None:
     assert "demand covered" in driver.execute_script("return document.querySelector('.siji-panel').innerText")
     image = _screenshot(driver, "pocket-parks")
     assert _pixels_near(image, _rgb(CHOSEN_COLOUR), tolerance=6) > 100  # the numbered markers
+
+
+def test_registered_parks_are_drawn_as_they_are(service: str, driver: Any, database: Path) -> None:
+    """After 'siji parks import': the register's polygons and points, and the 300/500 m panel."""
+    from greenspace.read import read_green_spaces
+    from store.engine import make_engine
+    from store.greenspace import import_green_spaces
+    from tests.common import green_spaces
+
+    park_file = database.with_name("parks.gpkg")
+    green_spaces().to_file(park_file)
+    engine = make_engine(f"sqlite:///{database}")
+    import_green_spaces(engine, read_green_spaces(park_file), source="parks.gpkg")
+    engine.dispose()
+    ready = "return document.querySelectorAll('.leaflet-marker-icon').length >= 5"
+    report = _load(driver, f"{service}/maps/pocket-parks?p=5", ready)
+    _assert_clean(report, service)
+    fills = _fills(driver)
+    assert fills.get(PARK_COLOUR, 0) >= 4, fills  # 2 polygons, 1 open pocket park, the served area
+    note = driver.execute_script("return document.querySelector('.siji-title').innerText")
+    assert "existing parks: 3 from the park register" in note
+    panels = driver.execute_script(
+        "return Array.from(document.querySelectorAll('.siji-panel')).map(e => e.innerText).join(' ')"
+    )
+    assert "300米见绿" in panels
+    assert "500米见园" in panels
 
 
 def test_a_saved_map_works_from_files(tmp_path: Path, driver: Any) -> None:

@@ -220,8 +220,9 @@ def test_pocket_park_map_ranks_sites_and_shows_coverage() -> None:
     candidates = _points(40).rename(columns={"id": "candidate_id"})
     page = to_html(pocket_park_map(_plan(), parks=parks, candidates=candidates), "/a")
     _no_cdn(page)
-    for layer in ("现有公园 existing parks", "候选地块 candidate sites", "新选址（按顺序） chosen sites, ranked",  # noqa: E501
-                  "服务范围 service areas (300 m)", "未覆盖需求 uncovered demand"):  # fmt: skip
+    for layer in ("现有绿地（点） green space (points)", "候选地块 candidate sites",
+                  "新选址（按顺序） chosen sites, ranked", "服务范围 service areas (300 m)",
+                  "未覆盖需求 uncovered demand"):  # fmt: skip
         assert json.dumps(layer) in page, layer
     ranks = re.findall(r"siji-rank\\\"\\u003e(\d+)", page)
     assert ranks == ["1", "2", "3"]
@@ -334,7 +335,7 @@ def city() -> tuple[gpd.GeoDataFrame, gpd.GeoDataFrame]:
 
 
 def test_whole_city_maps_stay_a_few_megabytes(city: tuple[gpd.GeoDataFrame, gpd.GeoDataFrame]) -> None:
-    from maps.render import density_analysis, hotspot_analysis
+    from maps.build import density_analysis, hotspot_analysis
 
     units, reports = city
     density = density_analysis(reports, units)
@@ -375,12 +376,14 @@ def test_cli_writes_offline_maps_and_tables(tmp_path: Path, monkeypatch: pytest.
     runner = CliRunner()
     result = runner.invoke(app, ["maps", "pocket-parks", "parks.html", "-p", "3"])
     assert result.exit_code == 0, result.output
-    assert "demo reports" in result.stdout
+    assert "3,000 generated reports (the database has no reports yet)" in result.stdout
+    assert "40 demo parks (the park register is empty)" in result.stdout
     assert re.search(
-        r"300 m: demand covered [\d,]+/[\d,]+ \([\d.]+%\) before → [\d,]+/[\d,]+ \([\d.]+%\) after",
+        r"300米见绿 \(green space within 300 m\): demand covered [\d,]+/[\d,]+ \([\d.]+%\) before → "
+        r"[\d,]+/[\d,]+ \([\d.]+%\) after 3 new sites",
         result.stdout,
     )
-    assert "500 m: demand covered" in result.stdout
+    assert "500米见园 (a park within 500 m): demand covered" in result.stdout
     page = (tmp_path / "parks.html").read_text(encoding="utf-8")
     _no_cdn(page)
     for url in re.findall(r'(?:src|href)="(parks_files/[^"]+)"', page):

@@ -12,12 +12,13 @@ from routing.audit import AuditQuery
 from routing.service import ReportService
 from routing.workflow import ForbiddenError
 from tests.common import C111, C121, CITY, D1, S11, S12
-from tests.routing.test_service import IN_C111, Clock, clock, report, service  # noqa: F401
+from tests.routing.conftest import Clock
+from tests.routing.test_service import IN_C111, report
 from tests.routing.test_service import staff as principal
 
 
 @pytest.fixture
-def story(service: ReportService) -> dict[str, int]:  # noqa: F811
+def story(service: ReportService) -> dict[str, int]:
     """Two cases in sibling subdistricts, one step each, a refused step, a token issued."""
     r1 = service.submit(report()).report["id"]  # 暴露垃圾 in C121: owned by S12
     r2 = service.submit(report("S-04-04", where=IN_C111)).report["id"]  # 乱堆物料 in C111: owned by C111
@@ -32,12 +33,12 @@ def story(service: ReportService) -> dict[str, int]:  # noqa: F811
     return {"r1": r1, "r2": r2, "token": token_id}
 
 
-def _seen(service: ReportService, reader: str, **filters: object) -> list[tuple[str, int | None, str]]:  # noqa: F811
+def _seen(service: ReportService, reader: str, **filters: object) -> list[tuple[str, int | None, str]]:
     _, entries = service.audit_log(principal(reader, "supervisor"), AuditQuery(**filters))  # type: ignore[arg-type]
     return sorted((e["action"], e["report_id"], e["outcome"]) for e in entries if e["action"] != "audit.read")
 
 
-def test_unit_chain_and_scope(service: ReportService) -> None:  # noqa: F811
+def test_unit_chain_and_scope(service: ReportService) -> None:
     index = service.boundaries.index()[1]
     assert audit.unit_chain(index, C121) == [C121, S12, D1, CITY]
     assert audit.unit_chain(index, "city:园林局") == ["city:园林局", CITY]
@@ -48,7 +49,15 @@ def test_unit_chain_and_scope(service: ReportService) -> None:  # noqa: F811
 @pytest.mark.parametrize(
     ("reader", "expected"),
     [
-        (S12, {("report.verify", "r1", "ok"), ("token.issue", None, "ok")}),
+        # the owner's supervisors see a refused step on their case too
+        (
+            S12,
+            {
+                ("report.verify", "r1", "ok"),
+                ("report.verify", "r1", "refused:forbidden"),
+                ("token.issue", None, "ok"),
+            },
+        ),
         (S11, {("report.verify", "r2", "ok"), ("report.verify", "r1", "refused:forbidden")}),
         (
             D1,
@@ -63,7 +72,7 @@ def test_unit_chain_and_scope(service: ReportService) -> None:  # noqa: F811
     ],
 )
 def test_supervisors_see_their_units_and_below(
-    service: ReportService,  # noqa: F811
+    service: ReportService,
     story: dict[str, int],
     reader: str,
     expected: set[tuple[str, str | None, str]],
@@ -72,7 +81,7 @@ def test_supervisors_see_their_units_and_below(
     assert _seen(service, reader) == want
 
 
-def test_the_city_sees_everything_and_operators_too(service: ReportService, story: dict[str, int]) -> None:  # noqa: F811
+def test_the_city_sees_everything_and_operators_too(service: ReportService, story: dict[str, int]) -> None:
     city = _seen(service, CITY)
     assert len(city) == 4
     _, entries = service.audit_log(audit.operator("tester"), AuditQuery())
@@ -96,12 +105,12 @@ def test_the_city_sees_everything_and_operators_too(service: ReportService, stor
         ),
     ],
 )
-def test_others_may_not_read_the_log(service: ReportService, who, fragment: str) -> None:  # type: ignore[no-untyped-def]  # noqa: F811
+def test_others_may_not_read_the_log(service: ReportService, who, fragment: str) -> None:  # type: ignore[no-untyped-def]
     with pytest.raises(ForbiddenError, match=fragment):
         service.audit_log(who, AuditQuery())
 
 
-def test_filters_and_pages(service: ReportService, story: dict[str, int], clock: Clock) -> None:  # noqa: F811
+def test_filters_and_pages(service: ReportService, story: dict[str, int], clock: Clock) -> None:
     now = clock()
     assert _seen(service, D1, report_id=story["r2"]) == [("report.verify", story["r2"], "ok")]
     assert _seen(service, D1, actor=f"dispatcher@{C111}") == sorted(
@@ -135,12 +144,12 @@ def test_filters_and_pages(service: ReportService, story: dict[str, int], clock:
         (AuditQuery(offset=-1), "offset -1 is negative"),
     ],
 )
-def test_bad_filters_are_named(service: ReportService, query: AuditQuery, fragment: str) -> None:  # noqa: F811
+def test_bad_filters_are_named(service: ReportService, query: AuditQuery, fragment: str) -> None:
     with pytest.raises(InvalidInputError, match=fragment):
         service.audit_log(principal(CITY, "supervisor"), query)
 
 
-def test_revoking_is_audited_in_the_same_transaction(service: ReportService) -> None:  # noqa: F811
+def test_revoking_is_audited_in_the_same_transaction(service: ReportService) -> None:
     from geo.errors import NotFoundError
 
     _, token_id = staff.issue(service.engine, name="甲", unit_key=S12, role="dispatcher")

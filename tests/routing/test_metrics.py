@@ -158,9 +158,9 @@ def test_output_columns_types_and_order():
     assert tuple(metrics.columns) == METRIC_COLUMNS
     assert list(metrics["unit_key"]) == sorted([UNIT, CITY, "370902001001"])
     assert list(metrics.index) == [0, 1, 2]
-    for name in ("due", "closed", "closed_on_time", "handled_on_time", "deferred", "reworked"):
+    for name in ("due", "closed", "closed_on_time", "handled_on_time", "deferred", "reworked", "reopened"):
         assert metrics[name].dtype == np.int64, name
-    for name in METRIC_COLUMNS[8:14]:
+    for name in METRIC_COLUMNS[9:15]:
         assert metrics[name].dtype == np.float64, name
     assert set(CHINESE_HEADERS) >= set(METRIC_COLUMNS) | {"team"}
     assert CHINESE_HEADERS["closure_rate"] == "结案率"
@@ -765,11 +765,13 @@ def test_csv_has_a_bom_and_chinese_headers(metrics: pd.DataFrame):
     lines = data.decode("utf-8").removeprefix("\ufeff").split("\n")
     assert lines[0].split(",") == [CHINESE_HEADERS[name] for name in METRIC_COLUMNS]
     assert lines[0].startswith(
-        "单位编码,单位名称,应结案数,结案数,按期结案数,按期处置数,挂账数,返工数,结案率,按期结案率"
+        "单位编码,单位名称,应结案数,结案数,按期结案数,按期处置数,挂账数,返工数,重开数,结案率,按期结案率"
     )
     # rates as decimals with 4 digits, hours with 2, empty cells for NaN
-    assert lines[1] == ("370902002001,岱庙社区,7,4,2,4,1,2,0.5714,0.2857,0.5714,0.3333,11.25,36.0,slow,蜗牛")
-    assert lines[2] == "city:园林局,市园林局,0,0,0,0,0,0,,,,,,,unrated,待评"
+    assert lines[1] == (
+        "370902002001,岱庙社区,7,4,2,4,1,2,0,0.5714,0.2857,0.5714,0.3333,11.25,36.0,slow,蜗牛"
+    )
+    assert lines[2] == "city:园林局,市园林局,0,0,0,0,0,0,0,,,,,,,unrated,待评"
     assert lines[3] == ""
 
 

@@ -3,50 +3,24 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterator
-from dataclasses import dataclass
 
 import pytest
 
 from boundaries.service import BoundaryService
 from geo.errors import InvalidInputError
 from routing.access import Principal
+from routing.errors import UnknownActionError
 from routing.intake import ReportIn
 from routing.service import ReportService
 from routing.workflow import ForbiddenError, IllegalTransitionError
 from store.engine import make_engine, upgrade
 from store.generations import import_generation
-from tests.common import C111, C121, CITY, D1, S11, S12, S21, lonlat
+from tests.common import C111, C121, C123, CITY, D1, S11, S12, S21, lonlat
 from tests.conftest import units_frame
+from tests.routing.conftest import Clock
 
-SHANGHAI = dt.timezone(dt.timedelta(hours=8))
 IN_C121 = lonlat(0.25, 3)
 IN_C111 = lonlat(1, 1)
-
-
-@dataclass
-class Clock:
-    now: dt.datetime
-
-    def __call__(self) -> dt.datetime:
-        return self.now
-
-    def advance(self, **kwargs: float) -> None:
-        self.now += dt.timedelta(**kwargs)
-
-
-@pytest.fixture
-def clock() -> Clock:
-    return Clock(dt.datetime(2025, 3, 3, 9, 0, tzinfo=SHANGHAI))  # a Monday morning
-
-
-@pytest.fixture
-def service(database_url: str, clock: Clock) -> Iterator[ReportService]:
-    engine = make_engine(database_url)
-    upgrade(engine)
-    import_generation(engine, units_frame(), name="toy", valid_from=dt.date(2024, 1, 1))
-    yield ReportService(engine, BoundaryService(engine), secret="test-secret-0123456789", clock=clock)
-    engine.dispose()
 
 
 def staff(unit: str, role: str) -> Principal:
@@ -64,7 +38,7 @@ def report(category: str = "S-01-01", where: tuple[float, float] = IN_C121, **kw
     [
         ("S-01-01", S12, "subdistrict", "财源街道"),  # 暴露垃圾: subdistrict
         ("S-04-04", C121, "community", "环湖社区"),  # 乱堆物料: community
-        ("B-01-01", D1, "district", "泰山区城管局"),  # 井盖缺失: the district's department
+        ("B-01-01", f"{D1}:城管局", "district", "泰山区城管局"),  # 井盖缺失: the district's department
         ("B-04-05", "city:园林局", "city", "园林局"),  # 绿地缺失: a city department
     ],
 )
@@ -89,8 +63,10 @@ def test_the_whole_loop_with_deadline_escalation_and_rework(service: ReportServi
     view = service.get(rid, dispatcher)
     assert view["supervised"] is True
     assert view["supervisor"] == D1
-    assert view["overdue"] is False  # a new deadline runs after escalation
-    assert service.escalate_overdue() == []  # not overdue again yet
+    assert view["overdue"] is True  # escalation supervises; it never moves the due time
+    assert view["due_at"] == "2025-03-03T06:30:00+00:00"
+    assert view["supervision_due_at"] == "2025-03-04T02:00:00+00:00"  # 4 working hours from 15:00
+    assert service.escalate_overdue() == []  # the supervision deadline has not passed yet
     service.act(rid, "start", handler)
     service.act(rid, "handle", handler, note="已清运")
     service.act(rid, "fail_check", dispatcher, note="现场仍有垃圾")
@@ -125,8 +101,8 @@ def test_illegal_transition_names_the_allowed_ones(service: ReportService) -> No
     rid = service.submit(report()).report["id"]
     with pytest.raises(IllegalTransitionError, match="allowed: verify, invalidate") as info:
         service.act(rid, "close", staff(S12, "dispatcher"))
-    assert info.value.detail["allowed"] == ["verify", "invalidate"]
-    with pytest.raises(IllegalTransitionError, match="unknown action 'teleport'"):
+    assert info.value.detail["allowed"] == ["verify", "invalidate", "request_transfer"]
+    with pytest.raises(UnknownActionError, match="unknown action 'teleport'; the actions are: verify, file"):
         service.act(rid, "teleport", staff(S12, "dispatcher"))
     assert service.get(rid, staff(S12, "dispatcher"))["state"] == "reported"  # nothing half-done
 
@@ -139,9 +115,39 @@ def test_return_needs_a_reason_and_reroutes(service: ReportService) -> None:
     with pytest.raises(InvalidInputError, match="needs a note"):
         service.act(rid, "return", staff(C121, "handler"))
     service.act(rid, "return", staff(C121, "handler"), note="不属于本社区")
-    view = service.act(rid, "dispatch", dispatcher, reroute_to=C111, note="改派西南社区")
-    assert view["owner"]["key"] == C111
+    view = service.act(rid, "dispatch", dispatcher, reroute_to=C123, note="改派本街道另一社区")
+    assert view["owner"]["key"] == C123
     assert view["state"] == "dispatched"
+
+
+def test_a_reroute_out_of_scope_is_refused_and_a_transfer_is_accepted_by_the_receiver(
+    service: ReportService,
+) -> None:
+    rid = service.submit(report("S-04-04")).report["id"]  # community C121, under S12
+    dispatcher = staff(S12, "dispatcher")
+    for action in ("verify", "file"):
+        service.act(rid, action, dispatcher)
+    with pytest.raises(ForbiddenError, match=f"reroute_to '{C111}' .* is outside your unit '{S12}'"):
+        service.act(rid, "dispatch", dispatcher, reroute_to=C111)
+    assert service.get(rid, dispatcher)["owner"]["key"] == C121  # nothing moved
+    asked = service.act(rid, "request_transfer", dispatcher, transfer_to=C111, note="属西南社区")
+    assert asked["pending"]["transfer_to"]["key"] == C111
+    receiver = staff(C111, "dispatcher")
+    assert service.get(rid, receiver)["allowed_actions"] == ["accept_transfer", "refuse_transfer"]
+    with pytest.raises(IllegalTransitionError, match="a transfer request is pending"):
+        service.act(rid, "dispatch", dispatcher)  # the sender waits for the decision
+    with pytest.raises(ForbiddenError, match="accept_transfer is for the desk a transfer is asked of"):
+        service.act(rid, "accept_transfer", staff(C121, "dispatcher"))
+    taken = service.act(rid, "accept_transfer", receiver)
+    assert (taken["owner"]["key"], taken["pending"]["transfer_to"]) == (C111, None)
+    # the current owner's chain acts; the earlier owner reads and no longer counts it
+    assert service.act(rid, "dispatch", staff(S11, "dispatcher"))["state"] == "dispatched"
+    assert service.get(rid, staff(C121, "dispatcher"))["id"] == rid
+    with pytest.raises(ForbiddenError):
+        service.act(rid, "start", staff(C121, "handler"))
+    assert [r["id"] for r in service.list_reports(staff(S12, "planner"))[1]] == [rid]  # reads it
+    assert rid not in service.cases_frame(staff(S12, "planner"))["report_id"].tolist()  # not its figure
+    assert rid in service.cases_frame(staff(S11, "planner"))["report_id"].tolist()
 
 
 def test_idempotency_key_returns_the_first_report(service: ReportService) -> None:
@@ -433,7 +439,7 @@ def test_two_steps_that_read_the_same_version_take_it_once(
     workers).  With one Idempotency-Key the loser replays the winner's step; without, it gets 409."""
     import threading
 
-    import routing.service as service_module
+    import routing.steps as service_module
 
     engine = make_engine(f"sqlite:///{tmp_path}/race.db")
     upgrade(engine)

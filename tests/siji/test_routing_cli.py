@@ -43,12 +43,38 @@ def test_staff_tokens_issue_list_revoke() -> None:
     [
         (["--unit", "999999999999", "--role", "dispatcher"], "unit code '999999999999' is not in the active"),
         (["--unit", "370902002000", "--role", "boss"], "unknown role 'boss'"),
+        (
+            ["--unit", "city:不存在局", "--role", "handler"],
+            "'不存在局' is not a city department; known: city:城管局",
+        ),
+        (
+            ["--unit", "district:城管局", "--role", "handler"],
+            "keyed by its district's code, e.g. 370902000000:城管局",
+        ),
+        (
+            ["--unit", "370902000000:不存在局", "--role", "handler"],
+            "known: 370902000000:城管局, 370902000000:教育",
+        ),
     ],
 )
 def test_staff_add_refuses_unknown_units_and_roles(args: list[str], fragment: str) -> None:
     result = runner.invoke(app, ["staff", "add", "--name", "x", *args])
     assert result.exit_code == 2
     assert fragment in result.stderr
+
+
+@pytest.mark.parametrize(
+    ("unit", "role"),
+    [
+        ("370902000000:城管局", "handler"),
+        ("370902000000:教育和体育局", "dispatcher"),
+        ("city:园林局", "supervisor"),
+    ],
+)
+def test_staff_add_issues_department_tokens(unit: str, role: str) -> None:
+    added = runner.invoke(app, ["staff", "add", "--name", "部门", "--unit", unit, "--role", role])
+    assert added.exit_code == 0, added.output
+    assert f"({role} of {unit})" in added.stderr
 
 
 def test_escalate_and_metrics_commands(tmp_path: Path) -> None:

@@ -27,7 +27,7 @@ from routing.workflow import IllegalTransitionError
 def test_simultaneous_steps_on_one_case_take_it_once_on_sqlite(
     sqlite_database_url: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import routing.service as service_module
+    import routing.steps as service_module
     from boundaries.service import BoundaryService
     from routing.service import ReportService
     from store.engine import make_engine
