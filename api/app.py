@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
+import threading
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager, suppress
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from fastapi import FastAPI
 from starlette.concurrency import run_in_threadpool
@@ -24,9 +26,19 @@ from routing.deadlines import calendar_warning
 from routing.service import ReportService
 from store.engine import make_engine, upgrade
 
+if TYPE_CHECKING:
+    from sqlalchemy import Engine
+
+    from geo.index import JurisdictionIndex
+    from routing.desks import Departments
+    from store.generations import GenerationInfo
+
 logger = logging.getLogger("siji")
 
 UPLOAD_PATHS = ("/v1/lookup",)
+HANDOVER_AGAIN_S = 30.0
+"""Seconds after a switch when open cases are handed over once more (every worker has
+switched by then, see boundaries.service)."""
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -59,6 +71,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 await run_in_threadpool(service.ensure_bundled)
             app.state.boundaries = service
             app.state.reports = report_service(settings, engine, service)
+            timers: list[threading.Timer] = []
+            service.listeners.append(
+                functools.partial(_hand_over_cases, engine, app.state.reports.departments, timers)
+            )
             _say_how_it_runs(settings, app.state.reports)
             await run_in_threadpool(_warm, service)
             app.state.analyses = AnalysisPool(settings.map_processes)
@@ -68,10 +84,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 if settings.escalation_interval_s > 0
                 else None
             )
+            watcher = asyncio.create_task(_watch_generations(service))
             # Also as lifespan state, which every request's scope carries: the hot path
             # (GET /v1/lookup) reads it there, a dict read instead of app.state's
             # attribute fallback.
             yield {"boundaries": service}
+            watcher.cancel()
+            for timer in timers:
+                timer.cancel()
             if escalation is not None:
                 escalation.cancel()
         finally:
@@ -146,6 +166,48 @@ async def _escalate_every(service: ReportService, seconds: float) -> None:
             await run_in_threadpool(service.escalate_overdue)
         except Exception:  # a failed run is logged and retried next time; the service stays up
             logger.exception("escalation run failed")
+
+
+async def _watch_generations(service: BoundaryService) -> None:
+    """Read which generation is valid every ACTIVE_TTL_S seconds, so that every worker
+    switches to a new one within that time plus its index build, requests or not."""
+    from boundaries import service as boundary_service
+
+    while True:
+        await asyncio.sleep(boundary_service.ACTIVE_TTL_S)
+        try:
+            await run_in_threadpool(service.refresh)
+        except Exception:  # logged and tried again; the service keeps its generation
+            logger.exception("re-reading the boundary generation failed")
+
+
+def _hand_over_cases(
+    engine: Engine,
+    departments: Departments,
+    timers: list[threading.Timer],
+    _previous: GenerationInfo | None,
+    new: GenerationInfo,
+    index: JurisdictionIndex,
+) -> None:
+    """On a switch of generation, open cases of units that are gone move to the units
+    that own their place now (each worker tries; a case moves once).  Once more a
+    little later: a report another worker routed before it switched is caught then."""
+    from routing.handover import hand_over_open_cases
+
+    def run() -> None:
+        try:
+            moved = hand_over_open_cases(engine, new, index, departments=departments)
+        except Exception:  # logged; `siji routing handover` does the same by hand
+            logger.exception("handing open cases over to generation %s failed", new.id)
+            return
+        if moved:
+            logger.info("generation %s %r: %d open cases handed over", new.id, new.name, len(moved))
+
+    run()
+    again = threading.Timer(HANDOVER_AGAIN_S, run)
+    again.daemon = True
+    again.start()
+    timers.append(again)  # cancelled when the app stops
 
 
 def _warm(service: BoundaryService) -> None:

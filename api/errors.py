@@ -16,6 +16,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from boundaries.service import IndexUnavailableError
 from geo.errors import InvalidInputError, NotFoundError, SijiError
 from routing.errors import ForbiddenError, IllegalTransitionError, UnauthenticatedError
 
@@ -45,6 +46,7 @@ ERROR_STATUS: tuple[tuple[type[SijiError], int], ...] = (
     (PayloadTooLargeError, 413),
     (UnsupportedMediaError, 415),
     (NotAcceptableError, 406),
+    (IndexUnavailableError, 503),  # a generation whose index cannot be built (see /readyz)
     (NotFoundError, 404),
     (InvalidInputError, 422),  # UnknownActionError, IdempotencyConflictError and every bad value
 )

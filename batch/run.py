@@ -44,6 +44,8 @@ if TYPE_CHECKING:
 
     from numpy.typing import NDArray
 
+    from batch.dated import DatedLookup
+
 #: The columns a lookup adds, in order (the keys of ``LookupResult.columns()``).
 ADDED_COLUMNS: tuple[str, ...] = (
     *(f"{key}_{part}" for key in LEVEL_KEYS for part in ("code", "name")),
@@ -117,6 +119,7 @@ def lookup_file(
     encoding: str = "utf-8",
     input_format: str | None = None,
     output_format: str | None = None,
+    by_date: DatedLookup | None = None,
 ) -> BatchSummary:
     """Look up every point of a file and write the file with jurisdiction columns added.
 
@@ -141,6 +144,9 @@ def lookup_file(
         Text encoding of CSV input (e.g. ``gb18030``).
     input_format, output_format : str, optional
         Override the formats given by the extensions.
+    by_date : batch.dated.DatedLookup, optional
+        Answer each row with the generation valid on its date (``index`` is then not
+        used) and add a ``generation`` column.
 
     Returns
     -------
@@ -177,6 +183,8 @@ def lookup_file(
         info = reader.info
         lookup_crs = lookup_crs or default_crs(info)
         replaced = replaced_columns(info.columns, source=info.path.name)
+        if by_date is not None:
+            replaced += by_date.check_columns(info.columns, info.path.name)
         kept = [name for name in info.columns if name not in replaced]
         summary.replaced_columns = replaced
         summary.crs = lookup_crs.name
@@ -185,14 +193,20 @@ def lookup_file(
             output_path,
             out_fmt,
             crs=output_crs(info, lookup_crs),
-            geometry_name=free_name(_geometry_name(info, out_fmt), frozenset(kept) | set(ADDED_COLUMNS)),
+            geometry_name=free_name(
+                _geometry_name(info, out_fmt), frozenset(kept) | set(ADDED_COLUMNS) | {"generation"}
+            ),
             geometry_type=info.geometry_type if info.geometry_column else "Point",
             geometry_position=len(kept),
         ) as writer:
             for chunk in reader:
-                table, result, errors = lookup_chunk(index, chunk, lookup_crs, drop=replaced)
+                if by_date is None:
+                    table, result, errors = lookup_chunk(index, chunk, lookup_crs, drop=replaced)
+                    status = result.status
+                else:
+                    table, status, errors = by_date.lookup_chunk(chunk, lookup_crs, drop=replaced)
                 writer.write(table, output_geometry(chunk, out_fmt))
-                summary.add(chunk, result.status, errors)
+                summary.add(chunk, status, errors)
                 if progress is not None:
                     progress(summary.rows, reader.bytes_done(), info.bytes_total)
     if progress is not None:

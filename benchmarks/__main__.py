@@ -2,11 +2,12 @@
 
 Parts: index build; batch lookup of the inside and the spread mix (siji vs
 geopandas.sjoin, DuckDB spatial and SedonaDB); the same points in PostGIS and the
-``--engine postgis`` lookup on outside points; single-point lookups in-process; HTTP
-single lookups of both mixes, the bulk GeoParquet upload, a 6M-point CSV answered as
-JSON and as CSV, lookups during a hot-spot map; fresh processes (``siji lookup``,
-``siji lookup-batch``, ``siji serve``) against geopandas scripts; and (with ``--big``)
-``siji lookup-batch`` over a 10M-row CSV.  The PASS/FAIL lines at the end
+``--engine postgis`` lookup on outside points; single-point lookups in-process;
+boundary releases (``validate``, ``import --commit``, the switch-over of a serving
+process); HTTP single lookups of both mixes, the bulk GeoParquet upload, a 6M-point CSV
+answered as JSON and as CSV, lookups during a hot-spot map; fresh processes (``siji
+lookup``, ``siji lookup-batch``, ``siji serve``) against geopandas scripts; and (with
+``--big``) ``siji lookup-batch`` over a 10M-row CSV.  The PASS/FAIL lines at the end
 check the project's targets; ``--json PATH`` also writes everything as JSON.
 """
 
@@ -34,6 +35,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--skip-peers", action="store_true", help="no DuckDB spatial / SedonaDB")
     parser.add_argument("--skip-cold", action="store_true", help="no fresh-process rows")
     parser.add_argument("--skip-single", action="store_true", help="no in-process single lookups")
+    parser.add_argument(
+        "--skip-release",
+        action="store_true",
+        help="no boundary release timings (validate, import, switch-over)",
+    )
     parser.add_argument(
         "--quick",
         action="store_true",
@@ -169,6 +175,20 @@ def main(argv: list[str] | None = None) -> None:
         console.print("[dim]single-point lookups in-process ...[/]")
         report.extend(single.run(work, index, calls=5_000 if args.quick else 20_000))
 
+    if args.skip_release:
+        for name, goal in (
+            ("boundaries validate < 2 s", "< 2 s"),
+            ("boundaries import --commit < 4 s", "< 4 s"),
+        ):
+            report.targets.append(Target(name, goal, "skipped", None))
+    else:
+        from benchmarks import release
+
+        console.print("[dim]boundary release: validate, import --commit, switch-over ...[/]")
+        report.extend(release.run(repeats=args.repeats))
+        if not args.skip_http:
+            report.extend(release.main_switch())
+
     if args.skip_http:
         for name, goal in (
             ("HTTP single lookup >= 80% of /healthz rps", ">= 80%"),
@@ -215,7 +235,7 @@ def main(argv: list[str] | None = None) -> None:
             Target("lookup-batch 10M-row CSV peak memory < 1 GB", "< 1 GiB", "skipped (run with --big)", None)
         )
 
-    # Targets in a fixed order: batch, HTTP single, HTTP bulk, build, big CSV.
+    # Targets in a fixed order: batch, HTTP single, HTTP bulk, build, releases, big CSV.
     order = (
         "batch",
         "PostGIS",
@@ -225,6 +245,8 @@ def main(argv: list[str] | None = None) -> None:
         "cold",
         "siji serve",
         "index",
+        "boundaries",
+        "release",
         "lookup-batch",
     )
     report.targets.sort(key=lambda t: next((i for i, p in enumerate(order) if t.name.startswith(p)), 99))

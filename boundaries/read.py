@@ -3,11 +3,16 @@
 Every reader returns the same normalized GeoDataFrame in WGS84 (EPSG:4326) with the
 columns ``code``, ``name``, ``level``, ``parent_code`` and ``geometry``; other
 properties are kept after them.
+
+The checks any importer of a polygon layer needs (the fields a file must have, and
+coordinates whose size contradicts their CRS) live in :mod:`boundaries.layer_checks`
+and are imported here as well: ``from boundaries.read import require_fields`` works.
 """
 
 from __future__ import annotations
 
 import re
+import warnings
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -16,8 +21,9 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import shapely
 
+from boundaries.layer_checks import check_coordinate_units, require_fields, which
 from geo.crs import CRS, parse_crs, to_wgs84
-from geo.errors import BoundaryDataError, CRSMismatchError, InvalidInputError
+from geo.errors import BoundaryDataError, CRSMismatchError, InvalidInputError, counted
 from geo.levels import get_level
 from geo.signatures import described
 
@@ -95,7 +101,7 @@ def read_boundaries(
     level : str, optional
         The level of every feature, when the layer has no level field.
     layer : str, optional
-        Layer name for multi-layer GeoPackages.
+        Layer name of a GeoPackage; required when it holds more than one layer.
     encoding : str, optional
         Text encoding of the attributes, e.g. ``gbk`` for a shapefile without a
         ``.cpg`` or a GeoJSON saved as GBK.  Default: what the file declares (UTF-8
@@ -117,11 +123,15 @@ def read_boundaries(
     """
     path = Path(path)
     fields = fields or FieldMapping()
-    frame = _read_frame(path, layer, encoding, max_bytes)
-    _check_finite(frame, fields, path)
-    frame = _to_wgs84(frame, crs, path)
-    _check_lonlat_range(frame, fields, path)
-    return _normalize(frame, fields, level, path)
+    # GDAL's and pandas' own warnings mean nothing to the people who load a release:
+    # what matters is checked below and refused with a message of ours.
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        frame = _read_frame(path, layer, encoding, max_bytes)
+        _check_finite(frame, fields, path)
+        frame = _to_wgs84(frame, crs, path)
+        _check_lonlat_range(frame, fields, path)
+        return _normalize(frame, fields, level, path)
 
 
 def _read_frame(
@@ -142,6 +152,12 @@ def _read_frame(
     fmt = FORMATS[suffix]
     _check_file(path, suffix, max_bytes, what)
     declared_crs = _geojson_crs_member(path) if fmt == "GeoJSON" else None
+    if fmt == "GeoPackage":
+        layer = _gpkg_layer(path, layer)
+    elif layer is not None:
+        raise BoundaryDataError(
+            f"{path.name!r} is a {fmt} file, which has one layer; --layer is for GeoPackages", path=str(path)
+        )
     try:
         if fmt == "GeoParquet":
             frame = gpd.read_parquet(path)
@@ -161,6 +177,30 @@ def _read_frame(
     if encoding is None and fmt == "Shapefile":
         _check_mojibake(frame, path)
     return frame
+
+
+def _gpkg_layer(path: Path, layer: str | None) -> str | None:
+    """The layer to read: the one asked for, or the only one; refuse a choice left open."""
+    import pyogrio
+
+    try:
+        layers = [str(name) for name, _ in pyogrio.list_layers(path)]
+    except Exception:  # an unreadable file: the read below words the error
+        return layer
+    if layer is None and len(layers) > 1:
+        raise BoundaryDataError(
+            f"{path.name!r} holds {counted(len(layers), 'layer')} ({', '.join(layers)}); "
+            "choose one with --layer",
+            path=str(path),
+            layers=layers,
+        )
+    if layer is not None and layer not in layers:
+        raise BoundaryDataError(
+            f"{path.name!r} has no layer {layer!r}; its layers: {', '.join(layers) or 'none'}",
+            path=str(path),
+            layers=layers,
+        )
+    return layer
 
 
 def _check_file(path: Path, suffix: str, max_bytes: int, what: str = "boundary") -> None:
@@ -345,6 +385,7 @@ def _to_wgs84(frame: gpd.GeoDataFrame, declared: str | int | CRS | None, path: P
             )
         source = parse_crs(file_epsg) if file_epsg is not None else None
         if source is None:
+            check_coordinate_units(frame.geometry.values, frame.crs, path.name)
             return _densified(frame, _segment_length(frame.crs)).to_crs(4326)
     else:
         source = parse_crs(declared)
@@ -357,6 +398,7 @@ def _to_wgs84(frame: gpd.GeoDataFrame, declared: str | int | CRS | None, path: P
                 file_crs=frame.crs.to_string(),
                 declared_crs=str(source),
             )
+    check_coordinate_units(frame.geometry.values, source, path.name)
     if source.is_wgs84:
         return frame.set_crs(4326, allow_override=True)
     if source.epsg is not None:
@@ -403,7 +445,7 @@ def _check_finite(frame: gpd.GeoDataFrame, fields: FieldMapping, path: Path) -> 
         first = coords[bad][0]
         units = _feature_labels(frame, fields, np.unique(rows[bad])[:10])
         raise BoundaryDataError(
-            f"{path.name!r}: features {units} have NaN or infinite vertex coordinates "
+            f"{path.name!r}: {which('feature', units, 'has', 'have')} NaN or infinite vertex coordinates "
             f"(first: ({first[0]}, {first[1]})); every vertex needs two finite numbers",
             path=str(path),
             codes=units,
@@ -426,7 +468,8 @@ def _check_lonlat_range(frame: gpd.GeoDataFrame, fields: FieldMapping, path: Pat
         else "the coordinates are not degrees: give the source CRS (--crs EPSG:<code>) of a projected file"
     )
     raise BoundaryDataError(
-        f"{path.name!r}: features {units} have vertices outside longitude -180..180 / latitude -90..90 "
+        f"{path.name!r}: {which('feature', units, 'has', 'have')} vertices outside longitude -180..180 / "
+        "latitude -90..90 "
         f"after conversion to WGS84 (first: {first}); {hint}",
         path=str(path),
         codes=units,
@@ -437,7 +480,7 @@ def _check_codes_and_names(codes: list[str | None], names: list[Any], path: Path
     missing = [i for i, code in enumerate(codes) if code is None]
     if missing:
         raise BoundaryDataError(
-            f"{path.name!r}: features {[f'#{i + 1}' for i in missing[:10]]} have no code; "
+            f"{path.name!r}: {which('feature', [f'#{i + 1}' for i in missing], 'has', 'have')} no code; "
             "every unit needs one",
             path=str(path),
         )
@@ -446,7 +489,8 @@ def _check_codes_and_names(codes: list[str | None], names: list[Any], path: Path
     ]
     if nameless:
         raise BoundaryDataError(
-            f"{path.name!r}: units {nameless[:10]} have no name; every unit needs one", path=str(path)
+            f"{path.name!r}: {which('unit', nameless, 'has', 'have')} no name; every unit needs one",
+            path=str(path),
         )
     for what, values, limit in (
         ("code", codes, MAX_CODE_CHARS),
@@ -470,38 +514,30 @@ def _normalize(
     import geopandas as gpd
     import pandas as pd
 
+    fmt = FORMATS.get(path.suffix.lower())
     available = [c for c in frame.columns if c != frame.geometry.name]
     wanted = {"code": fields.code, "name": fields.name}
-    if fields.parent_code is not None and (
-        fields.parent_code in frame.columns or fields.parent_code != "parent_code"
-    ):
-        wanted["parent_code"] = fields.parent_code
     if level is None and fields.level is not None:
         wanted["level"] = fields.level
-    missing = [f"{role} field {source!r}" for role, source in wanted.items() if source not in frame.columns]
-    if missing:
-        raise BoundaryDataError(
-            f"{path.name!r} has no {', '.join(missing)}; available fields: {available}",
-            path=str(path),
-            available=available,
-        )
-    codes = _as_code_strings(frame[fields.code])
-    _check_codes_and_names(codes, frame[fields.name].tolist(), path)
+    found = require_fields(available, wanted, path.name, fmt=fmt)
+    codes = _as_code_strings(frame[found["code"]])
+    _check_codes_and_names(codes, frame[found["name"]].tolist(), path)
     if level is not None:
         level_keys = [get_level(level).key] * len(frame)
     else:
-        level_keys = _levels(frame[wanted["level"]], codes)
-    parents = (
-        _as_code_strings(frame[wanted["parent_code"]]) if "parent_code" in wanted else [None] * len(frame)
-    )
+        level_keys = _levels(frame[found["level"]], codes)
+    parent_field = _parent_field(available, fields, level_keys, path, fmt)
+    if parent_field is not None:
+        found["parent code"] = parent_field
+    parents = _as_code_strings(frame[parent_field]) if parent_field is not None else [None] * len(frame)
     geometry = shapely.force_2d(frame.geometry.values)
     _check_geometry_types(np.asarray(geometry), codes, path)
-    extra = frame.drop(columns=[*dict.fromkeys(wanted.values()), frame.geometry.name])
+    extra = frame.drop(columns=[*dict.fromkeys(found.values()), frame.geometry.name])
     extra = extra.drop(columns=[c for c in NORMALIZED_COLUMNS if c in extra.columns])
     data = pd.DataFrame(
         {
             "code": codes,
-            "name": frame[fields.name].astype(str).to_numpy(),
+            "name": frame[found["name"]].astype(str).to_numpy(),
             "level": level_keys,
             # object dtype keeps None for "no parent" (a string dtype would turn it into NaN)
             "parent_code": pd.Series(parents, dtype=object),
@@ -509,6 +545,25 @@ def _normalize(
     )
     data = pd.concat([data, extra.reset_index(drop=True)], axis=1)
     return gpd.GeoDataFrame(data, geometry=np.asarray(geometry), crs=4326)
+
+
+def _parent_field(
+    available: list[str], fields: FieldMapping, level_keys: list[str], path: Path, fmt: str | None
+) -> str | None:
+    """The parent code's field: required when it was named or the units are at more than
+    one level; a one-level file without it holds top units only."""
+    if fields.parent_code is None:
+        return None
+    # The dataclass default, read from the field (a slots class has no class attribute).
+    default = FieldMapping.__dataclass_fields__["parent_code"].default
+    required = fields.parent_code != default or len(set(level_keys)) > 1
+    try:
+        found = require_fields(available, {"parent code": fields.parent_code}, path.name, fmt=fmt)
+    except BoundaryDataError:
+        if required:
+            raise
+        return None
+    return found["parent code"]
 
 
 def _as_code_strings(column: Any) -> list[str | None]:
@@ -527,11 +582,17 @@ def _as_code_strings(column: Any) -> list[str | None]:
 
 def _levels(column: Any, codes: list[str | None]) -> list[str]:
     keys = []
-    for value, code in zip(column.tolist(), codes, strict=True):
+    for row, (value, code) in enumerate(zip(column.tolist(), codes, strict=True)):
+        if value is None or (isinstance(value, float) and np.isnan(value)) or str(value).strip() == "":
+            raise BoundaryDataError(
+                f"unit {code!r} (feature #{row + 1}) has no level; every unit needs one", code=code
+            )
         try:
             keys.append(get_level(value).key)
         except InvalidInputError as exc:
-            raise BoundaryDataError(f"unit {code!r}: {exc.message}", code=code, level=str(value)) from exc
+            raise BoundaryDataError(
+                f"unit {code!r} (feature #{row + 1}): {exc.message}", code=code, level=str(value)
+            ) from exc
     return keys
 
 
@@ -544,14 +605,15 @@ def _check_geometry_types(geometry: Any, codes: list[str | None], path: Path) ->
         if mask.any():
             rows = np.flatnonzero(mask)[:10]
             raise BoundaryDataError(
-                f"{path.name!r}: features {[codes[i] for i in rows]} have {what}; every unit needs a polygon",
+                f"{path.name!r}: {which('feature', [codes[i] for i in rows], 'has', 'have')} {what}; "
+                "every unit needs a polygon",
                 path=str(path),
             )
     if wrong.any():
         rows = np.flatnonzero(wrong)[:10]
         kinds = sorted({geometry[i].geom_type for i in rows})
         raise BoundaryDataError(
-            f"{path.name!r}: features {[codes[i] for i in rows]} are {', '.join(kinds)}; "
+            f"{path.name!r}: {which('feature', [codes[i] for i in rows], 'is', 'are')} {', '.join(kinds)}; "
             "only Polygon and MultiPolygon are allowed",
             path=str(path),
         )

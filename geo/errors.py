@@ -70,3 +70,14 @@ class UnknownUnitError(NotFoundError):
     """A unit code that is not in the boundary set."""
 
     code = "unknown_unit"
+
+
+def counted(n: int, noun: str, plural: str | None = None) -> str:
+    """``n`` with its noun in the right number, for messages.
+
+    Examples
+    --------
+    >>> counted(1, "problem"), counted(3970, "problem"), counted(2, "community", "communities")
+    ('1 problem', '3,970 problems', '2 communities')
+    """
+    return f"{n:,} {noun if n == 1 else (plural or noun + 's')}"

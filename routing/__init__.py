@@ -17,5 +17,7 @@ The engine and the uses, one module per concern, behind :class:`routing.service.
 view models the API reuses), ``exports.py`` (frames for metrics and maps),
 ``public.py`` and ``redact.py`` (the anonymous view without personal data),
 ``access.py`` (who sees and acts), ``staff.py`` (tokens), ``audit.py`` (the log),
-``idempotency.py`` (``Idempotency-Key`` by the book), ``errors.py`` (the domain errors).
+``idempotency.py`` (``Idempotency-Key`` by the book), ``errors.py`` (the domain errors);
+``handover.py`` moves open cases and refuses staff tokens of units a boundary release
+removed, naming the unit that continues them.
 """

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from datetime import datetime
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from rich.table import Table
 
 from boundaries.read import FieldMapping, read_boundaries
-from boundaries.validate import DEFAULT_TOLERANCE_M2, ValidationReport, repair, validate
+from boundaries.validate import DEFAULT_TOLERANCE_M2, MAX_ACCEPTED_M2, ValidationReport, repair, validate
+from geo.errors import counted
 from siji.console import domain_errors, err, fail, out, print_json
 
 app = typer.Typer(help="Validate, import and export boundary sets.", no_args_is_help=True)
@@ -30,6 +31,9 @@ ToleranceOpt = Annotated[
     float, typer.Option("--tolerance-m2", help="Ignore gaps/overlaps/outside areas below this many m².")
 ]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print the report as JSON.")]
+LayerOpt = Annotated[
+    str | None, typer.Option("--layer", help="The layer to read, in a GeoPackage of several layers.")
+]
 EncodingOpt = Annotated[
     str | None,
     typer.Option(
@@ -48,9 +52,12 @@ def _read(
     level_field: str,
     level: str | None,
     encoding: str | None = None,
+    layer: str | None = None,
 ):
     fields = FieldMapping(code=code, name=name, parent_code=parent, level=level_field)
-    return read_boundaries(path, fields=fields, crs=crs, level=level, encoding=_checked_encoding(encoding))
+    return read_boundaries(
+        path, fields=fields, crs=crs, level=level, encoding=_checked_encoding(encoding), layer=layer
+    )
 
 
 def _checked_encoding(encoding: str | None) -> str | None:
@@ -79,7 +86,7 @@ def show_report(report: ValidationReport, as_json: bool) -> None:
     if report.ok:
         out.print(f"[green]valid[/]: no problems above {report.tolerance_m2:g} m²")
         return
-    table = Table(title=f"{len(report.problems)} problems", show_lines=False)
+    table = Table(title=counted(len(report.problems), "problem"), show_lines=False)
     for column in ("check", "code", "area m²", "where (lon, lat)", "problem"):
         table.add_column(column)
     for p in report.problems[:200]:
@@ -100,6 +107,7 @@ def validate_command(
     parent_field: ParentOpt = "parent_code",
     level_field: LevelFieldOpt = "level",
     level: LevelOpt = None,
+    layer: LayerOpt = None,
     tolerance_m2: ToleranceOpt = DEFAULT_TOLERANCE_M2,
     encoding: EncodingOpt = None,
     fix: Annotated[
@@ -109,7 +117,7 @@ def validate_command(
 ) -> None:
     """Check geometry validity, codes, parents, levels, nesting and tiling."""
     with domain_errors():
-        frame = _read(path, crs, code_field, name_field, parent_field, level_field, level, encoding)
+        frame = _read(path, crs, code_field, name_field, parent_field, level_field, level, encoding, layer)
         repaired: list[str] = []
         if fix is not None:
             frame, repaired = repair(frame)
@@ -134,6 +142,7 @@ def import_command(
     parent_field: ParentOpt = "parent_code",
     level_field: LevelFieldOpt = "level",
     level: LevelOpt = None,
+    layer: LayerOpt = None,
     tolerance_m2: ToleranceOpt = DEFAULT_TOLERANCE_M2,
     valid_from: Annotated[
         datetime | None,
@@ -142,87 +151,257 @@ def import_command(
         ),
     ] = None,
     name: Annotated[
-        str | None, typer.Option("--name", help="Generation name (default: the file name).")
+        str | None, typer.Option("--name", help="Generation name (default: the file name); unique.")
     ] = None,
     commit: Annotated[
         bool, typer.Option("--commit", help="Store it; without this the import is a dry run.")
     ] = False,
     accept_problems: Annotated[
-        bool, typer.Option("--accept-problems", help="Commit even if the validator reports problems.")
+        bool,
+        typer.Option(
+            "--accept-problems",
+            help="Store it with gaps, overlaps or area outside a parent, each at most --max-accepted-m2 "
+            "(never structural problems).",
+        ),
+    ] = False,
+    max_accepted_m2: Annotated[
+        float,
+        typer.Option("--max-accepted-m2", min=0, help="Largest gap or overlap --accept-problems takes."),
+    ] = MAX_ACCEPTED_M2,
+    accept_change: Annotated[
+        str | None,
+        typer.Option(
+            "--accept-change",
+            metavar="REASON",
+            help="Store it although the release checks object (the city's outline moves, codes vanish "
+            "with nothing overlapping them); the reason is recorded with the generation.",
+        ),
+    ] = None,
+    check_index: Annotated[
+        bool,
+        typer.Option(
+            "--check-index",
+            help="Also build and check the set's index before storing it (every server does so before it "
+            "answers with the set, and keeps the generation before if that fails).",
+        ),
     ] = False,
     as_json: JsonOpt = False,
     encoding: EncodingOpt = None,
 ) -> None:
-    """Validate a boundary set and, with --commit, store it as a new generation."""
+    """Check a boundary set against the generation it follows; with --commit, store it.
+
+    A dry run (no --commit) prints what would change and exits 1 when --commit would
+    refuse the set; --commit exits 2 when it refuses it.
+    """
+    from boundaries.release import IndexBuild, ReleaseRefusedError, commit_release, plan_release
+    from routing.audit import operator
+    from siji.release_view import plan_dict, show_plan
     from siji.sources import boundary_service
-    from store.generations import import_generation
 
     with domain_errors():
-        frame = _read(path, crs, code_field, name_field, parent_field, level_field, level, encoding)
-        report = validate(frame, tolerance_m2=tolerance_m2)
-        show_report(report, as_json)
-        start = (valid_from or datetime.now()).date()
+        frame = _read(path, crs, code_field, name_field, parent_field, level_field, level, encoding, layer)
         service = boundary_service()
-        changes = _changes_against_active(service, frame)
-        err.print(changes)
-        if report.blocking:
-            checks = sorted({p.check for p in report.blocking})
-            fail(
-                f"this set cannot be stored: {len(report.blocking)} {' and '.join(checks)} problem(s), "
-                f"which --accept-problems cannot wave through; first: {report.blocking[0].message}. "
-                "Repair invalid polygons with 'siji boundaries validate --fix' and make codes unique"
-            )
+        # An index to check is built beside the validation and the planning.
+        building = IndexBuild(frame, service.snap_distance_m) if commit and check_index else None
+        report = validate(frame, tolerance_m2=tolerance_m2)
+        start = (valid_from or datetime.now()).date()
+        plan = plan_release(service.engine, frame, start, report, index_build=building)
+        refusals = plan.refusals(
+            accept_problems=accept_problems, accept_change=accept_change, max_accepted_m2=max_accepted_m2
+        )
+        if as_json:
+            print_json({"validation": report.to_dict(), **plan_dict(plan, refusals)})
+        else:
+            show_report(report, as_json=False)
+            show_plan(plan)
         if not commit:
+            if refusals:
+                err.print(
+                    "[bold red]dry run:[/] nothing stored; with --commit it would be refused: "
+                    + " | ".join(refusals),
+                    highlight=False,
+                )
+                raise typer.Exit(1)
             err.print(
                 f"dry run: nothing stored. Add --commit to store it as a generation valid from {start}."
             )
             return
-        if not report.ok and not accept_problems:
-            fail(f"not stored: {len(report.problems)} problems; fix them or pass --accept-problems")
-        info = import_generation(
-            service.engine, frame, name=name or path.stem, valid_from=start, source=str(path.name)
+        try:
+            info = commit_release(
+                service.engine,
+                plan,
+                name=name or path.stem,
+                source=path.name,
+                accept_problems=accept_problems,
+                accept_change=accept_change,
+                max_accepted_m2=max_accepted_m2,
+                snap_distance_m=service.snap_distance_m,
+                by=operator().address or "",
+            )
+        except ReleaseRefusedError as exc:
+            fail(exc)
+        stored = f"stored generation {info.id} {info.name!r}: {info.unit_count:,} units"
+        stored += f" valid from {info.valid_from}"
+        (err if as_json else out).print(stored, highlight=False)
+        from boundaries.service import ACTIVE_TTL_S
+
+        when = "now" if info.active else f"from {info.valid_from}"
+        err.print(
+            f"running servers answer with it {when}, each within {ACTIVE_TTL_S:g} s plus the build and "
+            "check of its index (until then, and if that fails, with the generation before)",
+            highlight=False,
         )
-    out.print(
-        f"stored generation {info.id} {info.name!r}: {info.unit_count:,} units valid from {info.valid_from}"
-    )
+        if info.active:
+            _hand_over(service, info)
 
 
-def _changes_against_active(service, frame) -> str:
-    from geo.errors import NotFoundError
-    from store.generations import load_frame
+def _hand_over(service: Any, info: Any) -> None:
+    """Open cases and staff tokens of units the new active generation does not have (its
+    index, needed to place the cases, is built only when some case is due)."""
+    from routing.audit import operator
+    from routing.handover import cases_due, hand_over_open_cases, stale_tokens
+    from store.units import codes_of
 
-    try:
-        active = service.generation()
-    except NotFoundError:
-        return "no active generation: this would be the first"
-    current = set(load_frame(service.engine, active.id)["code"])
-    incoming = set(frame["code"])
-    return (
-        f"against active generation {active.name!r}: {len(incoming - current):,} new codes, "
-        f"{len(current - incoming):,} codes gone, {len(incoming & current):,} kept"
-    )
+    engine = service.engine
+    codes = codes_of(engine, info.id)
+    moved = []
+    if cases_due(engine, codes):
+        from api.settings import Settings
+        from routing.desks import load_departments
+
+        path = Settings().departments_path
+        departments = load_departments(path) if path else None
+        moved = hand_over_open_cases(
+            engine, info, service.index_of(info), actor=operator(), departments=departments
+        )
+    if moved:
+        err.print(
+            f"handed over {counted(len(moved), 'open case')} of units not in this generation to the units "
+            "that own their place now (each is a step in its history)",
+            highlight=False,
+        )
+    stale = stale_tokens(engine, codes)
+    if stale:
+        err.print(
+            f"{counted(len(stale), 'staff token')} are bound to units not in this generation; they are "
+            "refused from now on. List them and their successors: siji staff stale",
+            highlight=False,
+        )
 
 
 @app.command("export")
 def export_command(
     output: Annotated[Path, typer.Argument(help="Output file (.geojson, .gpkg, .shp, .parquet).")],
-    level: Annotated[str, typer.Option("--level", help="city, district, subdistrict or community.")],
+    level: Annotated[
+        str,
+        typer.Option(
+            "--level",
+            help="city, district, subdistrict, community, or all (one file with a level column that "
+            "import reads back unchanged).",
+        ),
+    ] = "all",
+    at: Annotated[
+        datetime | None,
+        typer.Option("--at", formats=["%Y-%m-%d"], help="The generation valid on this date (default today)."),
+    ] = None,
 ) -> None:
-    """Write one level's polygons with code, name and parent_code."""
+    """Write the polygons of one level, or of all levels, of a generation."""
     from boundaries.write import export_level
-
-    with domain_errors():
-        frame = _active_frame()
-        n = export_level(frame, level, output)
-    err.print(f"wrote {n:,} units to {output}")
-
-
-def _active_frame():
     from siji.sources import boundary_service
     from store.generations import load_frame
 
-    service = boundary_service()
-    return load_frame(service.engine, service.generation().id)
+    with domain_errors():
+        service = boundary_service()
+        generation = service.generation(at.date() if at else None)
+        n = export_level(load_frame(service.engine, generation.id), level, output)
+    note = (
+        " (the shapefile keeps parent_code as parent_cod; import reads it back)"
+        if output.suffix == ".shp"
+        else ""
+    )
+    err.print(
+        f"wrote {counted(n, 'unit')} of generation {generation.id} {generation.name!r} to {output}{note}",
+        highlight=False,
+    )
+
+
+@app.command("generations")
+def generations_command(as_json: JsonOpt = False) -> None:
+    """Boundary generations: validity, units per level, which one answers today."""
+    from siji.release_view import generation_dict, show_generations
+    from siji.sources import boundary_service
+    from store.generations import level_counts, list_generations
+
+    with domain_errors():
+        service = boundary_service()
+        generations = list_generations(service.engine, staging=True)
+        counts = level_counts(service.engine)
+    if as_json:
+        print_json([generation_dict(g, counts.get(g.id, {})) for g in generations])
+    else:
+        show_generations(generations, counts)
+
+
+@app.command("lineage")
+def lineage_command(
+    output: Annotated[Path, typer.Argument(help="CSV file to write (UTF-8 with BOM, for Excel).")],
+    from_generation: Annotated[str, typer.Option("--from", help="The old generation (id or name).")],
+    to_generation: Annotated[str, typer.Option("--to", help="The new generation (id or name).")],
+) -> None:
+    """Write the old→new code table between two generations: every old and new code,
+    the kind of change and the share of area each way."""
+    from siji.lineage_export import write_lineage
+    from siji.sources import boundary_service
+
+    with domain_errors():
+        rows, how = write_lineage(boundary_service().engine, from_generation, to_generation, output)
+    err.print(f"wrote {counted(rows, 'link')} to {output} ({how})", highlight=False)
+
+
+@app.command("withdraw")
+def withdraw_command(
+    generation: Annotated[str, typer.Argument(help="The generation (id or name).")],
+    from_date: Annotated[
+        datetime | None,
+        typer.Option(
+            "--from", formats=["%Y-%m-%d"], help="First day it no longer answers (default: its first day)."
+        ),
+    ] = None,
+    reason: Annotated[str, typer.Option("--reason", help="Why; kept with the generation.")] = "",
+    undo: Annotated[bool, typer.Option("--undo", help="Take an earlier withdrawal back.")] = False,
+) -> None:
+    """Stop a generation answering from a date on, deleting nothing: the generation
+    before it answers again, and reports keep the generation they were routed under."""
+    from boundaries.release import geometry_linker
+    from routing.audit import operator
+    from siji.sources import boundary_service
+    from store.generations import generation_at, get_generation, withdraw_generation
+
+    if not reason.strip():
+        fail("give the reason with --reason (it is kept with the generation)")
+    with domain_errors():
+        service = boundary_service()
+        target = get_generation(service.engine, generation)
+        start = None if undo else (from_date.date() if from_date else target.valid_from)
+        info = withdraw_generation(
+            service.engine,
+            target.id,
+            start,
+            reason=reason,
+            by=operator().address or "",
+            linker=geometry_linker,
+        )
+        today = generation_at(service.engine)
+    from boundaries.service import ACTIVE_TTL_S
+
+    what = "answers again" if undo else f"is withdrawn from {start}"
+    err.print(
+        f"generation {info.id} {info.name!r} {what}; nothing was deleted. Today generation {today.id} "
+        f"{today.name!r} answers; running servers switch within {ACTIVE_TTL_S:g} s plus one index build.",
+        highlight=False,
+    )
+    if today.id != target.id or undo:
+        _hand_over(service, today)
 
 
 __all__ = ["app", "fail", "show_report"]

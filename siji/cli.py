@@ -101,6 +101,14 @@ def lookup_batch(
             "--dask", metavar="SCHEDULER_ADDRESS", help="Run the lookup on a Dask cluster (tcp://...)."
         ),
     ] = None,
+    date_col: Annotated[
+        str | None,
+        typer.Option(
+            "--date-col",
+            help="Answer each row with the boundaries valid on its date in this column (YYYY-MM-DD) and add "
+            "a 'generation' column.",
+        ),
+    ] = None,
 ) -> None:
     """Add city/district/subdistrict/community codes and names to every row of a file."""
     import codecs
@@ -111,8 +119,13 @@ def lookup_batch(
         encoding = codecs.lookup(encoding).name
     except LookupError:
         fail(f"unknown --encoding {encoding!r}; use a Python codec name such as utf-8, gb18030 or latin1")
+    if date_col is not None and (dask is not None or engine is Engine.postgis):
+        fail("--date-col answers rows in this process; leave out --dask and --engine postgis")
     with domain_errors():
+        from batch.dated import dated_lookup
+
         service = _service(snap_m)
+        by_date = dated_lookup(service, date_col, at.date() if at else None)
         generation, index = service.index(at.date() if at else None)
         if engine is Engine.postgis:
             index = _postgis_index(service, generation.id, index)
@@ -145,6 +158,7 @@ def lookup_batch(
                     chunk_rows=chunk_rows,
                     progress=progress,
                     encoding=encoding,
+                    by_date=by_date,
                 )
     counts = ", ".join(f"{n:,} {status}" for status, n in summary.counts_by_status.items() if n)
     rate = summary.rows / summary.seconds if summary.seconds else float("inf")

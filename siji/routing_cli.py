@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 from rich.table import Table
 
+from geo.errors import counted
 from siji.console import domain_errors, err, out, print_json
 
 if TYPE_CHECKING:
@@ -56,9 +57,24 @@ def staff_add(
 
 
 def _check_unit(service: ReportService, unit: str) -> None:
-    """A unit code of the active set, or a department the departments file lists."""
+    """A unit code of the active set, or a department the departments file lists; a code
+    a boundary release removed is refused naming the unit that continues it."""
+    from routing.errors import UnknownDeskError
+    from routing.handover import successor_text
+    from store.lineage import successors_today
+
     service.boundaries.index()  # no active generation: say so, not "unknown unit"
-    service.desks().get(unit, field="unit")
+    try:
+        service.desks().get(unit, field="unit")
+    except UnknownDeskError as exc:
+        code, separator, department = unit.partition(":")
+        successors = successors_today(service.engine, code)
+        if not successors:
+            raise
+        use = f"{successors[0].code}{separator}{department}"
+        raise UnknownDeskError(
+            f"{exc.message}; {successor_text(successors)}: use --unit {use}", **exc.detail
+        ) from exc
 
 
 @staff_app.command("list")
@@ -81,6 +97,33 @@ def staff_list() -> None:
             str(r["revoked_at"] or ""),
         )
     out.print(table)
+
+
+@staff_app.command("stale")
+def staff_stale() -> None:
+    """Tokens bound to units that the active boundary generation no longer has (they are
+    refused), with the units that continue them."""
+    from routing.handover import stale_tokens, successor_text
+
+    with domain_errors():
+        service = _report_service()
+        generation, index = service.boundaries.index()
+        rows = stale_tokens(service.engine, index.units.row_of_code)
+    if not rows:
+        out.print(
+            f"no staff token is bound to a unit missing from generation {generation.id} {generation.name!r}"
+        )
+        return
+    table = Table(
+        title=f"{counted(len(rows), 'staff token')} bound to units not in generation {generation.id} "
+        f"{generation.name!r}"
+    )
+    for column in ("id", "name", "unit", "role", "continues as"):
+        table.add_column(column)
+    for r in rows:
+        table.add_row(str(r["id"]), r["name"], r["unit_key"], r["role"], successor_text(r["successors"]))
+    out.print(table)
+    err.print("issue tokens for the new units (siji staff add) and revoke these (siji staff revoke ID)")
 
 
 @staff_app.command("revoke")
@@ -106,6 +149,26 @@ def escalate() -> None:
     out.print(f"escalated {len(done)} overdue cases")
     for item in done:
         out.print(f"  report {item['id']} → supervised by {item['supervisor']} (level {item['level']})")
+
+
+@routing_app.command("handover")
+def handover() -> None:
+    """Move the open cases of units the active boundary generation no longer has to the
+    units that own their place now (the service does this when it switches generation)."""
+    from routing.audit import operator
+    from routing.handover import hand_over_open_cases
+
+    with domain_errors():
+        service = _report_service()
+        generation, index = service.boundaries.index()
+        moved = hand_over_open_cases(
+            service.engine, generation, index, actor=operator(), departments=service.departments
+        )
+    out.print(
+        f"handed over {len(moved)} open cases to units of generation {generation.id} {generation.name!r}"
+    )
+    for item in moved[:50]:
+        out.print(f"  report {item.report_id}: {item.from_key} → {item.to_key} {item.to_name} ({item.how})")
 
 
 @routing_app.command("metrics")

@@ -1,19 +1,38 @@
-"""Boundary generations: import a set, find the one valid on a date, read it back.
+"""Boundary generations: store a set, find the one valid on a date, read it back.
 
 A generation is valid from its ``valid_from`` date until the next generation's
-``valid_from``.  The active generation is the one valid today.  Importing never
-changes an earlier generation, so answers given under it stay explainable.
+``valid_from``, or until the date it was withdrawn from (``withdrawn_from``); then the
+latest earlier generation that is not withdrawn answers again.  :func:`timeline` is
+that rule, and every question about validity goes through it.  The active generation
+is the one valid today.  Nothing is ever deleted by a release: a withdrawn generation
+keeps its units, and reports keep the generation they were routed under.
+
+Storing is two steps, so that a half-written set can never answer:
+
+1. :func:`stage_generation` writes the units in short transactions (a few hundred
+   units each, so that an SQLite writer such as report intake never waits long) under
+   a generation in state ``staging``, which nothing reads;
+2. :func:`publish_generation` turns it ``published`` in one short transaction, with
+   the lineage of every pair of generations that becomes adjacent in time (a
+   back-dated generation re-links its neighbours) and without the links of pairs that
+   no longer are.
+
+Lineage itself is computed by the caller (``linker``; ``boundaries.lineage`` from
+geometry), before the transaction; if another import changed the generations in the
+meantime, the work is done again.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass
+import itertools
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import shapely
-from sqlalchemy import Engine, delete, func, insert, select, text
+from sqlalchemy import Engine, LargeBinary, delete, func, insert, select, text, tuple_, type_coerce
 from sqlalchemy.orm import Session
 
 from geo.errors import InvalidInputError, NotFoundError
@@ -22,16 +41,40 @@ from store.models import Generation, Unit, UnitGeometry, UnitLineage, UnitPiece
 
 if TYPE_CHECKING:
     import geopandas as gpd
+    from sqlalchemy import ColumnElement
 
 # Vertices per piece for ST_Subdivide: small pieces make the GiST filter tight and
 # the exact test cheap (PostGIS's own advice is 255 or fewer; 64 measured best here).
 SUBDIVIDE_MAX_VERTICES = 64
+STAGE_BATCH_UNITS = 1000
+"""Units written per transaction while staging (about 0.15 s each on SQLite, so that
+another writer, report intake say, waits at most that long)."""
+STAGING, PUBLISHED = "staging", "published"
 _CORE_COLUMNS = ("code", "name", "level", "parent_code")
+# Unit properties that load_frame hands back as columns (declared lineage).
+_PROPERTY_COLUMNS = ("predecessors", "predecessor_code")
+
+Linker = Callable[["gpd.GeoDataFrame", "gpd.GeoDataFrame"], list[dict[str, Any]]]
+"""(old frame, new frame) -> lineage rows: ``predecessor_code``, ``successor_code``,
+``level``, ``kind``, ``how``, ``predecessor_share``, ``successor_share``."""
+
+
+@dataclass(frozen=True, slots=True)
+class Period:
+    """A stretch of days on which one generation answers (``end`` exclusive, None: open)."""
+
+    generation_id: int
+    start: dt.date
+    end: dt.date | None
 
 
 @dataclass(frozen=True, slots=True)
 class GenerationInfo:
-    """A generation as listed to users."""
+    """A generation as listed to users.
+
+    ``valid_to`` is the end (exclusive) of its first period; ``periods`` lists every
+    stretch it answers (more than one when a later generation was withdrawn).
+    """
 
     id: int
     name: str
@@ -41,8 +84,181 @@ class GenerationInfo:
     unit_count: int
     active: bool
     created_at: dt.datetime | None
+    state: str = PUBLISHED
+    withdrawn_from: dt.date | None = None
+    periods: tuple[Period, ...] = ()
+    notes: dict[str, Any] = field(default_factory=dict, compare=False, hash=False)
 
 
+Row = tuple[int, dt.date, dt.date | None]
+"""(id, valid_from, withdrawn_from) of a published generation."""
+
+
+def timeline(rows: Sequence[Row]) -> list[Period]:
+    """Which generation answers when: on a day, the generation with the latest
+    ``valid_from`` on or before it that is not withdrawn on it.
+
+    Examples
+    --------
+    >>> d = dt.date
+    >>> rows = [(1, d(2023, 1, 1), None), (2, d(2025, 1, 1), d(2025, 6, 1)), (3, d(2026, 1, 1), None)]
+    >>> for p in timeline(rows):
+    ...     print(p.generation_id, p.start, p.end)
+    1 2023-01-01 2025-01-01
+    2 2025-01-01 2025-06-01
+    1 2025-06-01 2026-01-01
+    3 2026-01-01 None
+    """
+    days = sorted({day for _, start, end in rows for day in (start, end) if day is not None})
+    periods: list[Period] = []
+    for i, day in enumerate(days):
+        answering = _valid_on(rows, day)
+        end = days[i + 1] if i + 1 < len(days) else None
+        if answering is None:
+            continue
+        if periods and periods[-1].generation_id == answering and periods[-1].end == day:
+            periods[-1] = Period(answering, periods[-1].start, end)
+        else:
+            periods.append(Period(answering, day, end))
+    return periods
+
+
+def _valid_on(rows: Sequence[Row], day: dt.date) -> int | None:
+    valid = [(start, id_) for id_, start, end in rows if start <= day and (end is None or end > day)]
+    return max(valid)[1] if valid else None
+
+
+def transitions(periods: Sequence[Period]) -> set[tuple[int, int]]:
+    """(earlier, later) generation ids of consecutive periods: the pairs lineage links.
+
+    Examples
+    --------
+    >>> d = dt.date
+    >>> sorted(transitions(timeline([(1, d(2023, 1, 1), None), (2, d(2025, 1, 1), d(2025, 6, 1))])))
+    [(1, 2), (2, 1)]
+    """
+    return {
+        (a.generation_id, b.generation_id)
+        for a, b in itertools.pairwise(periods)
+        if a.generation_id != b.generation_id
+    }
+
+
+def _rows(session: Session) -> list[Row]:
+    return [
+        (r.id, r.valid_from, r.withdrawn_from)
+        for r in session.execute(
+            select(Generation.id, Generation.valid_from, Generation.withdrawn_from)
+            .where(Generation.state == PUBLISHED)
+            .order_by(Generation.id)
+        )
+    ]
+
+
+def generation_at(engine: Engine, at: dt.date | None = None) -> GenerationInfo:
+    """The generation valid on ``at`` (default: today).
+
+    Raises
+    ------
+    NotFoundError
+        No generation is valid on that date; the message says why (before the
+        earliest, or withdrawn).
+    """
+    on = at or dt.date.today()
+    with Session(engine) as session:
+        rows = _rows(session)
+        found = _valid_on(rows, on)
+        if found is None:
+            earliest = min((start for _, start, _ in rows), default=None)
+            if earliest is None:
+                hint = "no boundary set is imported yet"
+            elif on < earliest:
+                hint = f"the earliest is valid from {earliest}"
+            else:
+                hint = "every generation valid then was withdrawn (see siji boundaries generations)"
+            raise NotFoundError(f"no boundary generation is valid on {on}; {hint}", at=str(on))
+        return _infos(session, rows, [found])[0]
+
+
+def list_generations(engine: Engine, *, staging: bool = False) -> list[GenerationInfo]:
+    """Published generations (and with ``staging``, imports under way or interrupted),
+    by ``valid_from``."""
+    with Session(engine) as session:
+        query = select(Generation.id).order_by(Generation.valid_from, Generation.id)
+        if not staging:
+            query = query.where(Generation.state == PUBLISHED)
+        return _infos(session, _rows(session), list(session.scalars(query)))
+
+
+def get_generation(engine: Engine, key: str | int) -> GenerationInfo:
+    """A generation by id or by name.
+
+    Raises
+    ------
+    NotFoundError
+        Naming the generations there are.
+    """
+    with Session(engine) as session:
+        query = select(Generation.id).where(Generation.state == PUBLISHED)
+        text_key = str(key).strip()
+        ids = list(session.scalars(query.where(Generation.name == text_key)))
+        if not ids and text_key.isdigit():
+            ids = list(session.scalars(query.where(Generation.id == int(text_key))))
+        if len(ids) != 1:
+            known = ", ".join(
+                f"{id_} {name!r}"
+                for id_, name in session.execute(
+                    select(Generation.id, Generation.name)
+                    .where(Generation.state == PUBLISHED)
+                    .order_by(Generation.valid_from)
+                )
+            )
+            why = "names several generations; use its id" if ids else "is no generation"
+            raise NotFoundError(
+                f"{text_key!r} {why}; the generations are: {known or 'none yet'}", generation=text_key
+            )
+        return _infos(session, _rows(session), ids)[0]
+
+
+def _infos(session: Session, rows: list[Row], ids: Sequence[int]) -> list[GenerationInfo]:
+    periods = timeline(rows)
+    today_id = _valid_on(rows, dt.date.today())
+    found = {g.id: g for g in session.scalars(select(Generation).where(Generation.id.in_(ids)))}
+    out = []
+    for id_ in ids:
+        gen = found[id_]
+        mine = tuple(p for p in periods if p.generation_id == id_)
+        out.append(
+            GenerationInfo(
+                id=gen.id,
+                name=gen.name,
+                valid_from=gen.valid_from,
+                valid_to=mine[0].end if mine else gen.withdrawn_from,
+                source=gen.source,
+                unit_count=gen.unit_count,
+                active=today_id == gen.id,
+                created_at=gen.created_at,
+                state=gen.state,
+                withdrawn_from=gen.withdrawn_from,
+                periods=mine,
+                notes=dict(gen.notes or {}),
+            )
+        )
+    return out
+
+
+def level_counts(engine: Engine) -> dict[int, dict[str, int]]:
+    """Units per level of every generation."""
+    counts: dict[int, dict[str, int]] = {}
+    with Session(engine) as session:
+        for gen_id, level, n in session.execute(
+            select(Unit.generation_id, Unit.level, func.count()).group_by(Unit.generation_id, Unit.level)
+        ):
+            counts.setdefault(gen_id, {})[level] = n
+    return counts
+
+
+# --- storing ---------------------------------------------------------------------------
 def import_generation(
     engine: Engine,
     frame: gpd.GeoDataFrame,
@@ -51,39 +267,231 @@ def import_generation(
     valid_from: dt.date,
     source: str = "",
     notes: dict[str, Any] | None = None,
+    linker: Linker | None = None,
 ) -> GenerationInfo:
-    """Store a validated, normalized boundary frame as a new generation (one transaction).
+    """Stage and publish a validated, normalized boundary frame as a new generation.
 
-    Unit codes that disappear are linked to new codes covering the same place
-    (``unit_lineage``), so a report routed to 370903 can be explained under 370911.
+    ``linker`` computes the lineage of the pairs of generations that become adjacent
+    (see :func:`publish_generation`); without one, none is recorded.
 
     Raises
     ------
     InvalidInputError
-        A generation with the same ``valid_from`` already exists.
+        A generation with the same ``valid_from`` or the same name already exists.
+    """
+    _check_new(engine, name, valid_from)
+    staged = stage_generation(engine, frame, name=name, valid_from=valid_from, source=source, notes=notes)
+    try:
+        return publish_generation(engine, staged, linker=linker, frames={staged: frame})
+    except BaseException:
+        delete_generation(engine, staged)
+        raise
+
+
+def _check_new(engine: Engine, name: str, valid_from: dt.date) -> None:
+    with Session(engine) as session:
+        _check_clash(session, name, valid_from, None)
+
+
+def _check_clash(session: Session, name: str, valid_from: dt.date, own_id: int | None) -> None:
+    published = select(Generation).where(Generation.state == PUBLISHED, Generation.id != (own_id or -1))
+    # A generation withdrawn from its first day never answers: a fixed set may take its date.
+    answering = (Generation.withdrawn_from.is_(None)) | (Generation.withdrawn_from > Generation.valid_from)
+    clash = session.scalar(published.where(Generation.valid_from == valid_from, answering))
+    if clash is not None:
+        raise InvalidInputError(
+            f"generation {clash.id} {clash.name!r} is already valid from {valid_from}; "
+            "pick another --valid-from date (or withdraw that generation first)",
+            field="valid_from",
+            value=str(valid_from),
+        )
+    clash = session.scalar(published.where(Generation.name == name))
+    if clash is not None:
+        raise InvalidInputError(
+            f"generation {clash.id} is already named {name!r}; pick another --name",
+            field="name",
+            value=name,
+        )
+
+
+def stage_generation(
+    engine: Engine,
+    frame: gpd.GeoDataFrame,
+    *,
+    name: str,
+    valid_from: dt.date,
+    source: str = "",
+    notes: dict[str, Any] | None = None,
+) -> int:
+    """Write a frame's units under a new generation in state ``staging`` (not read by
+    anything until :func:`publish_generation`); return its id.
+
+    A failure part-way removes what was written.
     """
     with Session(engine) as session, session.begin():
-        clash = session.scalar(select(Generation).where(Generation.valid_from == valid_from))
-        if clash is not None:
-            raise InvalidInputError(
-                f"generation {clash.name!r} is already valid from {valid_from}; "
-                "pick another --valid-from date",
-                field="valid_from",
-                value=str(valid_from),
-            )
-        previous = _generation_valid_on(session, valid_from - dt.timedelta(days=1))
         generation = Generation(
-            name=name, valid_from=valid_from, source=source, unit_count=len(frame), notes=notes or {}
+            name=name,
+            valid_from=valid_from,
+            source=source,
+            unit_count=len(frame),
+            notes=notes or {},
+            state=STAGING,
         )
         session.add(generation)
         session.flush()
-        _insert_units(session, generation.id, frame)
+        generation_id = generation.id
+    try:
+        for start in range(0, len(frame), STAGE_BATCH_UNITS):
+            with Session(engine) as session, session.begin():
+                _insert_units(session, generation_id, frame.iloc[start : start + STAGE_BATCH_UNITS])
         if is_postgis(engine):
-            _subdivide(session, generation.id)
-        if previous is not None:
-            _record_lineage(session, previous.id, generation.id, frame)
-        gen_id = generation.id
-    return _info(engine, gen_id)
+            with Session(engine) as session, session.begin():
+                _subdivide(session, generation_id)
+    except BaseException:
+        delete_generation(engine, generation_id)
+        raise
+    return generation_id
+
+
+def publish_generation(
+    engine: Engine,
+    generation_id: int,
+    *,
+    linker: Linker | None = None,
+    frames: dict[int, gpd.GeoDataFrame] | None = None,
+    withdraw: tuple[int, dt.date | None] | None = None,
+) -> GenerationInfo:
+    """Make a staged generation answer (or, with ``withdraw=(id, date)``, change a
+    published one's withdrawal), recording lineage in the same transaction.
+
+    Parameters
+    ----------
+    linker : callable, optional
+        Lineage of a pair (old frame, new frame), for every pair of generations that
+        becomes adjacent in time; the links of pairs that stop being adjacent go.
+    frames : dict, optional
+        Frames already in memory by generation id (the new set), to skip reading them.
+
+    Raises
+    ------
+    InvalidInputError
+        The ``valid_from`` or the name is taken by a published generation.
+    """
+    frames = dict(frames or {})
+    for _ in range(5):
+        with Session(engine) as session:
+            rows = _planned_rows(session, generation_id, withdraw)
+            stored = _stored_pairs(session)
+        wanted = transitions(timeline(rows))
+        links = {}
+        if linker is not None:
+            for old_id, new_id in sorted(wanted - stored):
+                old, new = (_frame(engine, frames, g) for g in (old_id, new_id))
+                links[(old_id, new_id)] = linker(old, new)
+        with Session(engine) as session, session.begin():
+            if _planned_rows(session, generation_id, withdraw) != rows or _stored_pairs(session) != stored:
+                continue  # another import or withdrawal came first: plan again
+            gen = session.get(Generation, generation_id)
+            if gen is None:
+                raise NotFoundError(f"generation {generation_id} does not exist", generation_id=generation_id)
+            _check_clash(session, gen.name, gen.valid_from, generation_id)
+            if withdraw is None:
+                gen.state = PUBLISHED
+            else:
+                gen.withdrawn_from = withdraw[1]
+            gone = stored - wanted
+            if gone:
+                session.execute(
+                    delete(UnitLineage).where(
+                        tuple_(UnitLineage.predecessor_generation_id, UnitLineage.generation_id).in_(gone)
+                    )
+                )
+            rows_to_insert = [
+                {**link, "predecessor_generation_id": old_id, "generation_id": new_id}
+                for (old_id, new_id), pair_links in links.items()
+                for link in pair_links
+            ]
+            if rows_to_insert:
+                session.execute(insert(UnitLineage), rows_to_insert)
+        with Session(engine) as session:
+            return _infos(session, _rows(session), [generation_id])[0]
+    raise InvalidInputError(
+        "the generations kept changing while this one was published (other imports at the same time?); "
+        "run the import again",
+        generation_id=generation_id,
+    )
+
+
+def _planned_rows(
+    session: Session, generation_id: int, withdraw: tuple[int, dt.date | None] | None
+) -> list[Row]:
+    rows = [r for r in _rows(session) if r[0] != generation_id]
+    gen = session.get(Generation, generation_id)
+    if gen is None:
+        return rows
+    withdrawn = withdraw[1] if withdraw is not None else gen.withdrawn_from
+    return sorted([*rows, (gen.id, gen.valid_from, withdrawn)])
+
+
+def _stored_pairs(session: Session) -> set[tuple[int, int]]:
+    return {
+        (a, b)
+        for a, b in session.execute(
+            select(UnitLineage.predecessor_generation_id, UnitLineage.generation_id).distinct()
+        )
+    }
+
+
+def _frame(engine: Engine, frames: dict[int, gpd.GeoDataFrame], generation_id: int) -> gpd.GeoDataFrame:
+    if generation_id not in frames:
+        frames[generation_id] = load_frame(engine, generation_id)
+    return frames[generation_id]
+
+
+def withdraw_generation(
+    engine: Engine,
+    generation_id: int,
+    from_date: dt.date | None,
+    *,
+    reason: str,
+    by: str,
+    linker: Linker | None = None,
+) -> GenerationInfo:
+    """Stop a generation answering from ``from_date`` on (None: withdraw nothing, undoing
+    an earlier withdrawal); nothing is deleted.  The reason and who gave it are
+    kept in the generation's notes.
+
+    Raises
+    ------
+    InvalidInputError
+        ``from_date`` is before the generation's ``valid_from``.
+    """
+    with Session(engine) as session:
+        gen = session.get(Generation, generation_id)
+        if gen is None or gen.state != PUBLISHED:
+            raise NotFoundError(f"generation {generation_id} does not exist", generation_id=generation_id)
+        if from_date is not None and from_date < gen.valid_from:
+            raise InvalidInputError(
+                f"generation {gen.id} {gen.name!r} is valid from {gen.valid_from}; it can be withdrawn from "
+                f"that day or later, not from {from_date}",
+                field="from",
+                value=str(from_date),
+            )
+    info = publish_generation(engine, generation_id, linker=linker, withdraw=(generation_id, from_date))
+    with Session(engine) as session, session.begin():
+        gen = session.get(Generation, generation_id)
+        assert gen is not None
+        history = list((gen.notes or {}).get("withdrawals", []))
+        history.append(
+            {
+                "from": None if from_date is None else from_date.isoformat(),
+                "reason": reason,
+                "by": by,
+                "at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+            }
+        )
+        gen.notes = {**(gen.notes or {}), "withdrawals": history}
+    return info
 
 
 def _insert_units(session: Session, generation_id: int, frame: gpd.GeoDataFrame) -> None:
@@ -97,18 +505,29 @@ def _insert_units(session: Session, generation_id: int, frame: gpd.GeoDataFrame)
             "name": str(unit_name),
             "level": str(level),
             "parent_code": None if parent is None else str(parent),
-            "properties": {k: _jsonable(v) for k, v in extra.items()},
+            "properties": {k: _jsonable(v) for k, v in extra.items() if v is not None},
         }
         for (code, unit_name, level, parent), extra in zip(
             records.itertuples(index=False), extras, strict=True
         )
     ]
-    ids = session.scalars(insert(Unit).returning(Unit.id, sort_by_parameter_order=True), rows).all()
+    # One executemany, then the ids by code: INSERT ... RETURNING ran row by row here
+    # (3,877 statements for the bundled set, 0.3 s of a 1.1 s import on SQLite).
+    connection = session.connection()  # Core executemany: the ORM's bulk path cost as much again
+    connection.execute(insert(Unit), rows)
+    codes = [str(row["code"]) for row in rows]
+    id_of = dict(
+        session.execute(
+            select(Unit.code, Unit.id).where(Unit.generation_id == generation_id, Unit.code.in_(codes))
+        ).all()
+    )
+    ids = [id_of[code] for code in codes]
     geoms = np.asarray(frame.geometry.values, dtype=object)
     polygons = shapely.get_type_id(geoms) == 3
     geoms[polygons] = shapely.multipolygons(geoms[polygons][:, None].tolist()) if polygons.any() else []
-    session.execute(
-        insert(UnitGeometry), [{"unit_id": uid, "geom": geom} for uid, geom in zip(ids, geoms, strict=True)]
+    connection.execute(
+        insert(UnitGeometry),
+        [{"unit_id": uid, "geom": geom} for uid, geom in zip(ids, geoms, strict=True)],
     )
 
 
@@ -117,6 +536,8 @@ def _jsonable(value: Any) -> Any:
         return value.item()
     if isinstance(value, (str, int, float, bool)) or value is None:
         return value
+    if isinstance(value, (list, tuple, np.ndarray)):
+        return [_jsonable(v) for v in value]
     return str(value)
 
 
@@ -132,111 +553,23 @@ def _subdivide(session: Session, generation_id: int) -> None:
     session.execute(text("ANALYZE unit_pieces"))
 
 
-def _record_lineage(session: Session, old_id: int, new_id: int, frame: gpd.GeoDataFrame) -> None:
-    """Link codes that vanished to the new codes that now cover the same place."""
-    old = load_frame(session, old_id)
-    old_codes, new_codes = set(old["code"]), set(frame["code"].astype(str))
-    gone = old[~old["code"].isin(new_codes)]
-    born = frame[~frame["code"].astype(str).isin(old_codes)]
-    declared = "predecessor_code" in frame.columns
-    links: list[dict[str, Any]] = []
-    for level in sorted(set(gone["level"]) & set(born["level"])):
-        gone_l, born_l = gone[gone["level"] == level], born[born["level"] == level]
-        tree = shapely.STRtree(np.asarray(gone_l.geometry.values))
-        # A new unit continues an old one when the old one holds its representative
-        # point and the two overlap by more than half of the smaller area.
-        probe = shapely.point_on_surface(np.asarray(born_l.geometry.values))
-        born_idx, gone_idx = tree.query(probe, predicate="within")
-        for b, g in zip(born_idx, gone_idx, strict=True):
-            new_geom, old_geom = born_l.geometry.values[b], gone_l.geometry.values[g]
-            shared = shapely.area(shapely.intersection(new_geom, old_geom))
-            if shared > 0.5 * min(shapely.area(new_geom), shapely.area(old_geom)):
-                links.append(
-                    _link(old_id, new_id, gone_l["code"].iloc[g], born_l["code"].iloc[b], level, "same-area")
-                )
-    if declared:
-        for code, level, predecessor in frame[["code", "level", "predecessor_code"]].itertuples(index=False):
-            if predecessor and str(predecessor) in old_codes and str(predecessor) != str(code):
-                links.append(_link(old_id, new_id, str(predecessor), str(code), level, "declared"))
-    unique = {(link["predecessor_code"], link["successor_code"]): link for link in links}
-    if unique:
-        session.execute(insert(UnitLineage), list(unique.values()))
-
-
-def _link(old_id: int, new_id: int, old_code: str, new_code: str, level: str, how: str) -> dict[str, Any]:
-    return {
-        "generation_id": new_id,
-        "predecessor_generation_id": old_id,
-        "predecessor_code": str(old_code),
-        "successor_code": str(new_code),
-        "level": level,
-        "how": how,
-    }
-
-
-def _generation_valid_on(session: Session, on: dt.date) -> Generation | None:
-    return session.scalar(
-        select(Generation).where(Generation.valid_from <= on).order_by(Generation.valid_from.desc()).limit(1)
-    )
-
-
-def generation_at(engine: Engine, at: dt.date | None = None) -> GenerationInfo:
-    """The generation valid on ``at`` (default: today).
-
-    Raises
-    ------
-    NotFoundError
-        No generation is valid on that date; the message names the earliest one.
-    """
-    on = at or dt.date.today()
-    with Session(engine) as session:
-        found = _generation_valid_on(session, on)
-        if found is None:
-            earliest = session.scalar(select(func.min(Generation.valid_from)))
-            hint = f"the earliest is valid from {earliest}" if earliest else "no boundary set is imported yet"
-            raise NotFoundError(f"no boundary generation is valid on {on}; {hint}", at=str(on))
-        gen_id = found.id
-    return _info(engine, gen_id)
-
-
-def list_generations(engine: Engine) -> list[GenerationInfo]:
-    """All generations, oldest first, with their validity periods."""
-    with Session(engine) as session:
-        ids = session.scalars(select(Generation.id).order_by(Generation.valid_from)).all()
-    return [_info(engine, gen_id) for gen_id in ids]
-
-
-def _info(engine: Engine, generation_id: int) -> GenerationInfo:
-    today = dt.date.today()
-    with Session(engine) as session:
-        gen = session.get(Generation, generation_id)
-        if gen is None:
-            raise NotFoundError(f"generation {generation_id} does not exist", generation_id=generation_id)
-        valid_to = session.scalar(
-            select(func.min(Generation.valid_from)).where(Generation.valid_from > gen.valid_from)
-        )
-        active_gen = _generation_valid_on(session, today)
-        return GenerationInfo(
-            id=gen.id,
-            name=gen.name,
-            valid_from=gen.valid_from,
-            valid_to=valid_to,
-            source=gen.source,
-            unit_count=gen.unit_count,
-            active=active_gen is not None and active_gen.id == gen.id,
-            created_at=gen.created_at,
-        )
-
-
 def load_frame(session_or_engine: Session | Engine, generation_id: int) -> gpd.GeoDataFrame:
-    """Read a generation back as a normalized boundary frame (EPSG:4326)."""
+    """Read a generation back as a normalized boundary frame (EPSG:4326), with the
+    ``synthetic`` flag and any declared predecessors."""
     import geopandas as gpd
     import pandas as pd
 
     session = session_or_engine if isinstance(session_or_engine, Session) else Session(session_or_engine)
     try:
+        # The polygons as WKB, parsed in one vectorized call (one call per row cost a
+        # third of the read: 0.12 of 0.4 s for the bundled set).
+        wkb: ColumnElement[bytes]
+        if session.get_bind().dialect.name == "postgresql":
+            wkb = func.ST_AsBinary(UnitGeometry.geom, type_=LargeBinary)
+        else:
+            wkb = type_coerce(UnitGeometry.geom, LargeBinary)
         rows = session.execute(
-            select(Unit.code, Unit.name, Unit.level, Unit.parent_code, Unit.properties, UnitGeometry.geom)
+            select(Unit.code, Unit.name, Unit.level, Unit.parent_code, Unit.properties, wkb.label("geom"))
             .join(UnitGeometry, UnitGeometry.unit_id == Unit.id)
             .where(Unit.generation_id == generation_id)
             .order_by(Unit.id)
@@ -244,43 +577,67 @@ def load_frame(session_or_engine: Session | Engine, generation_id: int) -> gpd.G
     finally:
         if session is not session_or_engine:
             session.close()
-    return gpd.GeoDataFrame(
-        {
-            "code": [r.code for r in rows],
-            "name": [r.name for r in rows],
-            "level": [r.level for r in rows],
-            # object dtype keeps None for "no parent" (a string dtype would turn it into NaN)
-            "parent_code": pd.Series([r.parent_code for r in rows], dtype=object),
-            "synthetic": [bool((r.properties or {}).get("synthetic", False)) for r in rows],
-        },
-        geometry=[r.geom for r in rows],
-        crs=4326,
-    )
-
-
-def lineage(engine: Engine, code: str) -> list[dict[str, Any]]:
-    """Every recorded code change involving ``code`` (as predecessor or successor)."""
-    with Session(engine) as session:
-        links = session.scalars(
-            select(UnitLineage).where(
-                (UnitLineage.predecessor_code == code) | (UnitLineage.successor_code == code)
-            )
-        ).all()
-        return [
-            {
-                "predecessor_code": link.predecessor_code,
-                "successor_code": link.successor_code,
-                "generation_id": link.generation_id,
-                "predecessor_generation_id": link.predecessor_generation_id,
-                "level": link.level,
-                "how": link.how,
-            }
-            for link in links
-        ]
+    columns: dict[str, Any] = {
+        "code": [r.code for r in rows],
+        "name": [r.name for r in rows],
+        "level": [r.level for r in rows],
+        # object dtype keeps None for "no parent" (a string dtype would turn it into NaN)
+        "parent_code": pd.Series([r.parent_code for r in rows], dtype=object),
+        "synthetic": [bool((r.properties or {}).get("synthetic", False)) for r in rows],
+    }
+    for key in _PROPERTY_COLUMNS:
+        values = [(r.properties or {}).get(key) for r in rows]
+        if any(v is not None for v in values):
+            columns[key] = pd.Series(values, dtype=object)
+    geometry = shapely.from_wkb(np.array([bytes(r.geom) for r in rows], dtype=object))
+    return gpd.GeoDataFrame(columns, geometry=geometry, crs=4326)
 
 
 def delete_generation(engine: Engine, generation_id: int) -> None:
-    """Remove a generation (used by tests and by an aborted import)."""
+    """Remove a generation and its units (an aborted import; tests).  Published
+    generations are withdrawn, never deleted, by the command line."""
     with Session(engine) as session, session.begin():
         session.execute(delete(UnitPiece).where(UnitPiece.generation_id == generation_id))
         session.execute(delete(Generation).where(Generation.id == generation_id))
+
+
+def remove_interrupted(engine: Engine, older_than: dt.timedelta = dt.timedelta(hours=1)) -> list[int]:
+    """Delete staging generations left by imports that were killed (older than
+    ``older_than``, so that an import under way is left alone); return their ids."""
+    cutoff = dt.datetime.now(dt.UTC) - older_than
+    with Session(engine) as session:
+        stale = [
+            gen.id
+            for gen in session.scalars(select(Generation).where(Generation.state == STAGING))
+            if gen.created_at is not None and _aware(gen.created_at) < cutoff
+        ]
+    for generation_id in stale:
+        delete_generation(engine, generation_id)
+    return stale
+
+
+def _aware(value: dt.datetime) -> dt.datetime:
+    return value if value.tzinfo is not None else value.replace(tzinfo=dt.UTC)
+
+
+def neighbours_of(engine: Engine, valid_from: dt.date) -> tuple[GenerationInfo | None, GenerationInfo | None]:
+    """The generations a new one valid from ``valid_from`` would follow and be followed
+    by in time (it replaces the first from that day on; the second takes over from it).
+
+    Raises
+    ------
+    InvalidInputError
+        A published generation is already valid from that day.
+    """
+    with Session(engine) as session:
+        rows = _rows(session)
+        _check_clash(session, "", valid_from, None)
+        periods = timeline([*rows, (-1, valid_from, None)])
+        mine = next(i for i, p in enumerate(periods) if p.generation_id == -1)
+        ids = [
+            periods[mine - 1].generation_id if mine > 0 else None,
+            periods[mine + 1].generation_id if mine + 1 < len(periods) else None,
+        ]
+        found = {g.id: g for g in _infos(session, rows, [i for i in ids if i is not None])}
+        before, after = (None if i is None else found[i] for i in ids)
+        return before, after

@@ -1,10 +1,13 @@
 """SQLAlchemy 2 models of every siji table.
 
 Boundaries: a *generation* is one imported boundary set with its validity period
-(MapIt's term).  Units belong to a generation; their polygons live in
-``unit_geometries`` (one row per unit) and, on PostGIS, in ``unit_pieces`` (the same
-polygons cut by ``ST_Subdivide`` so that GiST lookups test small pieces).
-``unit_lineage`` records code changes between generations (岱岳区 370903 → 370911).
+(MapIt's term); it answers only once ``state`` is ``published``, and
+``withdrawn_from`` ends its validity without deleting anything.  Units belong to a
+generation; their polygons live in ``unit_geometries`` (one row per unit) and, on
+PostGIS, in ``unit_pieces`` (the same polygons cut by ``ST_Subdivide`` so that GiST
+lookups test small pieces).  ``unit_lineage`` links every unit of a generation to the
+units of the next one in time that continue it (岱岳区 370903 → 370911, merges,
+splits), with the share of area each way.
 
 Reports: ``reports`` (one row per case, its owner and deadlines), ``report_events``
 (every step of its closed loop), ``report_scopes`` (which units see and act on it),
@@ -53,6 +56,8 @@ class Generation(Base):
     unit_count: Mapped[int] = mapped_column(Integer, default=0)
     created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
     notes: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    state: Mapped[str] = mapped_column(String(16), default="published", server_default="published")
+    withdrawn_from: Mapped[dt.date | None] = mapped_column(Date, nullable=True)
 
     units: Mapped[list[Unit]] = relationship(back_populates="generation", cascade="all, delete-orphan")
 
@@ -105,9 +110,15 @@ class UnitPiece(Base):
 
 
 class UnitLineage(Base):
-    """A code change between generations: ``predecessor_code`` became ``successor_code``."""
+    """``predecessor_code`` of one generation continues as ``successor_code`` in the next.
+
+    ``kind`` is same, renamed, reshaped, re-coded, merged or split (see
+    ``boundaries.lineage``); the shares are the part of each unit's area the pair holds
+    in common (NULL for links recorded before shares were).
+    """
 
     __tablename__ = "unit_lineage"
+    __table_args__ = (Index("ix_unit_lineage_pair", "predecessor_generation_id", "generation_id"),)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     generation_id: Mapped[int] = mapped_column(ForeignKey("generations.id", ondelete="CASCADE"), index=True)
@@ -115,7 +126,10 @@ class UnitLineage(Base):
     predecessor_code: Mapped[str] = mapped_column(String(32), index=True)
     successor_code: Mapped[str] = mapped_column(String(32), index=True)
     level: Mapped[str] = mapped_column(String(16))
-    how: Mapped[str] = mapped_column(String(32))  # "declared" or "same-area"
+    how: Mapped[str] = mapped_column(String(32))  # "geometry" or "declared" ("same-area" before 0004)
+    kind: Mapped[str | None] = mapped_column(String(16), nullable=True)
+    predecessor_share: Mapped[float | None] = mapped_column(Float, nullable=True)
+    successor_share: Mapped[float | None] = mapped_column(Float, nullable=True)
 
 
 class Report(Base):

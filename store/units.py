@@ -114,3 +114,9 @@ def unit_geometry(engine: Engine, generation_id: int, code: str) -> Any:
     if geom is None:
         raise UnknownUnitError(f"unit code {code!r} is not in boundary generation {generation_id}", code=code)
     return geom
+
+
+def codes_of(engine: Engine, generation_id: int) -> set[str]:
+    """Every unit code of a generation."""
+    with Session(engine) as session:
+        return set(session.scalars(select(Unit.code).where(Unit.generation_id == generation_id)))

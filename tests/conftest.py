@@ -18,6 +18,7 @@ from sqlalchemy import text
 
 from tests.common import UNITS, Unit
 from tests.postgis_server import ThrowawayPostgres
+from tests.releases import ReleaseFiles, write_release_files
 
 _counter = itertools.count()
 
@@ -96,3 +97,9 @@ def units_frame(units: tuple[Unit, ...] | list[Unit] = UNITS) -> gpd.GeoDataFram
 
 
 TOY_VALID_FROM = dt.date(2024, 1, 1)
+
+
+@pytest.fixture(scope="session")
+def release_files(tmp_path_factory: pytest.TempPathFactory) -> ReleaseFiles:
+    """The realistic release of ``tests/releases.py``, built from ``siji boundaries export``."""
+    return write_release_files(tmp_path_factory.mktemp("release"))

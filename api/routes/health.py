@@ -9,6 +9,7 @@ from starlette.types import Receive, Scope, Send
 from api.deps import BoundariesDep, ReportsDep
 from api.schemas.units import Health, Readiness
 from boundaries.service import generation_ref
+from geo.errors import SijiError
 from routing.deadlines import calendar_warning
 from store.engine import ping
 
@@ -41,28 +42,49 @@ class HealthzApp:
 @router.get(
     "/readyz",
     response_model=Readiness,
-    summary="Database reachable and the active index loaded",
+    summary="Database reachable and a generation's index answering",
+    description=(
+        "`ready`: the generation valid today answers.  `degraded` (still 200): the index of the "
+        "generation valid today failed to build or to pass its check, and the service answers "
+        "from the generation named in `generation`; `failed` says which and why.  `not ready` "
+        "(503): the database is unreachable or no generation answers."
+    ),
     responses={503: {"model": Readiness}},
 )
 def readyz(boundaries: BoundariesDep, reports: ReportsDep) -> Readiness | JSONResponse:
     database = index_loaded = False
     generation = None
     units = 0
+    problem = None
     try:
         ping(boundaries.engine)
         database = True
         info, index = boundaries.index()
         generation, units, index_loaded = generation_ref(info), len(index.units), True
-    except Exception:
-        pass
+    except SijiError as exc:
+        problem = exc.message
+    except Exception as exc:  # the database, say: /readyz reports it, never a 500
+        problem = f"{type(exc).__name__}: {str(exc)[:300]}"
+    detail = boundaries.readiness_detail()
+    status = "not ready"
+    if database and index_loaded:
+        status = "degraded" if detail["failed"] is not None else "ready"
+    if detail["failed"] is not None:
+        failed = detail["failed"]
+        answering = f"answering from generation {generation['name']!r}" if generation else "nothing answers"
+        which = f"generation {failed['id']} {failed['name']!r}"
+        problem = f"the index of {which} failed ({failed['reason']}); {answering}"
     body = Readiness(
-        status="ready" if database and index_loaded else "not ready",
+        status=status,  # type: ignore[arg-type]
         database=database,
         index_loaded=index_loaded,
         generation=generation,  # type: ignore[arg-type]
         units=units,
+        pending=detail["pending"],
+        failed=detail["failed"],
+        problem=problem,
         warnings=[w for w in (calendar_warning(reports.calendar),) if w is not None],
     )
-    if body.status != "ready":
+    if body.status == "not ready":
         return JSONResponse(body.model_dump(mode="json"), status_code=503)
     return body

@@ -40,6 +40,7 @@ from api.uploads import (
     temp_dir,
     upload_format,
 )
+from batch.dated import DatedLookup, dated_lookup, dated_points
 from batch.formats import RECORDS
 from batch.json_records import iter_records_file
 from batch.run import lookup_file
@@ -418,13 +419,24 @@ async def lookup_bulk(
         ),
     ] = None,
     at: AtQuery = None,
+    date_col: Annotated[
+        str | None,
+        Query(
+            max_length=200,
+            description="Answer each row with the generation valid on its date in this column (JSON points: "
+            "'date') and add a 'generation' column; excludes at=.",
+        ),
+    ] = None,
 ) -> Any:
     out_format = output_format(format, request.headers.get("accept"))
     generation, index = await run_in_threadpool(boundaries.index, at)
+    by_date = await run_in_threadpool(dated_lookup, boundaries, date_col, at) if date_col else None
     media = media_type(request)
     if media == "application/json":
         payload = _parse_points(await request.body())
-        return await run_in_threadpool(_points_answer, index, generation, payload, crs, out_format, settings)
+        return await run_in_threadpool(
+            _points_answer, index, generation, payload, crs, out_format, settings, by_date
+        )
     workdir = temp_dir()
     try:
         if media == "multipart/form-data":
@@ -457,6 +469,7 @@ async def lookup_bulk(
             chunk_rows=settings.batch_chunk_rows,
             encoding=text_encoding,
             output_format=RECORDS if json_answer else None,
+            by_date=by_date,
         )
         if json_answer:
             return _file_json_answer(target, generation, summary, workdir)
@@ -486,7 +499,13 @@ def _parse_points(body: bytes) -> BatchLookupRequest:
 
 
 def _points_answer(
-    index: Any, generation: Any, payload: BatchLookupRequest, crs: str | None, out_format: str, settings: Any
+    index: Any,
+    generation: Any,
+    payload: BatchLookupRequest,
+    crs: str | None,
+    out_format: str,
+    settings: Any,
+    by_date: DatedLookup | None = None,
 ) -> Any:
     if len(payload.points) > settings.max_batch_points:
         raise InvalidInputError(
@@ -498,6 +517,15 @@ def _points_answer(
         )
     x = np.array([p.lon for p in payload.points], dtype=np.float64)
     y = np.array([p.lat for p in payload.points], dtype=np.float64)
+    if by_date is not None:
+        dates = [p.date for p in payload.points]
+        table = dated_points(by_date, [p.id for p in payload.points], x, y, dates, crs or payload.crs)
+        frame = table.to_pandas().assign(id=[p.id for p in payload.points])
+        return (
+            _json_answer(frame, generation)
+            if out_format == "json"
+            else _frame_response(frame, out_format, generation)
+        )
     result = locate(index, x, y, crs or payload.crs)
     columns = result.columns()
     frame = pd.DataFrame({"id": [p.id for p in payload.points], "lon": x, "lat": y, **columns})

@@ -16,14 +16,17 @@ from api.schemas.units import (
     GenerationList,
     GenerationOut,
     LineageLink,
+    Period,
     UnitDetail,
     UnitFeature,
     UnitList,
     UnitSummary,
 )
-from boundaries.service import generation_ref
+from boundaries.service import BoundaryService, generation_ref
+from geo.errors import UnknownUnitError
 from store import units as unit_store
-from store.generations import lineage, list_generations
+from store.generations import GenerationInfo, list_generations
+from store.lineage import explain_absence, lineage
 
 router = APIRouter(prefix="/v1", tags=["units"])
 _GEOD = Geod(ellps="WGS84")  # geodesic areas: exact on the ellipsoid, no projection needed
@@ -78,7 +81,7 @@ def unit_geojson(
     at: AtQuery = None,
 ) -> JSONResponse:
     generation = boundaries.generation(at)
-    row = unit_store.get_unit(boundaries.engine, generation.id, code)
+    row = _unit(boundaries, generation, code, at)
     geometry = _geometry(boundaries, generation.id, code, simplify)
     feature = {
         "type": "Feature",
@@ -104,7 +107,7 @@ def unit_detail(
 ) -> UnitDetail:
     generation = boundaries.generation(at)
     engine = boundaries.engine
-    row = unit_store.get_unit(engine, generation.id, code)
+    row = _unit(boundaries, generation, code, at)
     polygon = unit_store.unit_geometry(engine, generation.id, code)
     return UnitDetail(
         code=row.code,
@@ -126,6 +129,7 @@ def unit_detail(
 )
 def unit_children(boundaries: BoundariesDep, code: CodePath, at: AtQuery = None) -> UnitList:
     generation = boundaries.generation(at)
+    _unit(boundaries, generation, code, at)
     rows = unit_store.children(boundaries.engine, generation.id, code)
     return UnitList(
         generation=generation_ref(generation),  # type: ignore[arg-type]
@@ -148,9 +152,69 @@ def generations(boundaries: BoundariesDep) -> GenerationList:
                 source=g.source,
                 unit_count=g.unit_count,
                 active=g.active,
+                withdrawn_from=g.withdrawn_from,
+                periods=[Period(valid_from=p.start, valid_to=p.end) for p in g.periods],
             )
             for g in list_generations(boundaries.engine)
         ]
+    )
+
+
+def _unit(
+    boundaries: BoundaryService, generation: GenerationInfo, code: str, at: dt.date | None
+) -> unit_store.UnitRow:
+    """The unit, or a 404 that says where a code of another generation is and leads."""
+    try:
+        return unit_store.get_unit(boundaries.engine, generation.id, code)
+    except UnknownUnitError as exc:
+        raise absent_unit_error(boundaries, generation, code, at) from exc
+
+
+def absent_unit_error(
+    boundaries: BoundaryService, generation: GenerationInfo, code: str, at: dt.date | None
+) -> UnknownUnitError:
+    """The 404 of a code not in ``generation``: the generations it is in, the units that
+    continue it in ``generation``, and the ``at=`` to ask with for the code itself."""
+    where = f"boundary generation {generation.id} {generation.name!r} (valid from {generation.valid_from})"
+    absence = explain_absence(boundaries.engine, code, at or dt.date.today())
+    if absence is None:
+        return UnknownUnitError(
+            f"unit code {code!r} is not in {where}, nor in any other generation",
+            code=code,
+            generation=generation_ref(generation),
+        )
+    spans = "; ".join(
+        f"generation {g.id} {g.name!r} "
+        + ", ".join(f"{p.start} to {p.end - dt.timedelta(days=1) if p.end else 'today'}" for p in g.periods)
+        for g in absence.valid_in
+    )
+    if absence.successors:
+        shown = ", ".join(
+            f"{s.code} {s.name} ({s.kind}" + (f", {s.share:.0%} of its area)" if s.share is not None else ")")
+            for s in absence.successors
+        )
+        leads = f"in generation {generation.id} it continues as {shown}"
+    elif absence.at > (at or dt.date.today()):
+        leads = "it is not valid yet"
+    else:
+        leads = "no unit of this generation continues it"
+    return UnknownUnitError(
+        f"unit code {code!r} is not in {where}; it is in {spans}: ask with at={absence.at} for the unit "
+        f"itself; {leads}",
+        code=code,
+        generation=generation_ref(generation),
+        valid_in=[
+            {
+                **generation_ref(g),
+                "periods": [[str(p.start), None if p.end is None else str(p.end)] for p in g.periods],
+            }
+            for g in absence.valid_in
+        ],
+        successors=[
+            {"code": s.code, "name": s.name, "level": s.level, "kind": s.kind, "share": s.share}
+            for s in absence.successors
+        ],
+        at=str(absence.at),
     )
 
 

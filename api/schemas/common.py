@@ -35,8 +35,19 @@ class GenerationRef(BaseModel):
 ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
     # FastAPI answers 400 itself, before any route runs, for a body it cannot decode.
     400: {"model": ErrorResponse, "description": "A request body that cannot be read (e.g. not UTF-8)."},
-    404: {"model": ErrorResponse, "description": "Unknown code or no generation on that date."},
+    404: {
+        "model": ErrorResponse,
+        "description": (
+            "Unknown code or no generation on that date.  A code of another generation is named "
+            "with the generations it is in (`detail.valid_in`), the units that continue it "
+            "(`detail.successors`) and the `at=` date to ask with (`detail.at`)."
+        ),
+    },
     422: {"model": ErrorResponse, "description": "Invalid input, naming the field and the value."},
+    503: {
+        "model": ErrorResponse,
+        "description": "The index of the boundary generation asked for cannot be used (see /readyz).",
+    },
 }
 
 

@@ -34,6 +34,12 @@ class PointIn(BaseModel):
     id: str | int | None = Field(default=None, description="Your identifier, echoed back.")
     lon: float = Field(description="Longitude (x in a projected CRS).")
     lat: float = Field(description="Latitude (y in a projected CRS).")
+    date: str | None = Field(
+        default=None,
+        max_length=40,
+        description="The point's date (YYYY-MM-DD), read with date_col=date: the point is answered by the "
+        "generation valid then.",
+    )
 
 
 class BatchLookupRequest(BaseModel):

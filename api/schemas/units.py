@@ -42,7 +42,14 @@ class LineageLink(BaseModel):
     generation_id: int
     predecessor_generation_id: int
     level: str
-    how: str
+    how: str = Field(description="geometry (found by overlap) or declared (named by the release).")
+    kind: str | None = Field(default=None, description="same, renamed, reshaped, re-coded, merged or split.")
+    predecessor_share: float | None = Field(
+        default=None, description="Share of the old unit's area in the new one (0..1)."
+    )
+    successor_share: float | None = Field(
+        default=None, description="Share of the new unit's area from the old one (0..1)."
+    )
 
 
 class UnitDetail(UnitSummary):
@@ -55,6 +62,11 @@ class UnitDetail(UnitSummary):
     geometry: dict[str, Any] | None = Field(default=None, description="GeoJSON geometry, when asked for.")
 
 
+class Period(BaseModel):
+    valid_from: dt.date
+    valid_to: dt.date | None = Field(description="The first day it no longer answers (None: open).")
+
+
 class GenerationOut(BaseModel):
     id: int
     name: str
@@ -63,6 +75,10 @@ class GenerationOut(BaseModel):
     source: str
     unit_count: int
     active: bool
+    withdrawn_from: dt.date | None = Field(default=None, description="Withdrawn from this day on.")
+    periods: list[Period] = Field(
+        default_factory=list, description="Every stretch of days it answers (a withdrawal can add one)."
+    )
 
 
 class GenerationList(BaseModel):
@@ -73,12 +89,24 @@ class Health(BaseModel):
     status: Literal["ok"]
 
 
+class FailedGeneration(GenerationRef):
+    reason: str = Field(description="Why its index cannot answer.")
+    failed_at: str = Field(description="When it failed (UTC, ISO 8601).")
+
+
 class Readiness(BaseModel):
-    status: Literal["ready", "not ready"]
+    status: Literal["ready", "degraded", "not ready"]
     database: bool
     index_loaded: bool
-    generation: GenerationRef | None
+    generation: GenerationRef | None = Field(description="The generation that answers lookups.")
     units: int
+    pending: GenerationRef | None = Field(
+        default=None, description="A generation whose index is being built to take over."
+    )
+    failed: FailedGeneration | None = Field(
+        default=None, description="The generation valid today whose index failed, and why."
+    )
+    problem: str | None = Field(default=None, description="What is wrong, in one line.")
     warnings: list[str] = Field(
         default_factory=list,
         description="What an operator must fix soon while the service stays ready (e.g. the calendar's end).",

@@ -108,8 +108,12 @@ def test_missing_crs_asks_for_one(tmp_path: Path) -> None:
 
 def test_missing_field_names_the_field_and_the_available_ones(tmp_path: Path) -> None:
     path = _write(_frame(), tmp_path / "units.geojson")
-    with pytest.raises(BoundaryDataError, match=r"code field 'code'.*available fields: \['adcode'"):
+    with pytest.raises(BoundaryDataError) as raised:
         read_boundaries(path)
+    assert raised.value.message == (
+        "'units.geojson' has no field 'code' (the code; did you mean 'adcode'?), no field 'name' (the name), "
+        "no field 'level' (the level); the file has: adcode, mc, sj, jb, population"
+    )
 
 
 def test_single_level_file_with_a_constant_level(tmp_path: Path) -> None:
@@ -135,8 +139,8 @@ def test_unknown_level_names_the_unit_and_the_allowed_levels(tmp_path: Path) -> 
 @pytest.mark.parametrize(
     ("geometry", "message"),
     [
-        (shapely.Point(117.05, 36.05), "are Point; only Polygon and MultiPolygon"),
-        (shapely.LineString([(117, 36), (117.1, 36.1)]), "are LineString"),
+        (shapely.Point(117.05, 36.05), "feature .370911. is Point; only Polygon and MultiPolygon"),
+        (shapely.LineString([(117, 36), (117.1, 36.1)]), "is LineString"),
         (shapely.Polygon(), "empty geometry"),
     ],
 )
@@ -201,3 +205,109 @@ def test_codes_from_numbers_keep_every_digit(tmp_path: Path) -> None:
     path.write_text(json.dumps({"type": "FeatureCollection", "features": features}))
     read = read_boundaries(path, fields=FieldMapping(parent_code=None))
     assert read["code"].tolist() == ["370902001000"]
+
+
+LEVEL_FORMS = {
+    "keys": ["city", "district", "district"],
+    "chinese": ["市", "区", "县"],
+    "nbs-integers": [2, 3, 3],
+    "nbs-floats": [2.0, 3.0, 3.0],
+    "nbs-text": ["2", "3", " 3 "],
+}
+
+
+@pytest.mark.parametrize("suffix", [".gpkg", ".shp"])
+@pytest.mark.parametrize("form", LEVEL_FORMS)
+def test_one_level_vocabulary_whatever_the_column_type(tmp_path: Path, form: str, suffix: str) -> None:
+    frame = _frame().assign(jb=LEVEL_FORMS[form])
+    read = read_boundaries(_write(frame, tmp_path / f"units{suffix}"), fields=FIELDS)
+    assert read["level"].tolist() == ["city", "district", "district"]
+
+
+@pytest.mark.parametrize(
+    ("levels", "shown"),
+    [([0, 1, 1], "unknown level 0"), (["0", "1", "1"], "unknown level 0"), ([2, 4, 6], "unknown level 6")],
+)
+def test_numbers_are_nbs_levels_never_ranks(tmp_path: Path, levels: list, shown: str) -> None:
+    path = _write(_frame().assign(jb=levels), tmp_path / "units.gpkg")
+    with pytest.raises(BoundaryDataError, match=shown) as raised:
+        read_boundaries(path, fields=FIELDS)
+    assert "NBS level number 2 (city), 3 (district), 4 (subdistrict), 5 (community)" in raised.value.message
+    assert "市, 区, 县" in raised.value.message
+
+
+def test_a_missing_level_names_the_feature(tmp_path: Path) -> None:
+    path = _write(_frame().assign(jb=["city", None, "district"]), tmp_path / "units.gpkg")
+    with pytest.raises(BoundaryDataError, match=r"unit '370902' \(feature #2\) has no level"):
+        read_boundaries(path, fields=FIELDS)
+
+
+def test_a_shapefile_finds_fields_by_their_cut_names(tmp_path: Path) -> None:
+    """A DBF keeps 10 characters: ``parent_code`` is written as ``parent_cod``."""
+    frame = _frame().rename(columns={"adcode": "code", "mc": "name", "sj": "parent_code", "jb": "level"})
+    path = tmp_path / "units.shp"
+    with pytest.warns(UserWarning, match="truncated"), pytest.warns(RuntimeWarning, match="'parent_cod'"):
+        frame.to_file(path)
+    assert "parent_cod" in gpd.read_file(path).columns
+    read = read_boundaries(path)
+    assert read["parent_code"].tolist() == [None, "370900", "370900"]
+
+
+def test_a_multi_level_file_without_its_parent_field_is_refused(tmp_path: Path) -> None:
+    frame = _frame().drop(columns=["sj"])
+    path = _write(frame, tmp_path / "units.gpkg")
+    with pytest.raises(BoundaryDataError) as raised:
+        read_boundaries(path, fields=FIELDS)
+    assert raised.value.message == (
+        "'units.gpkg' has no field 'sj' (the parent code); the file has: adcode, mc, jb, population"
+    )
+
+
+def test_a_geopackage_with_several_layers_needs_a_layer(tmp_path: Path) -> None:
+    path = tmp_path / "two.gpkg"
+    _frame().to_file(path, layer="boundaries")
+    _frame().iloc[:1].to_file(path, layer="outline")
+    with pytest.raises(
+        BoundaryDataError, match=r"holds 2 layers \(boundaries, outline\); choose one with --layer"
+    ):
+        read_boundaries(path, fields=FIELDS)
+    assert len(read_boundaries(path, fields=FIELDS, layer="boundaries")) == 3
+    with pytest.raises(BoundaryDataError, match=r"has no layer 'nope'; its layers: boundaries, outline"):
+        read_boundaries(path, fields=FIELDS, layer="nope")
+
+
+def test_degrees_declared_as_a_projected_crs_are_refused_with_both_readings(tmp_path: Path) -> None:
+    """The issue's release: longitude/latitude imported with --crs EPSG:4548."""
+    path = _write(_frame(), tmp_path / "units.gpkg")
+    with pytest.raises(BoundaryDataError) as raised:
+        read_boundaries(path, fields=FIELDS, crs="EPSG:4548")
+    message = raised.value.message
+    assert "the coordinates look like degrees (x 117..117.2, y 36..36.1)" in message
+    assert "EPSG:4548 is a projected CRS, in metres" in message
+    assert "Read in EPSG:4548 they are a set 0.20 m wide and 0.10 m tall at longitude 112.5141" in message
+    assert (
+        "read as degrees they are a set 18.0 km wide and 11.1 km tall at longitude 117.0000..117.2000"
+        in message
+    )
+    assert "--crs wgs84" in message
+
+
+@pytest.mark.parametrize(
+    ("epsg", "hint"),
+    [
+        (4527, "the x values carry zone number 39: CGCS2000 / 3-degree Gauss-Kruger zone 39, EPSG:4527"),
+        (4548, "a Gauss-Kruger CRS without zone number"),
+    ],
+)
+def test_metres_declared_as_degrees_are_refused_with_both_readings(
+    tmp_path: Path, epsg: int, hint: str
+) -> None:
+    projected = _frame().to_crs(epsg).set_crs(None, allow_override=True)
+    path = _write(projected, tmp_path / "units.parquet")
+    with pytest.raises(BoundaryDataError) as raised:
+        read_boundaries(path, fields=FIELDS, crs="wgs84")
+    message = raised.value.message
+    assert "the coordinates cannot be degrees" in message
+    assert "although wgs84 is a geographic CRS" in message
+    assert "Read as metres they are a set 18.0 km wide and 11.1 km tall" in message
+    assert hint in message

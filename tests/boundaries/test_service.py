@@ -11,7 +11,9 @@ from pathlib import Path
 
 import pytest
 
+import boundaries.bundled as bundled_module
 import boundaries.service as service_module
+from boundaries.bundled import IndexCheckError, checked_index
 from boundaries.service import BoundaryService
 from geo.errors import NotFoundError
 from geo.index import OK
@@ -102,3 +104,89 @@ def test_no_valid_generation_sends_lookups_to_the_path_that_says_so(
     wait_for(service.cached_index, None)
     with pytest.raises(NotFoundError, match="no boundary generation is valid"):
         service.index()
+
+
+def _renamed(name: str = "新名社区"):  # type: ignore[no-untyped-def]
+    frame = units_frame()
+    frame.loc[frame["code"] == C111, "name"] = name
+    return frame
+
+
+def test_listeners_hear_of_each_switch_once(service: BoundaryService) -> None:
+    heard: list[tuple[str | None, str]] = []
+    service.listeners.append(lambda old, new, _index: heard.append((old and old.name, new.name)))
+    import_generation(service.engine, _renamed(), name="renamed", valid_from=dt.date(2025, 1, 1))
+    service.refresh()
+    service.refresh()
+    assert heard == [("toy", "renamed")]
+
+
+def test_a_failing_build_keeps_the_last_good_generation_and_says_why(
+    service: BoundaryService, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import_generation(service.engine, _renamed(), name="renamed", valid_from=dt.date(2025, 1, 1))
+    calls: list[int] = []
+
+    def failing(frame, snap_distance_m):  # type: ignore[no-untyped-def]
+        calls.append(len(frame))
+        raise IndexCheckError("the index answers wrongly for 1 of 10 units")
+
+    monkeypatch.setattr(bundled_module, "checked_index", failing)
+    service.refresh()
+    service.refresh()  # within REBUILD_AFTER_S: not tried again
+    assert _active_name(service) == "toy"
+    assert len(calls) == 1
+    detail = service.readiness_detail()
+    assert detail["serving"]["name"] == "toy"
+    assert detail["failed"]["name"] == "renamed"
+    assert "cannot be used: the index answers wrongly" in detail["failed"]["reason"]
+
+
+def test_at_start_a_failing_generation_falls_back_to_the_one_before(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    engine = make_engine(f"sqlite:///{tmp_path / 'siji.db'}")
+    upgrade(engine)
+    import_generation(engine, units_frame(), name="toy", valid_from=dt.date(2024, 1, 1))
+    import_generation(engine, _renamed(), name="renamed", valid_from=dt.date(2025, 1, 1))
+
+    def failing_for_renamed(frame, snap_distance_m):  # type: ignore[no-untyped-def]
+        if "新名社区" in set(frame["name"]):
+            raise IndexCheckError("the index answers wrongly for 1 of 10 units")
+        return checked_index(frame, snap_distance_m)
+
+    monkeypatch.setattr(bundled_module, "checked_index", failing_for_renamed)
+    boundaries = BoundaryService(engine)
+    generation, _ = boundaries.index()
+    assert generation.name == "toy"
+    assert boundaries.failure is not None
+    assert boundaries.failure.generation.name == "renamed"
+    engine.dispose()
+
+
+def test_concurrent_callers_share_one_build(
+    service: BoundaryService, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import_generation(service.engine, _renamed(), name="renamed", valid_from=dt.date(2025, 1, 1))
+    generation = generation_at(service.engine, dt.date(2025, 6, 1))
+    builds: list[int] = []
+
+    def counted(frame, snap_distance_m):  # type: ignore[no-untyped-def]
+        builds.append(1)
+        return checked_index(frame, snap_distance_m)
+
+    monkeypatch.setattr(bundled_module, "checked_index", counted)
+    threads = [threading.Thread(target=service.index_of, args=(generation,)) for _ in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert len(builds) == 1
+
+
+def test_the_served_index_is_never_evicted(service: BoundaryService) -> None:
+    service.cache_size = 1
+    for year in (2021, 2022, 2023):
+        import_generation(service.engine, units_frame(), name=f"old-{year}", valid_from=dt.date(year, 1, 1))
+        service.index(dt.date(year, 6, 1))
+    assert service.cached_index() is not None

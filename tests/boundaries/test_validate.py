@@ -132,3 +132,47 @@ def test_report_serializes() -> None:
     assert data["ok"] is False
     assert data["problems_by_check"] == {"tiling": 1}
     assert data["problems"][0]["area_m2"] > 0
+
+
+def test_a_duplicate_code_names_both_features() -> None:
+    units = [*UNITS[:6], ("S21", "subdistrict", "D2", box(117.15, 36.0, 117.2, 36.1))]
+    report = validate(_frame(units))
+    problem = next(p for p in report.problems if p.check == "codes")
+    assert problem.message == (
+        "code S21 is used by 2 units: feature #6 'S21' at (117.125000, 36.050000), "
+        "feature #7 'S21' at (117.175000, 36.050000); every unit needs its own code"
+    )
+    assert problem in report.blocking
+
+
+def test_several_top_units_are_structural() -> None:
+    report = validate(_frame([u for u in UNITS if u[0] != "C"]))
+    [problem] = [p for p in report.problems if p.check == "top"]
+    assert problem.message.startswith("2 units at the top level, district (D1 D1, D2 D2)")
+    assert report.unacceptable() == report.blocking == [problem]
+
+
+@pytest.mark.parametrize(
+    ("units", "check"),
+    [
+        ([*UNITS[:6], ("S22", "subdistrict", "D9", UNITS[6][3])], "parents"),
+        ([*UNITS[:6], ("S22", "subdistrict", None, UNITS[6][3])], "parents"),
+        ([*UNITS[:3], ("X1", "community", "D1", UNITS[1][3])], "levels"),
+    ],
+    ids=["unknown-parent", "no-parent", "skipped-level"],
+)
+def test_structural_problems_are_never_acceptable(units, check: str) -> None:
+    report = validate(_frame(units))
+    assert check in report.by_check()
+    assert any(p.check == check for p in report.unacceptable(max_m2=float("inf")))
+
+
+def test_only_small_geometric_problems_are_acceptable() -> None:
+    sliver = box(117.0, 36.0, 117.05 - 2e-5, 36.1)  # a 1.8 m wide gap, about 20,000 m²
+    small = validate(_frame(_replace("S11", box(117.0, 36.0, 117.05 - 1e-6, 36.1))))
+    large = validate(_frame(_replace("S11", sliver)))
+    assert [p.check for p in small.problems] == ["tiling"]
+    assert small.unacceptable() == []
+    assert [p.check for p in large.problems] == ["tiling"]
+    assert large.unacceptable() == large.problems
+    assert large.summary().startswith("tiling: 1 problem (19,")

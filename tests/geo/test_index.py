@@ -469,8 +469,8 @@ LEVEL_SPELLINGS = {
         "community": "village",
     },
     "chinese": {"city": "市", "district": "区", "subdistrict": "街道", "community": "社区"},
-    "ranks": {"city": 0, "district": 1, "subdistrict": 2, "community": 3},
-    "nbs": {"city": "2", "district": "3", "subdistrict": "4", "community": "5"},
+    "nbs-numbers": {"city": 2, "district": 3, "subdistrict": 4, "community": 5},
+    "nbs-text": {"city": "2", "district": "3", "subdistrict": "4", "community": "5"},
 }
 
 
@@ -582,7 +582,7 @@ def _replace(target: str, /, **changes) -> list[Unit]:
         pytest.param(_replace(C111, geometry=Polygon()), r"geometry empty Polygon", id="empty-polygon"),
         pytest.param(_replace(C111, geometry=None), r"geometry missing", id="missing-geometry"),
         pytest.param(_replace(C111, level="province"), r"unknown level 'province'", id="unknown-level"),
-        pytest.param(_replace(C111, level=7), r"level rank 7 is not allowed", id="bad-rank"),
+        pytest.param(_replace(C111, level=7), r"unknown level 7; allowed: city, ", id="bad-number"),
         pytest.param([], r"the boundary set is empty", id="empty-set"),
     ],
 )

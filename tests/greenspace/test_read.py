@@ -223,7 +223,7 @@ BROKEN: list[tuple[str, Maker, dict[str, object], str]] = [
     ("swapped axes", lambda p: _csv(p / "s.csv", ["东湖公园,公园,36.188,117.139,,"]), WGS84,
      r"outside longitude -180..180 / latitude -90..90.*the axes look swapped"),
     ("metres as degrees", lambda p: _csv(p / "m.csv", ["东湖公园,公园,512345.0,4005432.0,,"]), WGS84,
-     r"the coordinates are not degrees: give the source CRS"),
+     r"the coordinates cannot be degrees .* Read as metres they are a single point"),
     ("csv without crs", lambda p: _csv(p / "n.csv", ["东湖公园,公园,117.139,36.188,,"]), {},
      r"declares no CRS; give the source CRS \(wgs84, cgcs2000, gcj02, bd09 or EPSG:<code>\)"),
     ("csv bad number", lambda p: _csv(p / "bad.csv", ["东湖公园,公园,117.139,abc,,"]), WGS84,
@@ -254,7 +254,7 @@ def test_nan_vertices_are_named_without_a_library_warning(tmp_path: Path) -> Non
     )
     with warnings.catch_warnings():
         warnings.simplefilter("error")
-        with pytest.raises(GreenSpaceDataError, match=r"features \['东湖公园'\] have NaN or infinite vertex"):
+        with pytest.raises(GreenSpaceDataError, match=r"feature '东湖公园' has NaN or infinite vertex"):
             read_green_spaces(path)
 
 

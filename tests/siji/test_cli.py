@@ -7,6 +7,7 @@ from pathlib import Path
 
 import geopandas as gpd
 import pytest
+import shapely
 from shapely import box
 from typer.testing import CliRunner
 
@@ -73,15 +74,20 @@ def test_validate_reports_problems_and_exits_1(tmp_path: Path) -> None:
     assert report["problems_by_check"]["tiling"] >= 1
 
 
+TOY_OVER_TAIAN = ["--accept-change", "the toy set replaces the bundled one in this test"]
+
+
 def test_import_is_a_dry_run_unless_committed(tmp_path: Path) -> None:
     path = tmp_path / "toy.geojson"
     units_frame().to_file(path)
-    dry = runner.invoke(app, ["boundaries", "import", str(path), "--valid-from", "2024-06-01"])
+    dry = runner.invoke(
+        app, ["boundaries", "import", str(path), "--valid-from", "2024-06-01", *TOY_OVER_TAIAN]
+    )
     assert dry.exit_code == 0, dry.output
     assert "dry run: nothing stored" in dry.stderr
     assert "6 new codes" not in dry.stderr  # toy codes overlap the bundled ones
     committed = runner.invoke(
-        app, ["boundaries", "import", str(path), "--valid-from", "2024-06-01", "--commit"]
+        app, ["boundaries", "import", str(path), "--valid-from", "2024-06-01", "--commit", *TOY_OVER_TAIAN]
     )
     assert committed.exit_code == 0, committed.output
     assert "stored generation 2 'toy'" in committed.stdout
@@ -94,18 +100,16 @@ def test_import_is_a_dry_run_unless_committed(tmp_path: Path) -> None:
 
 def test_import_with_problems_needs_accept_problems(tmp_path: Path) -> None:
     frame = units_frame()
-    frame = frame[frame["code"] != frame["code"].iloc[-1]]  # a gap
+    last = frame.index[-1]
+    frame.loc[last, "geometry"] = shapely.affinity.scale(frame.geometry[last], 0.9999, 0.9999)  # slivers
     path = tmp_path / "gappy.geojson"
     frame.to_file(path)
-    refused = runner.invoke(
-        app, ["boundaries", "import", str(path), "--commit", "--valid-from", "2024-06-01"]
-    )
+    args = ["boundaries", "import", str(path), "--commit", "--valid-from", "2024-06-01", *TOY_OVER_TAIAN]
+    refused = runner.invoke(app, args)
     assert refused.exit_code == 2
     assert "not stored" in refused.stderr
-    accepted = runner.invoke(
-        app,
-        ["boundaries", "import", str(path), "--commit", "--valid-from", "2024-06-01", "--accept-problems"],
-    )
+    assert "pass --accept-problems" in refused.stderr
+    accepted = runner.invoke(app, [*args, "--accept-problems"])
     assert accepted.exit_code == 0, accepted.output
 
 

@@ -42,8 +42,10 @@ EVENTS: list[tuple[int, str, float, dict[str, Any]]] = [
 
 
 def _database_at_0003_with_cases(url: str) -> Any:
+    """At the revision before 0005 (0004, the boundary releases', which the store's
+    generations need): the cases as 0003 left them."""
     engine = make_engine(url)
-    migrate(engine, "upgrade", "0003")
+    migrate(engine, "upgrade", "0004")
     import_generation(engine, units_frame(), name="toy", valid_from=TOY_VALID_FROM)
     report = (
         "INSERT INTO reports (id, created_at, category_code, description, photo_urls, address, "
