@@ -14,17 +14,21 @@ from starlette.concurrency import run_in_threadpool
 from api import errors, ratelimit
 from api.limits import BodySizeLimit
 from api.plain_routes import PlainRoutes
-from api.routes import audit, health, lookup, maps, metrics, open311, reports, units
-from api.settings import Settings, report_service
+from api.routes import audit, events, health, lookup, maps, metrics, open311, photos, reports, units, webhooks
+from api.settings import Settings, delivery_policy, report_service
 from boundaries.service import BoundaryService
 from geo.errors import SijiError
 from routing.deadlines import calendar_warning
+from routing.delivery import Deliverer
+from routing.intake import MAX_PHOTOS
 from routing.service import ReportService
 from store.engine import make_engine, upgrade
 
 logger = logging.getLogger("siji")
 
 UPLOAD_PATHS = ("/v1/lookup",)
+PHOTO_FIELDS_BYTES = 1 << 20
+"""Room for the fields of a multipart report or step beside its photos."""
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -38,7 +42,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     The database engine, migrations, the first-start import of the bundled set and
     the active generation's index are made in the lifespan, so a failing database
-    stops the start instead of the first request.
+    stops the start instead of the first request.  The lifespan also finishes photo
+    files a killed request left staged (:meth:`store.media.MediaStore.recover`) and
+    runs the event delivery loop (:mod:`routing.delivery`) in a thread of its own.
     """
     settings = settings or Settings()
 
@@ -54,17 +60,21 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             app.state.reports = report_service(settings, engine, service)
             _say_how_it_runs(settings, app.state.reports)
             await run_in_threadpool(_warm, service)
+            await run_in_threadpool(app.state.reports.media.recover, engine)
             escalation = (
                 asyncio.create_task(_escalate_every(app.state.reports, settings.escalation_interval_s))
                 if settings.escalation_interval_s > 0
                 else None
             )
+            deliverer = _deliverer(settings, app.state.reports)
             # Also as lifespan state, which every request's scope carries: the hot path
             # (GET /v1/lookup) reads it there, a dict read instead of app.state's
             # attribute fallback.
             yield {"boundaries": service}
             if escalation is not None:
                 escalation.cancel()
+            if deliverer is not None:
+                await run_in_threadpool(deliverer.stop)
         finally:
             engine.dispose()
 
@@ -78,7 +88,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     errors.install(app)
     app.add_middleware(
         BodySizeLimit,
-        limit_for=lambda path: settings.max_upload_bytes if path in UPLOAD_PATHS else settings.max_json_bytes,
+        limit_for=lambda path: _body_limit(settings, path),
         # JSON is parsed whole in memory: it gets the small cap on the upload path too.
         json_limit=settings.max_json_bytes,
     )
@@ -106,8 +116,29 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(open311.router)
     app.include_router(maps.router)
     app.include_router(audit.router)
+    app.include_router(events.router)
+    app.include_router(webhooks.router)
+    app.include_router(photos.router)
     ratelimit.document(app)
     return app
+
+
+def _body_limit(settings: Settings, path: str) -> int:
+    """The cap on a request body: bulk uploads, reports and steps with photos, anything else."""
+    if path in UPLOAD_PATHS:
+        return settings.max_upload_bytes
+    if path == "/v1/reports" or (path.startswith("/v1/reports/") and path.endswith("/actions")):
+        return max(settings.max_json_bytes, MAX_PHOTOS * settings.max_photo_bytes + PHOTO_FIELDS_BYTES)
+    return settings.max_json_bytes
+
+
+def _deliverer(settings: Settings, reports: ReportService) -> Deliverer | None:
+    """The event delivery loop of this process (every worker runs one; a lease lets one deliver)."""
+    if settings.delivery_interval_s <= 0:
+        return None
+    deliverer = Deliverer(reports, delivery_policy(settings))
+    deliverer.start()
+    return deliverer
 
 
 def _say_how_it_runs(settings: Settings, reports: ReportService) -> None:

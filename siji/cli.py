@@ -13,6 +13,7 @@ from siji.boundaries_cli import app as boundaries_app
 from siji.console import byte_progress, domain_errors, err, fail, out, print_json
 from siji.maps_cli import maps_app
 from siji.routing_cli import routing_app, staff_app
+from siji.webhooks_cli import webhooks_app
 
 app = typer.Typer(
     help="siji (四级): which city, district, subdistrict and community own a point.",
@@ -23,6 +24,7 @@ app.add_typer(boundaries_app, name="boundaries")
 app.add_typer(staff_app, name="staff")
 app.add_typer(routing_app, name="routing")
 app.add_typer(maps_app, name="maps")
+app.add_typer(webhooks_app, name="webhooks")
 
 CrsOpt = Annotated[
     str, typer.Option("--crs", help="CRS of the input: wgs84, cgcs2000, gcj02, bd09 or EPSG:<code>.")
