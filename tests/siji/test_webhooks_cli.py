@@ -61,3 +61,18 @@ def test_add_refuses_bad_input_in_one_line(args: list[str], fragment: str) -> No
     result = runner.invoke(app, ["webhooks", "add", *args])
     assert result.exit_code == 2
     assert fragment in result.stderr
+
+
+def test_a_bad_setting_is_one_line_naming_it(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("SIJI_DELIVERY_LEASE_S", "5")
+    result = runner.invoke(app, ["webhooks", "list"])
+    assert result.exit_code == 2
+    assert result.stderr.strip() == (
+        "error: SIJI_DELIVERY_LEASE_S=5 must be at least twice SIJI_WEBHOOK_TIMEOUT_S=10: a round of "
+        "deliveries must end while its process still holds the lease"
+    )
+    monkeypatch.setenv("SIJI_DELIVERY_LEASE_S", "-1")
+    assert (
+        "SIJI_DELIVERY_LEASE_S='-1': Input should be greater than or equal to 1"
+        in runner.invoke(app, ["webhooks", "list"]).stderr
+    )
