@@ -57,6 +57,10 @@ class PublicReport:
     lon, lat : float
         WGS84.
     photo_urls : tuple of str
+        Photo URLs the reporter gave (external).
+    photo_ids : tuple of int
+        Ids of the stored photos, the reporter's first: ``/v1/photos/{id}`` serves them
+        to staff in scope and to the reporter only.
     duplicate_of : int or None
     """
 
@@ -75,6 +79,7 @@ class PublicReport:
     lat: float
     photo_urls: tuple[str, ...]
     duplicate_of: int | None
+    photo_ids: tuple[int, ...] = ()
 
 
 def public_reports(
@@ -171,4 +176,5 @@ def _public(row: Report, updated: dt.datetime) -> PublicReport:
         lat=row.lat,
         photo_urls=tuple(photos),
         duplicate_of=row.duplicate_of,
+        photo_ids=tuple(p.id for p in sorted(row.photos, key=lambda p: (p.kind != "report", p.id))),
     )

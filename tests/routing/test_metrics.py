@@ -489,8 +489,11 @@ def test_default_thresholds_file():
         thresholds.slow_on_time_closure_rate_below,
         thresholds.slow_rework_rate_above,
     ) == (10, 0.90, 0.05, 0.70, 0.20)
+    assert (thresholds.satisfaction_weight, thresholds.min_verdicts, thresholds.scores) == (
+        0.2, 5, {"satisfied": 1.0, "basically_satisfied": 0.8, "unsatisfied": 0.0},
+    )  # fmt: skip
     assert RatingThresholds.from_dict(thresholds.to_dict(), source="x") == RatingThresholds(
-        10, 0.9, 0.05, 0.7, 0.2, source="x"
+        10, 0.9, 0.05, 0.7, 0.2, source="x", satisfaction_weight=0.2, min_verdicts=5
     )
 
 
@@ -582,7 +585,7 @@ def test_bad_values_are_named(tmp_path: Path, change: dict[str, str], field: str
     [
         (
             GOOD.replace("min_cases = {min_cases}", "min_case = 10"),
-            "unknown field 'min_case'; allowed: fast, min_cases, schema, slow",
+            "unknown field 'min_case'; allowed: fast, min_cases, satisfaction, schema, slow",
         ),
         (
             GOOD.replace("max_rework_rate", "max_rework"),
@@ -746,8 +749,8 @@ def test_bad_by_and_missing_team():
 
 
 def test_states_are_the_closed_loop():
-    assert len(STATES) == 13
-    assert {"deferred", "invalid", "rework", "reopened"} <= set(STATES)
+    assert len(STATES) == 14
+    assert {"deferred", "invalid", "rework", "reopened", "merged"} <= set(STATES)
 
 
 # --------------------------------------------------------------------------- CSV
@@ -769,9 +772,10 @@ def test_csv_has_a_bom_and_chinese_headers(metrics: pd.DataFrame):
     )
     # rates as decimals with 4 digits, hours with 2, empty cells for NaN
     assert lines[1] == (
-        "370902002001,岱庙社区,7,4,2,4,1,2,0,0.5714,0.2857,0.5714,0.3333,11.25,36.0,slow,蜗牛"
+        "370902002001,岱庙社区,7,4,2,4,1,2,0,0.5714,0.2857,0.5714,0.3333,11.25,36.0,slow,蜗牛,"
+        "0,0,0,0,0,0,,,0.2857"  # nobody urged or rated: the rating score is the 按期结案率
     )
-    assert lines[2] == "city:园林局,市园林局,0,0,0,0,0,0,0,,,,,,,unrated,待评"
+    assert lines[2] == "city:园林局,市园林局,0,0,0,0,0,0,0,,,,,,,unrated,待评,0,0,0,0,0,0,,,"
     assert lines[3] == ""
 
 
