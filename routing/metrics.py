@@ -83,7 +83,7 @@ import numpy as np
 import pandas as pd
 
 from geo.errors import InvalidInputError
-from routing.calendar import WorkCalendar, default_calendar
+from routing.calendar import WorkCalendar, aware_utc, default_calendar
 from routing.errors import NaiveDatetimeError
 from routing.ratings import (
     RATINGS,
@@ -224,20 +224,7 @@ _SHOWN = 5  # how many bad values / report ids an error message lists
 
 # --------------------------------------------------------------------------- input checks
 def _instant(value: object, name: str) -> pd.Timestamp:
-    if not isinstance(value, datetime):
-        raise InvalidInputError(
-            f"{name}={value!r} is not a datetime; allowed: a timezone-aware datetime or pandas.Timestamp",
-            field=name,
-            value=repr(value),
-        )
-    if value.tzinfo is None or value.utcoffset() is None:
-        raise NaiveDatetimeError(
-            f"{name}={value.isoformat()} has no time zone; allowed: a timezone-aware datetime, e.g. "
-            "pd.Timestamp('2025-09-01', tz='Asia/Shanghai')",
-            field=name,
-            value=value.isoformat(),
-        )
-    return pd.Timestamp(value).tz_convert("UTC")
+    return pd.Timestamp(aware_utc(value, name))
 
 
 def _ids(frame: pd.DataFrame, mask: pd.Series) -> str:
