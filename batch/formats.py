@@ -16,7 +16,7 @@ import os
 from pathlib import Path
 
 from geo.errors import InvalidInputError
-from geo.signatures import SIGNATURES, signature_of
+from geo.signatures import FORMAT_STARTS, PARQUET, SIGNATURES, SQLITE, ZIP, signature_of
 
 DEFAULT_CHUNK_ROWS = 200_000
 
@@ -68,11 +68,11 @@ _GEOJSON_WHOLE_READ_BYTES = 64 << 20
 
 # What to do with a mislabelled file, by its signature (geo.signatures).
 _ADVICE = {
-    b"PK\x03\x04": "unzip it first",
+    ZIP: "unzip it first",
     b"\x1f\x8b": "decompress it first",
     b"BZh": "decompress it first",
     b"\xfd7zXZ": "decompress it first",
-    b"SQLite format 3\x00": "a GeoPackage?",
+    SQLITE: "a GeoPackage?",
 }
 
 
@@ -156,7 +156,7 @@ def check_content(path: Path, fmt: str, encoding: str) -> None:
         problem = f"this is {binary}, not CSV text" if binary else _csv_header_problem(head, encoding)
     elif fmt == "parquet":
         problem = _parquet_problem(head, tail, size, starts)
-    elif fmt == "gpkg" and not head.startswith(b"SQLite format 3\x00"):
+    elif fmt == "gpkg" and not head.startswith(FORMAT_STARTS["GeoPackage"]):
         problem = f"not a GeoPackage: {starts}, not the SQLite header a GeoPackage has"
     elif fmt == "geojson" and head.lstrip(b"\xef\xbb\xbf \t\r\n\x1e")[:1] not in (b"{", b""):
         problem = f"not GeoJSON: {starts}, not '{{'"
@@ -195,9 +195,9 @@ def _csv_header_problem(head: bytes, encoding: str) -> str | None:
 
 
 def _parquet_problem(head: bytes, tail: bytes, size: int, starts: str) -> str | None:
-    if not head.startswith(b"PAR1"):
+    if not head.startswith(FORMAT_STARTS["GeoParquet"]):
         return f"not a Parquet file: {starts}, not 'PAR1'"
-    if len(tail) < 8 or tail[4:] != b"PAR1":
+    if len(tail) < 8 or tail[4:] != PARQUET:
         return "the file is cut short: it does not end with its footer and 'PAR1' (interrupted download?)"
     footer = int.from_bytes(tail[:4], "little")
     if footer > size - 12:

@@ -25,7 +25,7 @@ from boundaries.layer_checks import check_coordinate_units, require_fields, whic
 from geo.crs import CRS, parse_crs, to_wgs84
 from geo.errors import BoundaryDataError, CRSMismatchError, InvalidInputError, counted
 from geo.levels import get_level
-from geo.signatures import described
+from geo.signatures import FORMAT_STARTS, PARQUET, described
 
 if TYPE_CHECKING:
     import geopandas as gpd
@@ -48,13 +48,6 @@ MAX_FILE_BYTES = 1 << 30
 #: Widest code and name the store keeps (``store.models.Unit``: String(32), String(200)).
 MAX_CODE_CHARS = 32
 MAX_NAME_CHARS = 200
-# What each format's first bytes look like; a file that starts otherwise is refused
-# with a message naming what it does start with, instead of GDAL's "not recognized".
-_MAGIC = {
-    "GeoPackage": (b"SQLite format 3\x00",),
-    "GeoParquet": (b"PAR1",),
-    "zip": (b"PK\x03\x04", b"PK\x05\x06"),
-}
 # The old-style GeoJSON "crs" member; GDAL silently reads WGS84 when it names a CRS
 # it does not know, so siji looks at it itself (in the first bytes, where writers put it).
 _GEOJSON_CRS = re.compile(rb'"crs"\s*:\s*\{[^{}]*"properties"\s*:\s*\{[^{}]*"name"\s*:\s*"([^"]{1,200})"')
@@ -232,16 +225,16 @@ def _check_file(path: Path, suffix: str, max_bytes: int, what: str = "boundary")
                 path=str(path),
             )
     elif fmt == "Shapefile":
-        if not head.startswith(b"\x00\x00\x27\x0a"):  # file code 9994, big-endian
+        if not head.startswith(FORMAT_STARTS["Shapefile"]):
             raise BoundaryDataError(
                 f"cannot read {path.name!r} as Shapefile: it starts with {_describe_start(head)}",
                 path=str(path),
             )
-    elif not head.startswith(_MAGIC[fmt]):
+    elif not head.startswith(FORMAT_STARTS[fmt]):
         raise BoundaryDataError(
             f"cannot read {path.name!r} as {fmt}: it starts with {_describe_start(head)}", path=str(path)
         )
-    if fmt == "GeoParquet" and tail != b"PAR1":
+    if fmt == "GeoParquet" and tail != PARQUET:
         raise BoundaryDataError(
             f"cannot read {path.name!r} as GeoParquet: it is cut short: a Parquet file ends with its "
             f"footer and 'PAR1', this one ends with {tail!r} (truncated download or copy?)",
