@@ -9,6 +9,7 @@ from typing import Annotated
 
 import typer
 
+from geo.errors import counted
 from siji.boundaries_cli import app as boundaries_app
 from siji.console import byte_progress, domain_errors, err, fail, out, print_json
 from siji.maps_cli import maps_app
@@ -165,12 +166,14 @@ def lookup_batch(
     counts = ", ".join(f"{n:,} {status}" for status, n in summary.counts_by_status.items() if n)
     rate = summary.rows / summary.seconds if summary.seconds else float("inf")
     out.print(
-        f"{summary.rows:,} rows → {output_path} ({counts}) in {summary.seconds:.1f} s, {rate:,.0f} rows/s"
+        f"{counted(summary.rows, 'row')} → {output_path} ({counts}) in {summary.seconds:.1f} s, "
+        f"{rate:,.0f} rows/s"
     )
     for row, reason in summary.invalid_rows[:20]:
         err.print(f"row {row}: {reason}", highlight=False)
     if len(summary.invalid_rows) > 20:
-        err.print(f"... {len(summary.invalid_rows) - 20} more invalid rows, see the 'error' column")
+        more = counted(len(summary.invalid_rows) - 20, "more invalid row")
+        err.print(f"... {more}, see the 'error' column")
 
 
 @app.command()
