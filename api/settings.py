@@ -197,7 +197,8 @@ class Settings(BaseSettings):
     def _no_default_secret_in_production(self) -> Settings:
         if self.environment == "production" and self.secret_key == DEVELOPMENT_SECRET:
             raise ValueError(
-                "SIJI_SECRET_KEY must be set to a new random value when SIJI_ENVIRONMENT=production"
+                "SIJI_SECRET_KEY must be set to a new random value when SIJI_ENVIRONMENT=production "
+                "(make one with: python -c 'import secrets; print(secrets.token_urlsafe(32))')"
             )
         return self
 

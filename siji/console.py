@@ -63,17 +63,29 @@ def fail(error: SijiError | str, code: int = 2) -> NoReturn:
     raise typer.Exit(code)
 
 
+_TRACEBACKS = {"shown": False}
+
+
+def show_tracebacks(shown: bool) -> None:
+    """Let errors that :func:`domain_errors` words as one line keep their traceback
+    (``siji --traceback ...``), for a bug report."""
+    _TRACEBACKS["shown"] = shown
+
+
 @contextmanager
 def domain_errors() -> Iterator[None]:
-    """Turn domain exceptions and bad ``SIJI_*`` settings into a one-line error and exit status 2."""
+    """Turn domain exceptions, bad ``SIJI_*`` settings and a database that cannot be
+    used into a one-line error and exit status 2 (the traceback only with ``--traceback``)."""
     from pydantic import ValidationError
 
     try:
         yield
     except SijiError as exc:
+        if _TRACEBACKS["shown"]:
+            raise
         fail(exc)
     except ValidationError as exc:
-        if exc.title != "Settings":
+        if exc.title != "Settings" or _TRACEBACKS["shown"]:
             raise
         fail("; ".join(setting_problem(error) for error in exc.errors()))
 
