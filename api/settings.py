@@ -106,13 +106,24 @@ class Settings(BaseSettings):
         default=1200,
         ge=0,
         description=(
-            "Requests per window from one client address, IPv6 per /64 (0: no limit).  Per worker process."
+            "Requests per window from one client address, IPv6 per /64 (0: no limit).  Per worker process "
+            "unless SIJI_RATE_LIMIT_STORAGE is shared."
         ),
     )
     rate_limit_per_token: int = Field(
         default=600,
         ge=0,
-        description="Requests per window with one bearer token (0: no limit).  Per worker process.",
+        description=(
+            "Requests per window with one bearer token (0: no limit).  Per worker process unless "
+            "SIJI_RATE_LIMIT_STORAGE is shared."
+        ),
+    )
+    rate_limit_storage: str = Field(
+        default="memory://",
+        description=(
+            "Where rate limits are counted: memory:// (each worker process on its own) or "
+            "redis://host:port/db (one count for every worker and machine using that Redis)."
+        ),
     )
     rate_limit_window_s: int = Field(
         default=60, ge=1, le=86_400, description="The window of the rate limits, in seconds (sliding)."
@@ -170,6 +181,13 @@ class Settings(BaseSettings):
     @classmethod
     def _no_cache_when_empty(cls, value: object) -> object:
         return None if isinstance(value, str) and not value.strip() else value
+
+    @field_validator("rate_limit_storage")
+    @classmethod
+    def _known_storage(cls, value: str) -> str:
+        from api.rate_counters import check_uri
+
+        return check_uri(value.strip())
 
     @field_validator("trusted_proxies")
     @classmethod

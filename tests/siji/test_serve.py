@@ -52,6 +52,7 @@ def _assert_one_line(ran: subprocess.CompletedProcess[str], fix: str) -> None:
         ({"SIJI_DATABASE_URL": "sqlite:////nonexistent/dir/siji.db"}, "create the directory"),
         ({"SIJI_DATABASE_URL": f"postgresql://siji@127.0.0.1:{free_port()}/siji"}, "host and port"),
         ({"SIJI_RATE_LIMIT_STORAGE": "memcached://localhost"}, "SIJI_RATE_LIMIT_STORAGE="),
+        ({"SIJI_RATE_LIMIT_STORAGE": f"redis://127.0.0.1:{free_port()}/0"}, "cannot reach Redis at redis://"),
     ],
 )
 def test_startup_problems_are_one_line(tmp_path: Path, env: dict[str, str], fix: str) -> None:
