@@ -93,13 +93,7 @@ def unit_geojson(
     feature = {
         "type": "Feature",
         "id": row.code,
-        "properties": {
-            "code": row.code,
-            "name": row.name,
-            "level": row.level,
-            "parent_code": row.parent_code,
-            "short_code": short_code(row.code),
-        },
+        "properties": _summary(row).model_dump(),
         "geometry": geometry,
     }
     return GeoJSONResponse(feature)
@@ -119,11 +113,7 @@ def unit_detail(
     code = row.code
     polygon = unit_store.unit_geometry(engine, generation.id, code)
     return UnitDetail(
-        code=row.code,
-        name=row.name,
-        level=row.level,  # type: ignore[arg-type]
-        parent_code=row.parent_code,
-        short_code=short_code(row.code),
+        **_summary(row).model_dump(),
         generation=generation_ref(generation),  # type: ignore[arg-type]
         parents=[_summary(p) for p in unit_store.parent_chain(engine, generation.id, row)],
         children_count=unit_store.children_count(engine, generation.id, code),

@@ -3,13 +3,13 @@ real processes, a real redis-server); counted in memory, each worker counts on i
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
 import pytest
 
+from tests.conftest import started
 from tests.live import serve
 from tests.redis_server import ThrowawayRedis
 
@@ -18,12 +18,7 @@ LIMIT = 30
 
 @pytest.fixture
 def redis_server() -> Iterator[ThrowawayRedis]:
-    try:
-        server = ThrowawayRedis().start()
-    except RuntimeError as exc:
-        if os.environ.get("CI"):
-            pytest.fail(f"Redis could not start in CI: {exc}")
-        pytest.skip(f"Redis is not available here: {exc}")
+    server = started(ThrowawayRedis().start, "Redis")
     yield server
     server.stop()
 
