@@ -7,8 +7,9 @@ report service are made, and the delivery loop started, in the lifespan), ``sett
 ``routes/`` holds one router per resource, ``schemas/`` the request and response
 models (report answers reuse :mod:`routing.views`), ``errors.py`` the one table from
 domain error to HTTP status, ``auth.py`` who is calling, ``deps.py`` the dependency
-aliases, ``limits.py``, ``ratelimit.py`` and ``window_counter.py`` body caps and rate
-limits, ``uploads.py`` streamed uploads, ``forms.py`` report and step bodies as JSON or
+aliases, ``limits.py`` body caps, ``ratelimit.py`` rate limits counted by
+``rate_counters.py`` (in each worker's memory, ``window_counter.py``, or in Redis),
+``uploads.py`` streamed uploads, ``forms.py`` report and step bodies as JSON or
 multipart with photos, ``plain_routes.py`` the plain ASGI fast path
 of ``GET /v1/lookup`` and ``/healthz``, ``open311_format.py`` GeoReport v2's JSON and XML.
 """

@@ -17,6 +17,7 @@ from api import errors, ratelimit
 from api.analysis_pool import AnalysisPool
 from api.limits import BodySizeLimit
 from api.plain_routes import PlainRoutes
+from api.rate_counters import ensure_storage
 from api.routes import (
     audit,
     events,
@@ -77,6 +78,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[dict[str, Any]]:
+        await ensure_storage(settings.rate_limit_storage)  # Redis down: stop the start, not each request
         engine = make_engine(settings.database_url)
         try:
             await run_in_threadpool(upgrade, engine)
@@ -144,6 +146,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         per_token=settings.rate_limit_per_token,
         window_s=settings.rate_limit_window_s,
         trusted_proxies=settings.trusted_proxies,
+        storage=settings.rate_limit_storage,
     )
     # GET /v1/lookup, the hot path, is answered by a plain ASGI app ahead of FastAPI's
     # router: no dependency injection or response re-validation (the same endpoint is

@@ -1,12 +1,12 @@
 """Rate limits per client address and per bearer token, with a clear 429.
 
-Counting is a sliding window counter in process memory (:mod:`api.window_counter`:
-two counters per key, so memory and time per request stay constant however high a
-limit is set and however many clients there are).  Each worker process
-(``siji serve --workers N``) counts on its own, so the limits a client meets are up
-to N times the settings when the kernel spreads its connections over the workers.
-That is the price of keeping workers stateless; a shared store (Redis, for example
-through the ``limits`` package) would make them exact.
+Counting is a sliding window counter (:mod:`api.rate_counters`): by default in each
+worker's memory (:mod:`api.window_counter`: two counters per key, so memory and time
+per request stay constant however high a limit is set and however many clients there
+are), where each worker process (``siji serve --workers N``) counts on its own and
+the limits a client meets are up to N times the settings; or, with
+``SIJI_RATE_LIMIT_STORAGE=redis://...``, in Redis shared by every worker and machine,
+where the limits hold for the whole service.
 
 IPv6 clients are counted per /64 network: one subscriber usually holds a whole /64,
 and counting its addresses one by one would let it pick a fresh one per request.
@@ -37,8 +37,8 @@ from starlette.responses import JSONResponse, Response
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from api.errors import error_body
+from api.rate_counters import MEMORY, counters
 from api.schemas.common import ErrorResponse
-from api.window_counter import SlidingWindowCounter
 
 EXEMPT_PATHS = frozenset({"/healthz", "/readyz"})
 EXEMPT_PREFIXES = ("/maps/assets/",)
@@ -188,6 +188,9 @@ class RateLimit:
         The sliding window, in seconds.
     trusted_proxies : list of str
         See :func:`client_address`.
+    storage : str
+        Where requests are counted: ``memory://`` or ``redis://...``
+        (:mod:`api.rate_counters`).
     """
 
     def __init__(
@@ -198,12 +201,13 @@ class RateLimit:
         per_token: int,
         window_s: int,
         trusted_proxies: Iterable[str] = (),
+        storage: str = MEMORY,
     ) -> None:
         self.app = app
         self.window_s = window_s
         self.trusted = tuple(trusted_proxies)
         self.limits = {"address": per_address, "token": per_token}
-        self.counters = {kind: SlidingWindowCounter(window_s) for kind in self.limits}
+        self.counters = counters(storage, window_s, tuple(self.limits))
         # The address limit, read on every counted request, as attributes.
         self._per_address = per_address
         self._by_address = self.counters["address"]
@@ -223,8 +227,8 @@ class RateLimit:
                 client = scope.get("client")
                 address = (client[0] if client else None) or "unknown"
                 key = counting_key(address) if ":" in address else address  # IPv4 as it is
-                if not self._by_address.hit(key, self._per_address):
-                    await self._refusal(scope, "address", key)(scope, receive, send)
+                if not await self._by_address.hit(key, self._per_address):
+                    await (await self._refusal(scope, "address", key))(scope, receive, send)
                     return
                 await self.app(scope, receive, send)
                 return
@@ -239,18 +243,23 @@ class RateLimit:
             # Counted under a digest: the token itself is never kept.
             counted.append(("token", hashlib.sha256(token.encode("utf-8", "surrogatepass")).hexdigest()))
         # Test every limit before counting any, so that a request refused by one uses up
-        # nothing of the others (no await in between: nothing interleaves).
+        # nothing of the others.  In memory nothing interleaves (the awaits return at
+        # once); in Redis two requests may pass the test together, and each hit() then
+        # checks and counts atomically, so a limit is never passed, only the other
+        # limit may count a request that this one refuses.
         for kind, key in counted:
-            if not self.counters[kind].allows(key, self.limits[kind]):
-                await self._refusal(scope, kind, key)(scope, receive, send)
+            if not await self.counters[kind].allows(key, self.limits[kind]):
+                await (await self._refusal(scope, kind, key))(scope, receive, send)
                 return
         for kind, key in counted:
-            self.counters[kind].hit(key, self.limits[kind])
+            if not await self.counters[kind].hit(key, self.limits[kind]):
+                await (await self._refusal(scope, kind, key))(scope, receive, send)
+                return
         await self.app(scope, receive, send)
 
-    def _refusal(self, scope: Scope, kind: str, key: str) -> Response:
+    async def _refusal(self, scope: Scope, kind: str, key: str) -> Response:
         limit = self.limits[kind]
-        retry_after = max(1, math.ceil(self.counters[kind].retry_after(key, limit)))
+        retry_after = max(1, math.ceil(await self.counters[kind].retry_after(key, limit)))
         who = f"client address {key}" if kind == "address" else "token"
         message = (
             f"rate limit exceeded: at most {limit} requests per {self.window_s} s per {who}; "

@@ -106,13 +106,24 @@ class Settings(BaseSettings):
         default=1200,
         ge=0,
         description=(
-            "Requests per window from one client address, IPv6 per /64 (0: no limit).  Per worker process."
+            "Requests per window from one client address, IPv6 per /64 (0: no limit).  Per worker process "
+            "unless SIJI_RATE_LIMIT_STORAGE is shared."
         ),
     )
     rate_limit_per_token: int = Field(
         default=600,
         ge=0,
-        description="Requests per window with one bearer token (0: no limit).  Per worker process.",
+        description=(
+            "Requests per window with one bearer token (0: no limit).  Per worker process unless "
+            "SIJI_RATE_LIMIT_STORAGE is shared."
+        ),
+    )
+    rate_limit_storage: str = Field(
+        default="memory://",
+        description=(
+            "Where rate limits are counted: memory:// (each worker process on its own) or "
+            "redis://host:port/db (one count for every worker and machine using that Redis)."
+        ),
     )
     rate_limit_window_s: int = Field(
         default=60, ge=1, le=86_400, description="The window of the rate limits, in seconds (sliding)."
@@ -171,6 +182,13 @@ class Settings(BaseSettings):
     def _no_cache_when_empty(cls, value: object) -> object:
         return None if isinstance(value, str) and not value.strip() else value
 
+    @field_validator("rate_limit_storage")
+    @classmethod
+    def _known_storage(cls, value: str) -> str:
+        from api.rate_counters import check_uri
+
+        return check_uri(value.strip())
+
     @field_validator("trusted_proxies")
     @classmethod
     def _networks(cls, value: list[str]) -> list[str]:
@@ -197,7 +215,8 @@ class Settings(BaseSettings):
     def _no_default_secret_in_production(self) -> Settings:
         if self.environment == "production" and self.secret_key == DEVELOPMENT_SECRET:
             raise ValueError(
-                "SIJI_SECRET_KEY must be set to a new random value when SIJI_ENVIRONMENT=production"
+                "SIJI_SECRET_KEY must be set to a new random value when SIJI_ENVIRONMENT=production "
+                "(make one with: python -c 'import secrets; print(secrets.token_urlsafe(32))')"
             )
         return self
 

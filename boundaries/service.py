@@ -33,6 +33,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from boundaries.codes import full_code, padded
 from geo.errors import NotFoundError, SijiError
 from geo.locate import locate, locate_point
 from store.generations import GenerationInfo, Period, generation_at, list_generations, timeline
@@ -207,6 +208,22 @@ class BoundaryService:
         if cached is None or index is None:
             raise IndexUnavailableError(self._failure_message(), **self.readiness_detail())
         return cached.generation, index
+
+    def full_code(self, code: str, generation: GenerationInfo | None = None) -> str:
+        """:func:`boundaries.codes.full_code` against ``generation`` (default: the one served).
+
+        A 12-digit code is returned as it is, with no look-up; a 6- or 9-digit one is
+        checked against the served index when it is that generation's, else against
+        the stored codes.
+        """
+        if padded(code) is None:
+            return code
+        ready = self.cached_index()
+        if ready is not None and (generation is None or ready[0].id == generation.id):
+            return full_code(code, ready[1].units.row_of_code)
+        from store.units import codes_of
+
+        return full_code(code, codes_of(self.engine, (generation or self.generation()).id))
 
     # --- switching -------------------------------------------------------------------------
     def refresh(self) -> None:

@@ -2,7 +2,9 @@
 
 A *desk* is where a case sits and who answers for it.  It is one of
 
-* a unit of the boundary set, keyed by its code (``370902002000`` 财源街道);
+* a unit of the boundary set, keyed by its 12-digit code (``370902002000`` 财源街道);
+  the short codes people use (``370902`` 泰山区, ``370902002`` 财源街道) are read as
+  their 12-digit form (:mod:`boundaries.codes`), which is the key kept;
 * a city department, keyed ``city:<name>`` (``city:园林局``);
 * a department of a district (or subdistrict), keyed ``<unit code>:<name>``
   (``370902000000:城管局``, named 泰山区城管局).
@@ -26,6 +28,7 @@ from functools import cached_property, lru_cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from boundaries.codes import ALLOWED, AmbiguousCodeError, as_given, full_code
 from geo.errors import InvalidInputError
 from geo.levels import LEVEL_KEYS
 from routing._toml import read_toml
@@ -268,7 +271,7 @@ class Desks:
                 value=key,
             )
         desk = self._unit(unit, field)
-        return self._department(desk.level, unit, department, key, field, desk)
+        return self._department(desk.level, desk.key, department, f"{desk.key}:{department}", field, desk)
 
     def route(self, category: Category, answer: Mapping[str, Any]) -> Desk:
         """The desk a report of ``category`` at a located point goes to.
@@ -313,18 +316,28 @@ class Desks:
         raise InvalidInputError("the point is in no unit of the boundary set", field="location")
 
     # ------------------------------------------------------------------ helpers
-    def _unit(self, code: str, field: str) -> Desk:
+    def _unit(self, given: str, field: str) -> Desk:
+        code = self._full_code(given, field)
         chain = self.unit_chain(code)
         if chain is None or self.index is None:
             raise UnknownDeskError(
-                f"{field}: unit code {code!r} is not in the active boundary set, nor a department key "
-                "(city:<name> or <unit code>:<name>)",
+                f"{field}: unit code {as_given(given, code)} is not in the active boundary set, nor a "
+                f"department key (city:<name> or <unit code>:<name>); allowed: {ALLOWED}",
                 field=field,
-                value=code,
+                value=given,
             )
         row = self.index.units.row_of_code[code]
         level = LEVEL_KEYS[int(self.index.units.ranks[row])]
         return Desk(code, level, str(self.index.units.names[row]), chain)
+
+    def _full_code(self, code: str, field: str) -> str:
+        """The 12-digit code of a 12-, 9- or 6-digit one (:func:`boundaries.codes.full_code`)."""
+        if self.index is None:
+            return code
+        try:
+            return full_code(code, self.index.units.row_of_code)
+        except AmbiguousCodeError as exc:
+            raise UnknownDeskError(f"{field}: {exc.message}", field=field, value=code) from exc
 
     def _department(
         self,

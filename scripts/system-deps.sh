@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Install the Debian packages the full test suite needs, only when missing:
 # PostGIS for PostgreSQL 15 (the PostGIS tests run for real) and Chromium with its
-# driver (the map pages are checked in a real headless browser); wrk for the HTTP
-# benchmark.
+# driver (the map pages are checked in a real headless browser); Redis (rate limits
+# shared by workers are tested against a real server); wrk for the HTTP benchmark.
 set -euo pipefail
 
 need=()
@@ -13,6 +13,8 @@ command -v chromedriver >/dev/null 2>&1 || need+=(chromium-driver)
 # wrk drives the HTTP benchmark (make bench); the benchmark falls back to a slower
 # Python client without it.
 command -v wrk >/dev/null 2>&1 || need+=(wrk)
+# redis-server: the shared store of rate-limit counters is tested against a real one.
+command -v redis-server >/dev/null 2>&1 || need+=(redis-server)
 # A CJK font so that map screenshots show Chinese names (the pages themselves need none).
 [ -f /usr/share/fonts/truetype/wqy/wqy-microhei.ttc ] || need+=(fonts-wqy-microhei)
 

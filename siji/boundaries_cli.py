@@ -82,7 +82,8 @@ def show_report(report: ValidationReport, as_json: bool) -> None:
     counts = ", ".join(f"{n:,} {level}" for level, n in report.counts.items())
     out.print(f"units: {counts}")
     if report.repaired:
-        out.print(f"repaired {len(report.repaired)} invalid geometries: {', '.join(report.repaired[:20])}")
+        repaired = counted(len(report.repaired), "invalid geometry", "invalid geometries")
+        out.print(f"repaired {repaired}: {', '.join(report.repaired[:20])}")
     if report.ok:
         out.print(f"[green]valid[/]: no problems above {report.tolerance_m2:g} m²")
         return

@@ -9,8 +9,9 @@ from typing import Annotated
 
 import typer
 
+from geo.errors import counted
 from siji.boundaries_cli import app as boundaries_app
-from siji.console import byte_progress, domain_errors, err, fail, out, print_json
+from siji.console import byte_progress, domain_errors, err, fail, out, print_json, show_tracebacks
 from siji.maps_cli import maps_app
 from siji.parks_cli import parks_app
 from siji.routing_cli import routing_app, staff_app
@@ -27,6 +28,20 @@ app.add_typer(routing_app, name="routing")
 app.add_typer(maps_app, name="maps")
 app.add_typer(parks_app, name="parks")
 app.add_typer(webhooks_app, name="webhooks")
+
+
+@app.callback()
+def _options(
+    traceback: Annotated[
+        bool,
+        typer.Option(
+            "--traceback", help="Show the Python traceback of an error instead of its one line (bug reports)."
+        ),
+    ] = False,
+) -> None:
+    """siji (四级): which city, district, subdistrict and community own a point."""
+    show_tracebacks(traceback)
+
 
 CrsOpt = Annotated[
     str, typer.Option("--crs", help="CRS of the input: wgs84, cgcs2000, gcj02, bd09 or EPSG:<code>.")
@@ -165,12 +180,14 @@ def lookup_batch(
     counts = ", ".join(f"{n:,} {status}" for status, n in summary.counts_by_status.items() if n)
     rate = summary.rows / summary.seconds if summary.seconds else float("inf")
     out.print(
-        f"{summary.rows:,} rows → {output_path} ({counts}) in {summary.seconds:.1f} s, {rate:,.0f} rows/s"
+        f"{counted(summary.rows, 'row')} → {output_path} ({counts}) in {summary.seconds:.1f} s, "
+        f"{rate:,.0f} rows/s"
     )
     for row, reason in summary.invalid_rows[:20]:
         err.print(f"row {row}: {reason}", highlight=False)
     if len(summary.invalid_rows) > 20:
-        err.print(f"... {len(summary.invalid_rows) - 20} more invalid rows, see the 'error' column")
+        more = counted(len(summary.invalid_rows) - 20, "more invalid row")
+        err.print(f"... {more}, see the 'error' column")
 
 
 @app.command()

@@ -9,13 +9,46 @@ from contextlib import contextmanager
 from typing import Any, NoReturn
 
 import typer
-from rich.console import Console
+from rich.console import Console, ConsoleDimensions
 from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeElapsedColumn
 
 from geo.errors import SijiError
 
-out = Console(soft_wrap=True)
-err = Console(stderr=True, soft_wrap=True)
+PIPED_WIDTH = 10_000
+"""Columns of a console whose output is not a terminal (a pipe, a file): tables keep
+their natural width instead of being cut to rich's default of 80 columns."""
+
+
+class WholeConsole(Console):
+    """A rich console that is as wide as a terminal it writes to, and wide enough for
+    any table when it writes to a pipe or a file (unless ``COLUMNS`` says otherwise).
+
+    Decided at each print, not when the console is made: the same console may write to
+    a terminal in one run and to a pipe in the next (tests, ``siji ... | less``).
+
+    Examples
+    --------
+    >>> import io
+    >>> WholeConsole(file=io.StringIO()).width
+    10000
+    >>> WholeConsole(file=io.StringIO(), width=72).width
+    72
+    """
+
+    @property
+    def size(self) -> ConsoleDimensions:
+        """The console's size: a terminal's own, else ``PIPED_WIDTH`` columns."""
+        if self._width is None and not self.is_terminal and "COLUMNS" not in self._environ:
+            return ConsoleDimensions(PIPED_WIDTH, super().size.height)
+        return super().size
+
+    @size.setter
+    def size(self, new_size: tuple[int, int]) -> None:
+        self._width, self._height = new_size
+
+
+out = WholeConsole(soft_wrap=True)
+err = WholeConsole(stderr=True, soft_wrap=True)
 
 
 def print_json(data: Any) -> None:
@@ -30,17 +63,29 @@ def fail(error: SijiError | str, code: int = 2) -> NoReturn:
     raise typer.Exit(code)
 
 
+_TRACEBACKS = {"shown": False}
+
+
+def show_tracebacks(shown: bool) -> None:
+    """Let errors that :func:`domain_errors` words as one line keep their traceback
+    (``siji --traceback ...``), for a bug report."""
+    _TRACEBACKS["shown"] = shown
+
+
 @contextmanager
 def domain_errors() -> Iterator[None]:
-    """Turn domain exceptions and bad ``SIJI_*`` settings into a one-line error and exit status 2."""
+    """Turn domain exceptions, bad ``SIJI_*`` settings and a database that cannot be
+    used into a one-line error and exit status 2 (the traceback only with ``--traceback``)."""
     from pydantic import ValidationError
 
     try:
         yield
     except SijiError as exc:
+        if _TRACEBACKS["shown"]:
+            raise
         fail(exc)
     except ValidationError as exc:
-        if exc.title != "Settings":
+        if exc.title != "Settings" or _TRACEBACKS["shown"]:
             raise
         fail("; ".join(setting_problem(error) for error in exc.errors()))
 

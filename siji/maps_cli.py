@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 
 import typer
 
+from geo.errors import counted
 from maps.options import (
     Areas,
     Correction,
@@ -124,10 +125,10 @@ def _write(analysis: Analysis, output: Path, kind: str, tiles: TilesLike) -> str
     if kind == "geojson":
         document = result_geojson(analysis.table, analysis=analysis.kind, summary=analysis.summary)
         output.write_text(json.dumps(document, ensure_ascii=False), encoding="utf-8")
-        return f"{len(analysis.table):,} features"
+        return counted(len(analysis.table), "feature")
     if kind == "csv":
         output.write_bytes(result_csv(analysis.table))
-        return f"{len(analysis.table):,} rows"
+        return counted(len(analysis.table), "row")
     files = save(analysis.draw(tiles), output)
     size = output.stat().st_size / 1e6
     return f"{size:.1f} MB, assets in {files}/"
@@ -167,7 +168,8 @@ def density(
         detail = _write(analysis, output, kind, basemap)
     _report(output, detail, source.note)
     out.print(
-        f"{analysis.summary['reports']:,} reports after the filters, {len(analysis.table):,} {level} units"
+        f"{counted(analysis.summary['reports'], 'report')} after the filters, "
+        f"{counted(len(analysis.table), level + ' unit')}"
     )
 
 
@@ -261,7 +263,7 @@ def _print_standards(summary: dict[str, Any], p: int) -> None:
             f"{row['name_zh']} ({row['name_en']}): demand covered "
             f"{row['covered_before']:,}/{row['demand']:,} "
             f"({row['share_before']:.1%}) before → {row['covered_after']:,}/{row['demand']:,} "
-            f"({row['share_after']:.1%}) after {p} new sites",
+            f"({row['share_after']:.1%}) after {counted(p, 'new site')}",
             highlight=False,
         )
     rows = summary["by_subdistrict"]

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 from rich.table import Table
 
+from geo.errors import counted
 from siji.console import domain_errors, err, out, print_json
 
 if TYPE_CHECKING:
@@ -148,13 +149,15 @@ def _print_import(summary: dict[str, Any]) -> None:
     )
     area = summary["area_m2"] / 10_000
     out.print(
-        f"{summary['features']:,} green spaces from {summary['source']!r}: {kinds}; "
-        f"{summary['polygons']:,} polygons, {summary['points']:,} points; {area:,.1f} ha where known",
+        f"{counted(summary['features'], 'green space')} from {summary['source']!r}: {kinds}; "
+        f"{counted(summary['polygons'], 'polygon')}, {counted(summary['points'], 'point')}; "
+        f"{area:,.1f} ha where known",
         highlight=False,
     )
     if summary["repaired"]:
         out.print(
-            f"repaired {len(summary['repaired'])} invalid polygon(s): {', '.join(summary['repaired'][:20])}"
+            f"repaired {counted(len(summary['repaired']), 'invalid polygon')}: "
+            f"{', '.join(summary['repaired'][:20])}"
         )
     verb = "replaced" if summary["stored"] else "would replace"
     if summary["replaced"]:
@@ -195,7 +198,7 @@ def list_command(
         out.print("the register is empty: import a park file with 'siji parks import FILE --commit'")
         return
     names = {k.key: k.name_zh for k in KINDS}
-    table = Table(title=f"{total:,} green spaces", show_lines=False)
+    table = Table(title=counted(total, "green space"), show_lines=False)
     for column in ("id", "name", "kind", "shape", "area m²", "opened", "source"):
         table.add_column(column)
     for row in frame.itertuples():
@@ -223,7 +226,7 @@ def export_command(
     with domain_errors():
         _, frame = load_green_spaces(_service().engine, kinds=_kinds(kind), source=source)
         write_register(frame, output)
-    err.print(f"wrote {len(frame):,} green spaces to {output}")
+    err.print(f"wrote {counted(len(frame), 'green space')} to {output}")
 
 
 def _kinds(kind: list[str] | None) -> list[str] | None:

@@ -13,6 +13,7 @@ from geo.errors import counted
 from siji.console import domain_errors, err, out, print_json
 
 if TYPE_CHECKING:
+    from routing.desks import Desk
     from routing.service import ReportService
 
 staff_app = typer.Typer(help="Staff tokens bound to a unit and a role.", no_args_is_help=True)
@@ -34,8 +35,8 @@ def staff_add(
     unit: Annotated[
         str,
         typer.Option(
-            help="Unit code (370902002000), city department (city:园林局) or district department "
-            "(370902000000:城管局)."
+            help="Unit code (370902002000, or the short 370902002 / 370902), city department "
+            "(city:园林局) or district department (370902000000:城管局 or 370902:城管局)."
         ),
     ],
     role: Annotated[str, typer.Option(help="dispatcher, handler, supervisor or planner.")],
@@ -47,7 +48,7 @@ def staff_add(
 
     with domain_errors():
         service = _report_service()
-        _check_unit(service, unit)
+        unit = _check_unit(service, unit).key  # a short code is kept as its 12-digit form
         chain = unit_chain(service.boundaries.index()[1], unit)
         token, token_id = issue(
             service.engine, name=name, unit_key=unit, role=role, days=days, unit_chain=chain
@@ -56,19 +57,20 @@ def staff_add(
     out.print(token, highlight=False)
 
 
-def _check_unit(service: ReportService, unit: str) -> None:
-    """A unit code of the active set, or a department the departments file lists; a code
-    a boundary release removed is refused naming the unit that continues it."""
+def _check_unit(service: ReportService, unit: str) -> Desk:
+    """The desk of a unit code of the active set (12, 9 or 6 digits), or of a department the
+    departments file lists; a code a boundary release removed is refused naming the unit
+    that continues it."""
     from routing.errors import UnknownDeskError
     from routing.handover import successor_text
     from store.lineage import successors_today
 
     service.boundaries.index()  # no active generation: say so, not "unknown unit"
     try:
-        service.desks().get(unit, field="unit")
+        return service.desks().get(unit, field="unit")
     except UnknownDeskError as exc:
         code, separator, department = unit.partition(":")
-        successors = successors_today(service.engine, code)
+        successors = successors_today(service.engine, service.boundaries.full_code(code))
         if not successors:
             raise
         use = f"{successors[0].code}{separator}{department}"
@@ -146,7 +148,7 @@ def escalate() -> None:
 
     with domain_errors():
         done = _report_service().escalate_overdue(actor=operator())
-    out.print(f"escalated {len(done)} overdue cases")
+    out.print(f"escalated {counted(len(done), 'overdue case')}")
     for item in done:
         out.print(f"  report {item['id']} → supervised by {item['supervisor']} (level {item['level']})")
 
@@ -165,7 +167,8 @@ def handover() -> None:
             service.engine, generation, index, actor=operator(), departments=service.departments
         )
     out.print(
-        f"handed over {len(moved)} open cases to units of generation {generation.id} {generation.name!r}"
+        f"handed over {counted(len(moved), 'open case')} to units of generation {generation.id} "
+        f"{generation.name!r}"
     )
     for item in moved[:50]:
         out.print(f"  report {item.report_id}: {item.from_key} → {item.to_key} {item.to_name} ({item.how})")
@@ -247,7 +250,7 @@ def audit_log(
     if as_json:
         print_json({"total": total, "entries": entries})
         return
-    table = Table(title=f"audit log: {len(entries)} of {total} entries")
+    table = Table(title=f"audit log: {len(entries):,} of {counted(total, 'entry', 'entries')}")
     for column in ("at", "actor", "role", "unit", "action", "report", "outcome", "client"):
         table.add_column(column)
     for e in entries:

@@ -19,15 +19,19 @@ from api.settings import Settings
 
 
 def prepare(settings: Settings) -> None:
-    """Migrate the database, import the bundled set and check the rule files once, before workers start.
+    """Check the rate-limit store, migrate the database, import the bundled set and check
+    the rule files once, before workers start.
 
-    A bad catalog, calendar or departments file stops the start here with one line
-    naming the file and the fix, instead of a traceback from every worker.
+    Redis that cannot be reached, a database that cannot be used, or a bad catalog,
+    calendar or departments file stops the start here with one line naming the fix,
+    instead of a traceback from every worker.
     """
+    from api.rate_counters import check_storage
     from api.settings import report_service
     from boundaries.service import BoundaryService
     from store.engine import make_engine, upgrade
 
+    check_storage(settings.rate_limit_storage)
     engine = make_engine(settings.database_url)
     try:
         upgrade(engine)

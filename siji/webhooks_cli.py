@@ -8,6 +8,7 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
+from geo.errors import counted
 from siji.console import domain_errors, err, out, print_json
 from siji.routing_cli import _report_service
 
@@ -21,7 +22,10 @@ webhooks_app = typer.Typer(
 def add(
     unit: Annotated[
         str,
-        typer.Option(help="Unit code (370902002000) or department (370902000000:城管局, city:园林局)."),
+        typer.Option(
+            help="Unit code (370902002000, or the short 370902002 / 370902) or department "
+            "(370902000000:城管局 or 370902:城管局, city:园林局)."
+        ),
     ],
     url: Annotated[str, typer.Option(help="http(s) URL the events are POSTed to.")],
     secret: Annotated[
@@ -92,7 +96,7 @@ def dead_letters(
     if as_json:
         print_json({"total": total, "deliveries": rows})
         return
-    table = Table(title=f"webhook {webhook_id}: {total} dead letters")
+    table = Table(title=f"webhook {webhook_id}: {counted(total, 'dead letter')}")
     for column in ("id", "event", "type", "report", "attempts", "last attempt", "last error"):
         table.add_column(column)
     for r in rows:
@@ -116,7 +120,7 @@ def replay(
 
     with domain_errors():
         count = replayed(_report_service(), operator(), webhook_id, delivery)
-    out.print(f"{count} dead letters of webhook {webhook_id} queued again")
+    out.print(f"{counted(count, 'dead letter')} of webhook {webhook_id} queued again")
 
 
 @webhooks_app.command("run")

@@ -6,9 +6,10 @@ import re
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine, create_engine, event, text
+from sqlalchemy import Engine, create_engine, event, make_url, text
+from sqlalchemy.exc import DBAPIError
 
-from geo.errors import InvalidInputError
+from geo.errors import InvalidInputError, SijiError
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 
@@ -67,9 +68,18 @@ def upgrade(engine: Engine) -> None:
     A database already there is recognised without importing Alembic (about 0.2 s of
     every command's start): its ``alembic_version`` rows are compared with the heads
     that the migration files name.
+
+    Raises
+    ------
+    DatabaseUnavailableError
+        The database cannot be reached or used (see :func:`database_problem`): the
+        message names the database and the fix.
     """
-    if not at_head(engine):
-        migrate(engine, "upgrade", "head")
+    try:
+        if not at_head(engine):
+            migrate(engine, "upgrade", "head")
+    except DBAPIError as exc:
+        raise database_problem(engine, exc) from exc
 
 
 def head_revisions() -> frozenset[str]:
@@ -115,8 +125,12 @@ def migrate(engine: Engine, direction: str, revision: str) -> None:
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS))
     with engine.begin() as connection:
-        if is_postgis(engine):
-            connection.execute(text("CREATE EXTENSION IF NOT EXISTS postgis"))
+        if is_postgis(engine) and not connection.scalar(
+            text("SELECT count(*) FROM pg_extension WHERE extname = 'postgis'")
+        ):
+            # Needs a superuser (or a role that owns the database on a server where
+            # postgis is trusted); otherwise database_problem() says who must run it.
+            connection.execute(text("CREATE EXTENSION postgis"))
         config.attributes["connection"] = connection
         getattr(command, direction)(config, revision)
 
@@ -125,3 +139,73 @@ def ping(engine: Engine) -> None:
     """Raise if the database cannot be reached."""
     with engine.connect() as connection:
         connection.execute(text("SELECT 1"))
+
+
+class DatabaseUnavailableError(SijiError):
+    """The database of ``SIJI_DATABASE_URL`` cannot be reached or used as it is."""
+
+    code = "database_unavailable"
+
+
+_FIXES: tuple[tuple[tuple[str, ...], str], ...] = (
+    (
+        ("28P01", "28000", "password authentication failed", "no pg_hba.conf entry", 'role "'),
+        "correct the user and password in SIJI_DATABASE_URL, or let that role log in (pg_hba.conf)",
+    ),
+    (
+        ("extension",),
+        "the postgis extension must be created once by a superuser: psql -d <database> -c "
+        "'CREATE EXTENSION postgis' (PostGIS installed on the server: Debian postgresql-15-postgis-3); "
+        "then any role that owns the database runs siji",
+    ),
+    (
+        ("42501", "permission denied"),
+        "the role of SIJI_DATABASE_URL must own the database or be allowed to create in it: as a "
+        "superuser, ALTER DATABASE <database> OWNER TO <role> (or GRANT CREATE ON SCHEMA public TO <role>)",
+    ),
+    (
+        ("3D000", "does not exist"),
+        "create it (as a superuser: createdb -O <role> <database>, then psql -d <database> -c "
+        "'CREATE EXTENSION postgis') or correct the database name in SIJI_DATABASE_URL",
+    ),
+    (
+        ("refused", "could not connect", "timeout", "timed out", "resolve", "translate host name", "08001"),
+        "is PostgreSQL running there, and are the host and port in SIJI_DATABASE_URL right?",
+    ),
+    (
+        ("unable to open database file", "readonly database", "read-only"),
+        "SIJI_DATABASE_URL names an SQLite file in a directory that is missing or not writable; "
+        "create the directory or point it elsewhere",
+    ),
+)
+"""What the driver says (SQLSTATE or words) → the fix; the first match wins."""
+
+
+def database_problem(engine: Engine, exc: DBAPIError) -> DatabaseUnavailableError:
+    """One line for a database that cannot be used: which database, what the server said,
+    and the fix (the password hidden).
+
+    Examples
+    --------
+    >>> from sqlalchemy.exc import OperationalError
+    >>> engine = make_engine("postgresql://siji:secret@db.example:5433/siji")
+    >>> refused = OperationalError("connect", {}, Exception("connection failed: Connection refused"))
+    >>> print(database_problem(engine, refused).message)  # doctest: +NORMALIZE_WHITESPACE
+    cannot use the database postgresql+psycopg://siji:***@db.example:5433/siji (SIJI_DATABASE_URL):
+    connection failed: Connection refused; is PostgreSQL running there, and are the host and port in
+    SIJI_DATABASE_URL right?
+    """
+    original = exc.orig if exc.orig is not None else exc
+    said = " ".join(str(original).split()) or type(original).__name__
+    state = str(getattr(original, "sqlstate", "") or "")
+    where = make_url(engine.url).render_as_string(hide_password=True)
+    haystack = f"{state} {said}".lower()
+    fix = next(
+        (fix for needles, fix in _FIXES if any(n.lower() in haystack for n in needles)),
+        "check SIJI_DATABASE_URL and the database server",
+    )
+    return DatabaseUnavailableError(
+        f"cannot use the database {where} (SIJI_DATABASE_URL): {said}; {fix}",
+        database=where,
+        sqlstate=state or None,
+    )

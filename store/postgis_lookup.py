@@ -179,16 +179,33 @@ def _snap_srid(conn: Connection, projection: str) -> int:
     """
     import zlib
 
+    from sqlalchemy.exc import ProgrammingError
+
+    from store.engine import DatabaseUnavailableError
+
     first = zlib.crc32(projection.encode()) % _SNAP_SRIDS
     for step in range(_SNAP_SRIDS):
         srid = SNAP_SRID_BASE + (first + step) % _SNAP_SRIDS
-        conn.execute(
-            text(
-                "INSERT INTO spatial_ref_sys (srid, auth_name, auth_srid, srtext, proj4text) "
-                "VALUES (:srid, 'siji', :srid, '', :proj) ON CONFLICT (srid) DO NOTHING"
-            ),
-            {"srid": srid, "proj": projection},
-        )
+        held = conn.execute(text("SELECT proj4text FROM spatial_ref_sys WHERE srid = :srid"), {"srid": srid})
+        if held.scalar() == projection:  # registered before: no privilege needed to use it
+            return srid
+        try:
+            conn.execute(
+                text(
+                    "INSERT INTO spatial_ref_sys (srid, auth_name, auth_srid, srtext, proj4text) "
+                    "VALUES (:srid, 'siji', :srid, '', :proj) ON CONFLICT (srid) DO NOTHING"
+                ),
+                {"srid": srid, "proj": projection},
+            )
+        except ProgrammingError as exc:
+            if getattr(exc.orig, "sqlstate", None) != "42501":
+                raise
+            raise DatabaseUnavailableError(
+                "the database role may not register siji's snap plane in spatial_ref_sys (a table of the "
+                "postgis extension, owned by the superuser who created it); as that superuser, once: "
+                "GRANT INSERT ON spatial_ref_sys TO <role>; or use --engine memory",
+                table="spatial_ref_sys",
+            ) from exc
         held = conn.execute(text("SELECT proj4text FROM spatial_ref_sys WHERE srid = :srid"), {"srid": srid})
         if held.scalar() == projection:
             return srid

@@ -11,6 +11,7 @@ import itertools
 import os
 import time
 from collections.abc import Callable, Iterator
+from typing import TypeVar
 
 import geopandas as gpd
 import pytest
@@ -36,6 +37,9 @@ def _index_cache_in_a_temporary_directory(tmp_path_factory: pytest.TempPathFacto
         os.environ["SIJI_INDEX_CACHE_DIR"] = before
 
 
+T = TypeVar("T")
+
+
 @pytest.fixture(scope="session")
 def postgis_server() -> Iterator[str]:
     """URL of the template database of a throwaway PostGIS server (or SIJI_TEST_DATABASE_URL)."""
@@ -43,14 +47,20 @@ def postgis_server() -> Iterator[str]:
     if url:
         yield url
         return
-    try:
-        server = ThrowawayPostgres().start()
-    except Exception as exc:
-        if os.environ.get("CI"):
-            pytest.fail(f"PostGIS could not start in CI: {exc}")
-        pytest.skip(f"PostGIS is not available here: {exc}")
+    server = started(ThrowawayPostgres().start, "PostGIS")
     yield server.url
     server.stop()
+
+
+def started(start: Callable[[], T], what: str) -> T:
+    """``start()``, or a skip when ``what`` (a server the tests start) is not available
+    here; in CI (``CI`` set) a failure, since CI must run every test for real."""
+    try:
+        return start()
+    except Exception as exc:
+        if os.environ.get("CI"):
+            pytest.fail(f"{what} could not start in CI: {exc}")
+        pytest.skip(f"{what} is not available here: {exc}")
 
 
 def fresh_postgis_database(template_url: str) -> str:

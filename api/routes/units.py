@@ -22,6 +22,7 @@ from api.schemas.units import (
     UnitList,
     UnitSummary,
 )
+from boundaries.codes import ALLOWED, as_given, short_code
 from boundaries.service import BoundaryService, generation_ref
 from geo.errors import UnknownUnitError
 from store import units as unit_store
@@ -42,7 +43,13 @@ class GeoJSONResponse(JSONResponse):
 
 
 def _summary(row: unit_store.UnitRow) -> UnitSummary:
-    return UnitSummary(code=row.code, name=row.name, level=row.level, parent_code=row.parent_code)  # type: ignore[arg-type]
+    return UnitSummary(
+        code=row.code,
+        name=row.name,
+        level=row.level,  # type: ignore[arg-type]
+        parent_code=row.parent_code,
+        short_code=short_code(row.code),
+    )
 
 
 @router.get("/units", response_model=UnitList, responses=ERROR_RESPONSES, summary="Search units")
@@ -82,16 +89,11 @@ def unit_geojson(
 ) -> JSONResponse:
     generation = boundaries.generation(at)
     row = _unit(boundaries, generation, code, at)
-    geometry = _geometry(boundaries, generation.id, code, simplify)
+    geometry = _geometry(boundaries, generation.id, row.code, simplify)
     feature = {
         "type": "Feature",
         "id": row.code,
-        "properties": {
-            "code": row.code,
-            "name": row.name,
-            "level": row.level,
-            "parent_code": row.parent_code,
-        },
+        "properties": _summary(row).model_dump(),
         "geometry": geometry,
     }
     return GeoJSONResponse(feature)
@@ -108,12 +110,10 @@ def unit_detail(
     generation = boundaries.generation(at)
     engine = boundaries.engine
     row = _unit(boundaries, generation, code, at)
+    code = row.code
     polygon = unit_store.unit_geometry(engine, generation.id, code)
     return UnitDetail(
-        code=row.code,
-        name=row.name,
-        level=row.level,  # type: ignore[arg-type]
-        parent_code=row.parent_code,
+        **_summary(row).model_dump(),
         generation=generation_ref(generation),  # type: ignore[arg-type]
         parents=[_summary(p) for p in unit_store.parent_chain(engine, generation.id, row)],
         children_count=unit_store.children_count(engine, generation.id, code),
@@ -129,7 +129,7 @@ def unit_detail(
 )
 def unit_children(boundaries: BoundariesDep, code: CodePath, at: AtQuery = None) -> UnitList:
     generation = boundaries.generation(at)
-    _unit(boundaries, generation, code, at)
+    code = _unit(boundaries, generation, code, at).code
     rows = unit_store.children(boundaries.engine, generation.id, code)
     return UnitList(
         generation=generation_ref(generation),  # type: ignore[arg-type]
@@ -163,23 +163,32 @@ def generations(boundaries: BoundariesDep) -> GenerationList:
 def _unit(
     boundaries: BoundaryService, generation: GenerationInfo, code: str, at: dt.date | None
 ) -> unit_store.UnitRow:
-    """The unit, or a 404 that says where a code of another generation is and leads."""
+    """The unit of a 12-digit or short code (:mod:`boundaries.codes`), or a 404 that says
+    where a code of another generation is and leads."""
+    full = boundaries.full_code(code, generation)
     try:
-        return unit_store.get_unit(boundaries.engine, generation.id, code)
+        return unit_store.get_unit(boundaries.engine, generation.id, full)
     except UnknownUnitError as exc:
-        raise absent_unit_error(boundaries, generation, code, at) from exc
+        raise absent_unit_error(boundaries, generation, full, at, given=code) from exc
 
 
 def absent_unit_error(
-    boundaries: BoundaryService, generation: GenerationInfo, code: str, at: dt.date | None
+    boundaries: BoundaryService,
+    generation: GenerationInfo,
+    code: str,
+    at: dt.date | None,
+    *,
+    given: str | None = None,
 ) -> UnknownUnitError:
     """The 404 of a code not in ``generation``: the generations it is in, the units that
-    continue it in ``generation``, and the ``at=`` to ask with for the code itself."""
+    continue it in ``generation``, and the ``at=`` to ask with for the code itself.
+    ``given``: the short code the caller wrote, when ``code`` is its 12-digit form."""
     where = f"boundary generation {generation.id} {generation.name!r} (valid from {generation.valid_from})"
+    shown = as_given(given or code, code)
     absence = explain_absence(boundaries.engine, code, at or dt.date.today())
     if absence is None:
         return UnknownUnitError(
-            f"unit code {code!r} is not in {where}, nor in any other generation",
+            f"unit code {shown} is not in {where}, nor in any other generation; allowed: {ALLOWED}",
             code=code,
             generation=generation_ref(generation),
         )
@@ -199,7 +208,7 @@ def absent_unit_error(
     else:
         leads = "no unit of this generation continues it"
     return UnknownUnitError(
-        f"unit code {code!r} is not in {where}; it is in {spans}: ask with at={absence.at} for the unit "
+        f"unit code {shown} is not in {where}; it is in {spans}: ask with at={absence.at} for the unit "
         f"itself; {leads}",
         code=code,
         generation=generation_ref(generation),

@@ -13,10 +13,15 @@ LevelKey = Literal["city", "district", "subdistrict", "community"]
 
 
 class UnitSummary(BaseModel):
-    code: str
+    code: str = Field(description="The 12-digit statistical code (统计用区划代码), the unit's key.")
     name: str
     level: LevelKey
     parent_code: str | None
+    short_code: str | None = Field(
+        default=None,
+        description="The short form also accepted wherever a code is taken: 6 digits (GB/T 2260) for a "
+        "city or county-level unit, 9 for a township or subdistrict; none for a community.",
+    )
 
 
 class UnitList(BaseModel):

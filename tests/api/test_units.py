@@ -68,6 +68,45 @@ def test_errors_have_one_shape(client: TestClient, path: str, status: int, code:
     assert error["message"]
 
 
+@pytest.mark.parametrize(
+    ("given", "code", "name", "short"),
+    [
+        ("370902", TAISHAN_DISTRICT, "泰山区", "370902"),
+        ("370900", "370900000000", "泰安市", "370900"),
+        ("370902002", CAIYUAN, "财源街道", "370902002"),
+        (TAISHAN_DISTRICT, TAISHAN_DISTRICT, "泰山区", "370902"),
+        (SANLI, SANLI, "三里社区居委会", None),
+    ],
+)
+def test_short_codes_name_the_same_unit(
+    client: TestClient, given: str, code: str, name: str, short: str | None
+) -> None:
+    body = client.get(f"/v1/units/{given}").json()
+    assert (body["code"], body["name"], body["short_code"]) == (code, name, short)
+    assert body == client.get(f"/v1/units/{code}").json()
+    feature = client.get(f"/v1/units/{given}.geojson").json()
+    assert (feature["id"], feature["properties"]["short_code"]) == (code, short)
+    children = client.get(f"/v1/units/{given}/children").json()["units"]
+    assert children == client.get(f"/v1/units/{code}/children").json()["units"]
+    assert all(child["parent_code"] == code for child in children)
+
+
+@pytest.mark.parametrize(
+    ("given", "read_as"),
+    [("370999", "370999000000"), ("370902999", "370902999000"), ("3709", None), ("37090200000", None)],
+)
+def test_unknown_short_codes_are_404s_naming_the_value(
+    client: TestClient, given: str, read_as: str | None
+) -> None:
+    response = client.get(f"/v1/units/{given}")
+    assert response.status_code == 404, response.text
+    message = response.json()["error"]["message"]
+    assert f"unit code {given!r}" in message
+    assert (f"read as {read_as}" in message) is (read_as is not None)
+    assert "6-digit GB/T 2260 code" in message
+    assert "9-digit code of a township" in message
+
+
 def test_generations_health_and_docs(client: TestClient) -> None:
     generations = client.get("/v1/generations").json()["generations"]
     assert [(g["name"], g["active"], g["unit_count"]) for g in generations] == [("taian-2023", True, 3877)]
@@ -89,6 +128,8 @@ REQUESTS = [
     ("/v1/units", {"level": "subdistrict", "q": "新"}),
     (f"/v1/units/{CAIYUAN}", {}),
     (f"/v1/units/{CAIYUAN}/children", {}),
+    ("/v1/units/370902", {}),
+    ("/v1/units/370902002/children", {}),
 ]
 
 

@@ -55,6 +55,9 @@ def test_staff_tokens_issue_list_revoke() -> None:
             ["--unit", "370902000000:不存在局", "--role", "handler"],
             "known: 370902000000:城管局, 370902000000:教育",
         ),
+        (["--unit", "370999", "--role", "handler"], "unit code '370999' (read as 370999000000) is not in"),
+        (["--unit", "370999:城管局", "--role", "handler"], "allowed: a 12-digit unit code (370902000000)"),
+        (["--unit", "370902:不存在局", "--role", "handler"], "known: 370902000000:城管局"),
     ],
 )
 def test_staff_add_refuses_unknown_units_and_roles(args: list[str], fragment: str) -> None:
@@ -75,6 +78,22 @@ def test_staff_add_issues_department_tokens(unit: str, role: str) -> None:
     added = runner.invoke(app, ["staff", "add", "--name", "部门", "--unit", unit, "--role", role])
     assert added.exit_code == 0, added.output
     assert f"({role} of {unit})" in added.stderr
+
+
+@pytest.mark.parametrize(
+    ("unit", "kept"),
+    [
+        ("370902", "370902000000"),
+        ("370902002", "370902002000"),
+        ("370902:城管局", "370902000000:城管局"),
+        ("370900", "370900000000"),
+    ],
+)
+def test_staff_add_keeps_the_12_digit_code_of_a_short_one(unit: str, kept: str) -> None:
+    added = runner.invoke(app, ["staff", "add", "--name", "短码", "--unit", unit, "--role", "supervisor"])
+    assert added.exit_code == 0, added.output
+    assert f"(supervisor of {kept})" in added.stderr
+    assert kept in runner.invoke(app, ["staff", "list"]).stdout
 
 
 def test_escalate_and_metrics_commands(tmp_path: Path) -> None:
