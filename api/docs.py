@@ -35,7 +35,7 @@ OAUTH2_REDIRECT_URL = "/docs/oauth2-redirect"
 ASSETS_URL = "/docs/assets"
 LICENCES_DIR = Path(__file__).resolve().with_name("docs_assets")
 _SHIPPED = ("swagger-ui-bundle.js", "swagger-ui.css", "redoc.standalone.js", "favicon.png")
-_LICENCES = (
+LICENCES = (
     "swagger-ui.LICENSE",
     "swagger-ui.NOTICE",
     "swagger-ui-bundle.js.LICENSE.txt",
@@ -43,6 +43,7 @@ _LICENCES = (
     "redoc.standalone.js.LICENSE.txt",
     "fastapi-offline.LICENSE",
 )
+"""The licences in :data:`LICENCES_DIR`, served beside the scripts."""
 REWRITES: dict[str, tuple[tuple[bytes, bytes], ...]] = {
     "redoc.standalone.js": ((b'src:"https://cdn.redoc.ly/redoc/logo-mini.svg"', b'src:""'),),
 }
@@ -69,7 +70,7 @@ def docs_asset(name: str) -> Path | None:
     """
     if name in _SHIPPED:
         return shipped_dir() / name
-    if name in _LICENCES:
+    if name in LICENCES:
         return LICENCES_DIR / name
     return None
 
@@ -150,7 +151,7 @@ async def asset(name: Annotated[str, PathParam(max_length=100)]) -> Response:
     """A script, stylesheet, icon or licence of the docs pages."""
     file = docs_asset(name)
     if file is None:
-        raise NotFoundError(f"no docs asset {name!r}; assets: {', '.join(_SHIPPED + _LICENCES)}", path=name)
+        raise NotFoundError(f"no docs asset {name!r}; assets: {', '.join(_SHIPPED + LICENCES)}", path=name)
     media = _MEDIA.get(file.suffix, "text/plain; charset=utf-8")
     cache = {"Cache-Control": "public, max-age=86400"}
     if name in REWRITES:

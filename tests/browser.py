@@ -22,6 +22,8 @@ import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -46,6 +48,14 @@ window.__cspViolations = [];
 document.addEventListener("securitypolicyviolation", e => window.__cspViolations.push(
     `${e.violatedDirective} blocked ${e.blockedURI || "inline"} at ${e.sourceFile}:${e.lineNumber}`));
 """
+
+
+@dataclass(frozen=True)
+class LiveService:
+    """A running service (the ``live_service`` fixture): its base URL and SQLite file."""
+
+    url: str
+    database: Path
 
 
 def browser_or_skip() -> None:

@@ -4,14 +4,12 @@ from __future__ import annotations
 
 import tempfile
 from collections.abc import Iterator
-from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
 
 from api.app import create_app
 from api.settings import Settings
-from tests.browser import chromium, serve
 from tests.conftest import fresh_postgis_database
 
 NO_RATE_LIMITS = {"rate_limit_per_address": 0, "rate_limit_per_token": 0}
@@ -48,17 +46,3 @@ def postgis_client(postgis_server: str, tmp_path_factory: pytest.TempPathFactory
     """The same service on PostGIS."""
     media = tmp_path_factory.mktemp("api-postgis") / "media"
     yield from make_client(fresh_postgis_database(postgis_server), media_dir=media)
-
-
-@pytest.fixture(scope="session")
-def live_service(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """The service under uvicorn on loopback (a new SQLite file, no reports); its base URL."""
-    with serve(f"sqlite:///{tmp_path_factory.mktemp('live') / 'siji.db'}") as url:
-        yield url
-
-
-@pytest.fixture(scope="session")
-def browser() -> Iterator[Any]:
-    """A headless Chromium with no network (:mod:`tests.browser`)."""
-    with chromium() as driver:
-        yield driver

@@ -12,8 +12,6 @@ import gzip
 import json
 import time
 import zlib
-from collections.abc import Iterator
-from pathlib import Path
 
 import brotli
 import httpx
@@ -21,7 +19,7 @@ import numpy as np
 import pytest
 
 from api.app import COMPRESS_MIN_BYTES
-from tests.browser import serve
+from tests.browser import LiveService
 
 CAIYUAN = "370902002000"
 ANSWERS = {
@@ -43,26 +41,20 @@ MEDIA = {
 
 
 @pytest.fixture(scope="module")
-def database(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return tmp_path_factory.mktemp("compression") / "siji.db"
+def base(live_service: LiveService) -> str:
+    """siji under uvicorn on loopback, on a database of this module (demo maps: no token needed)."""
+    return live_service.url
 
 
 @pytest.fixture(scope="module")
-def base(database: Path) -> Iterator[str]:
-    """siji under uvicorn on loopback, on a new database (demo maps: no token needed)."""
-    with serve(f"sqlite:///{database}") as url:
-        yield url
-
-
-@pytest.fixture(scope="module")
-def staff(base: str, database: Path) -> dict[str, str]:
+def staff(live_service: LiveService) -> dict[str, str]:
     """A city supervisor's token on that service, after one report (so one event)."""
     from routing.staff import issue
     from store.engine import make_engine
 
     report = {"lon": 117.13, "lat": 36.19, "category": "S-04-01", "description": "摆摊", "channel": "app"}
-    assert httpx.post(f"{base}/v1/reports", json=report).status_code == 201
-    engine = make_engine(f"sqlite:///{database}")
+    assert httpx.post(f"{live_service.url}/v1/reports", json=report).status_code == 201
+    engine = make_engine(f"sqlite:///{live_service.database}")
     token, _ = issue(engine, name="compression", unit_key="370900000000", role="supervisor")
     engine.dispose()
     return {"Authorization": f"Bearer {token}"}

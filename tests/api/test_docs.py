@@ -10,9 +10,9 @@ import httpx
 import pytest
 from fastapi.testclient import TestClient
 
-from api.docs import REWRITES, docs_asset, served_bytes, shipped_dir
+from api.docs import LICENCES, REWRITES, docs_asset, served_bytes, shipped_dir
 from api.security_headers import inline_script_hashes
-from tests.browser import assert_clean, load
+from tests.browser import LiveService, assert_clean, load
 
 SHIPPED_SHA256 = {
     "swagger-ui-bundle.js": "4b5a9b35a1adf37f00d39c0bae23cdb37007e2946240ef035137cc85b4d55349",
@@ -22,14 +22,6 @@ SHIPPED_SHA256 = {
 }
 """Swagger UI 5.32.6 and ReDoc 2.5.3 as npm publishes them: the versions whose licences
 api/docs_assets/ holds (its README)."""
-LICENCES = (
-    "swagger-ui.LICENSE",
-    "swagger-ui.NOTICE",
-    "swagger-ui-bundle.js.LICENSE.txt",
-    "redoc.LICENSE",
-    "redoc.standalone.js.LICENSE.txt",
-    "fastapi-offline.LICENSE",
-)
 MEDIA = {"js": "text/javascript", "css": "text/css", "png": "image/png"}
 
 
@@ -130,11 +122,11 @@ def _operations(base: str) -> int:
     return sum(1 for item in schema["paths"].values() for method in item if method in methods)
 
 
-def test_swagger_ui_lists_every_operation_offline(live_service: str, browser: Any) -> None:
-    operations = _operations(live_service)
+def test_swagger_ui_lists_every_operation_offline(live_service: LiveService, browser: Any) -> None:
+    operations = _operations(live_service.url)
     ready = f"return document.querySelectorAll('.opblock').length >= {operations}"
-    report = load(browser, f"{live_service}/docs", ready)
-    assert_clean(report, live_service)
+    report = load(browser, f"{live_service.url}/docs", ready)
+    assert_clean(report, live_service.url)
     assert int(browser.execute_script("return document.querySelectorAll('.opblock').length")) == operations
     title = browser.execute_script("return document.querySelector('.info .title').innerText")
     assert "siji" in title
@@ -144,11 +136,11 @@ def test_swagger_ui_lists_every_operation_offline(live_service: str, browser: An
     assert "/v1/lookup" in " ".join(paths)
 
 
-def test_redoc_lists_every_operation_offline(live_service: str, browser: Any) -> None:
-    operations = _operations(live_service)
+def test_redoc_lists_every_operation_offline(live_service: LiveService, browser: Any) -> None:
+    operations = _operations(live_service.url)
     count = "document.querySelectorAll('[data-section-id^=\"operation/\"]').length"
-    report = load(browser, f"{live_service}/redoc", f"return {count} >= {operations}")
-    assert_clean(report, live_service)
+    report = load(browser, f"{live_service.url}/redoc", f"return {count} >= {operations}")
+    assert_clean(report, live_service.url)
     assert int(browser.execute_script(f"return {count}")) == operations
     fonts = browser.execute_script(
         "return Array.from(document.fonts).filter(f => f.status !== 'unloaded').map(f => f.family)"

@@ -11,7 +11,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from api.routes.home import LINKS
-from tests.browser import assert_clean, load
+from tests.browser import LiveService, assert_clean, load
 
 PATHS = [path for _, links in LINKS for path, _, _ in links]
 
@@ -38,9 +38,9 @@ def test_it_links_the_docs_the_maps_readiness_generations_and_open311_discovery(
 
 
 @pytest.mark.parametrize("path", PATHS)
-def test_every_link_answers_a_new_user(live_service: str, path: str) -> None:
+def test_every_link_answers_a_new_user(live_service: LiveService, path: str) -> None:
     """On a new installation (no reports: the maps show demo data, no token needed)."""
-    response = httpx.get(f"{live_service}{path}", timeout=300)
+    response = httpx.get(f"{live_service.url}{path}", timeout=300)
     assert response.status_code == 200, response.text[:300]
 
 
@@ -73,11 +73,11 @@ def test_an_anonymous_visitor_sees_no_personal_data(client: TestClient) -> None:
         assert personal not in page
 
 
-def test_the_front_page_in_a_browser_offline(live_service: str, browser: Any) -> None:
-    report = load(browser, f"{live_service}/", "return document.querySelectorAll('li a').length > 0")
-    assert_clean(report, live_service)
+def test_the_front_page_in_a_browser_offline(live_service: LiveService, browser: Any) -> None:
+    report = load(browser, f"{live_service.url}/", "return document.querySelectorAll('li a').length > 0")
+    assert_clean(report, live_service.url)
     assert "'sha256-" not in report["headers"]["content-security-policy"]  # no script at all
     hrefs = browser.execute_script("return Array.from(document.querySelectorAll('li a')).map(a => a.href)")
-    assert hrefs == [f"{live_service}{path}" for path in PATHS]
+    assert hrefs == [f"{live_service.url}{path}" for path in PATHS]
     heading = browser.execute_script("return document.querySelector('h1').innerText")
     assert heading == "四级 siji"

@@ -16,7 +16,6 @@ import json
 import os
 import struct
 import zlib
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -32,28 +31,25 @@ from maps.render import (
     SEQUENTIAL,
     ZERO_COLOUR,
 )
-from tests.browser import assert_clean, chromium, load, serve
+from tests.browser import LiveService, assert_clean, load
 
 SCREENSHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
 
 
 @pytest.fixture(scope="module")
-def database(tmp_path_factory: pytest.TempPathFactory) -> Path:
+def database(live_service: LiveService) -> Path:
     """The service's SQLite file (no reports: the maps show demo data)."""
-    return tmp_path_factory.mktemp("browser") / "siji.db"
+    return live_service.database
 
 
 @pytest.fixture(scope="module")
-def service(database: Path) -> Iterator[str]:
-    """The siji service on a free loopback port; yields its base URL."""
-    with serve(f"sqlite:///{database}") as url:
-        yield url
+def service(live_service: LiveService) -> str:
+    return live_service.url
 
 
 @pytest.fixture(scope="module")
-def driver() -> Iterator[Any]:
-    with chromium() as browser:
-        yield browser
+def driver(browser: Any) -> Any:
+    return browser
 
 
 # --- checks --------------------------------------------------------------------------------
