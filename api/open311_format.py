@@ -32,11 +32,30 @@ LOCAL_TIMEZONE = ZoneInfo("Asia/Shanghai")
 
 _NOT_XML = re.compile("[^\t\n\r\u0020-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
 # Element name of the items of a list field in XML (GeoReport v2 uses the singular).
-_ITEM_TAG = {"attributes": "attribute", "values": "value"}
+_ITEM_TAG = {"attributes": "attribute", "values": "value", "endpoints": "endpoint", "formats": "format"}
 _UNIT_ZH = {"hours": "小时", "working_hours": "个工作小时", "working_days": "个工作日", "calendar_days": "天"}
 
 
 # --------------------------------------------------------------------------- models
+class DiscoveryEndpoint(BaseModel):
+    """One GeoReport v2 endpoint of this server."""
+
+    specification: str = Field(description="The specification the endpoint implements.")
+    url: str = Field(description="The endpoint's base URL.")
+    changeset: dt.datetime = Field(description="When the endpoint last changed.")
+    type: Literal["production", "test"] = Field(description="production, or test outside production.")
+    formats: list[str] = Field(description="The media types it answers in.")
+
+
+class Discovery(BaseModel):
+    """Service discovery (GeoReport v2): where the endpoints are and how to get a key."""
+
+    changeset: dt.datetime = Field(description="When this document last changed.")
+    contact: str = Field(description="Where to ask about the service.")
+    key_service: str = Field(description="How to get an api_key.")
+    endpoints: list[DiscoveryEndpoint]
+
+
 class Service(BaseModel):
     """One service type: a category of the catalog."""
 

@@ -1,4 +1,5 @@
-"""Fixtures shared by the whole suite: databases (SQLite and a real PostGIS) and apps.
+"""Fixtures shared by the whole suite: databases (SQLite and a real PostGIS), apps, and
+the service under uvicorn with a headless Chromium for the browser checks.
 
 PostGIS tests never skip in CI (``CI`` set): a server that cannot start fails them.
 Outside CI they skip with the reason when PostgreSQL/PostGIS is not installed.
@@ -11,12 +12,14 @@ import itertools
 import os
 import time
 from collections.abc import Callable, Iterator
-from typing import TypeVar
+from pathlib import Path
+from typing import Any, TypeVar
 
 import geopandas as gpd
 import pytest
 from sqlalchemy import text
 
+from tests.browser import LiveService, chromium, serve
 from tests.common import UNITS, Unit
 from tests.postgis_server import ThrowawayPostgres
 from tests.releases import ReleaseFiles, write_release_files
@@ -35,6 +38,22 @@ def _index_cache_in_a_temporary_directory(tmp_path_factory: pytest.TempPathFacto
         os.environ.pop("SIJI_INDEX_CACHE_DIR", None)
     else:
         os.environ["SIJI_INDEX_CACHE_DIR"] = before
+
+
+@pytest.fixture(scope="module")
+def live_service(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveService]:
+    """The service under uvicorn on loopback, over a new SQLite file of the test module's
+    own (no reports: the maps show demo data and need no token)."""
+    database: Path = tmp_path_factory.mktemp("live") / "siji.db"
+    with serve(f"sqlite:///{database}") as url:
+        yield LiveService(url, database)
+
+
+@pytest.fixture(scope="session")
+def browser() -> Iterator[Any]:
+    """A headless Chromium with no network (:mod:`tests.browser`)."""
+    with chromium() as driver:
+        yield driver
 
 
 T = TypeVar("T")

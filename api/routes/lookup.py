@@ -354,11 +354,40 @@ def _point_query(raw: bytes) -> tuple[float, float, str, dt.date | None]:
     return query.lon, query.lat, query.crs, query.at
 
 
+def _inline_schema(model: type[BaseModel]) -> dict[str, Any]:
+    """A model's JSON schema with its definitions written in place.
+
+    The bulk body is read raw (one route, several media types), so FastAPI never
+    registers the model among the schema's components, and a ``$ref`` to it dangles
+    (ReDoc then renders nothing).
+
+    Examples
+    --------
+    >>> _inline_schema(BatchLookupRequest)["properties"]["points"]["items"]["title"]
+    'PointIn'
+    """
+    schema = model.model_json_schema()
+    definitions = schema.pop("$defs", {})
+
+    def resolve(node: Any) -> Any:
+        if isinstance(node, dict):
+            ref = node.get("$ref", "")
+            if ref.startswith("#/$defs/"):
+                return resolve(definitions[ref.removeprefix("#/$defs/")])
+            return {key: resolve(value) for key, value in node.items()}
+        if isinstance(node, list):
+            return [resolve(value) for value in node]
+        return node
+
+    resolved: dict[str, Any] = resolve(schema)
+    return resolved
+
+
 BULK_BODY = {
     "requestBody": {
         "required": True,
         "content": {
-            "application/json": {"schema": {"$ref": "#/components/schemas/BatchLookupRequest"}},
+            "application/json": {"schema": _inline_schema(BatchLookupRequest)},
             "multipart/form-data": {
                 "schema": {
                     "type": "object",

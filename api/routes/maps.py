@@ -35,6 +35,7 @@ from api.analysis_pool import AnalysisPool
 from api.auth import PrincipalDep
 from api.ratelimit import RATE_LIMIT_RESPONSE
 from api.schemas.common import ErrorResponse, json_error
+from api.security_headers import CSP, page_policy
 from geo.errors import NotFoundError
 from maps.offline import asset_file, media_type
 from maps.options import DensityOptions, HotspotOptions, PocketParkOptions
@@ -318,9 +319,14 @@ def _rendered(
 
 
 def _parts(analysis: Analysis, fmt: Format, filename: str) -> tuple[bytes, str, dict[str, str]]:
+    """Body, media type and headers of an answer; a page gets the policy that lets its
+    own inline scripts run (:func:`api.security_headers.page_policy`)."""
     response = _answer(analysis, fmt, filename)
     headers = {k: v for k, v in response.headers.items() if k.lower() == "content-disposition"}
-    return bytes(response.body), response.media_type or "text/html", headers
+    body = bytes(response.body)
+    if fmt == "html":
+        headers[CSP] = page_policy(body.decode())
+    return body, response.media_type or "text/html", headers
 
 
 # --- routes ----------------------------------------------------------------------------

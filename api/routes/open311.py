@@ -30,6 +30,8 @@ Choices where the spec leaves room, or where siji differs:
   ``Idempotent-Replayed: true``; the key with another form is a 400.
 * The reporter token of the native API is the Open311 ``token``: ``GET tokens/{token}``
   gives the request id, and the native API reads the full report with it.
+* ``GET discovery.{format}`` names this endpoint, its formats and where keys come from;
+  its ``type`` is ``production`` only when ``SIJI_ENVIRONMENT=production``.
 """
 
 from __future__ import annotations
@@ -52,6 +54,8 @@ from api.errors import status_for
 from api.open311_format import (
     FORMATS,
     LOCAL_TIMEZONE,
+    Discovery,
+    DiscoveryEndpoint,
     Format,
     Open311ErrorList,
     RequestCreated,
@@ -231,6 +235,9 @@ CREATED_LINKS = {
 }
 FormatPath = Annotated[Format, Path(description="json or xml: the format of the answer (errors included).")]
 SERVICE_FIELDS = ("service_code", "service_name", "description", "metadata", "type", "keywords", "group")
+DISCOVERY_FIELDS = ("changeset", "contact", "key_service", "endpoints")
+API_CHANGESET = dt.datetime(2026, 12, 6, tzinfo=LOCAL_TIMEZONE)
+"""When the GeoReport v2 interface last changed (the discovery document's ``changeset``)."""
 REQUEST_FIELDS = (
     "service_request_id", "status", "status_notes", "service_name", "service_code", "description",
     "agency_responsible", "service_notice", "requested_datetime", "updated_datetime",
@@ -695,14 +702,45 @@ async def get_token(
     return render(format, "service_requests", "request", payload)
 
 
+@router.get(
+    "/discovery.{format}",
+    response_model=Discovery,
+    responses={
+        200: _doc(Discovery, "Where the endpoints are.", "discovery", None, DISCOVERY_FIELDS),
+        **ERRORS,
+    },
+    summary="Service discovery",
+    operation_id="open311_discovery",
+)
+async def discovery(request: Request, format: FormatPath) -> Response:
+    """This server's GeoReport v2 endpoint, its formats, and how to get an ``api_key``."""
+    settings: Settings = request.app.state.settings
+    base = str(request.base_url).rstrip("/")
+    endpoint = DiscoveryEndpoint(
+        specification="http://wiki.open311.org/GeoReport_v2",
+        url=f"{base}{PREFIX}",
+        changeset=API_CHANGESET,
+        type="production" if settings.environment == "production" else "test",
+        formats=["application/json", "application/xml"],
+    )
+    payload = Discovery(
+        changeset=API_CHANGESET,
+        contact=f"The city management office that runs this service; documentation at {base}/docs",
+        key_service="api_key values are issued by the operator of this service (SIJI_OPEN311_API_KEYS)",
+        endpoints=[endpoint],
+    )
+    return render(format, "discovery", None, payload)
+
+
 @router.api_route(
     "/requests.{format}",
-    methods=["DELETE", "HEAD", "OPTIONS", "PATCH", "PUT"],
+    methods=["DELETE", "OPTIONS", "PATCH", "PUT"],
     include_in_schema=False,
 )
 async def requests_other_methods() -> Response:
-    """405 naming both methods: GET and POST are two routes, and Starlette's 405 names only one."""
-    raise StarletteHTTPException(405, "Method Not Allowed", headers={"Allow": "GET, POST"})
+    """405 naming the methods: GET (and HEAD, api.head) and POST are two routes, and
+    Starlette's 405 names only one."""
+    raise StarletteHTTPException(405, "Method Not Allowed", headers={"Allow": "GET, HEAD, POST"})
 
 
 @router.get("/{path:path}", include_in_schema=False)
@@ -711,5 +749,5 @@ async def unknown_path(path: str) -> Response:
     raise NotFoundError(
         f"no Open311 endpoint at {PREFIX}/{_short(path)}; endpoints: services.{{format}}, "
         "services/{service_code}.{format}, requests.{format}, requests/{service_request_id}.{format}, "
-        "tokens/{token}.{format}, with format json or xml"
+        "tokens/{token}.{format}, discovery.{format}, with format json or xml"
     )

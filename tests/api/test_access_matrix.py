@@ -5,7 +5,8 @@ The routes are enumerated from the app itself, so a new route fails
 (route, principal) pair is one test case: the status must be the one its class says,
 and no answer (refusals included) may contain a case of a unit outside the caller's
 scope, by id or by description; the unit exports (metrics, maps) must not name the
-other unit.
+other unit; every answer carries the security headers; and ``HEAD`` of every ``GET``
+route answers as the ``GET`` does, without the body.
 
 The world: two sibling communities A and B of 财源街道, one case owned by each
 (乱堆物料 is a community's; A's filed with a photo); tokens of A and B (dispatchers),
@@ -17,6 +18,7 @@ are added as the routes that manage them need them.
 from __future__ import annotations
 
 import datetime as dt
+import re
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -28,6 +30,7 @@ from fastapi.testclient import TestClient
 from shapely import Point
 
 from api.app import create_app
+from api.security_headers import SECURITY_HEADERS
 from api.settings import Settings
 from routing.audit import operator
 from routing.staff import issue, revoke
@@ -176,9 +179,11 @@ def on_webhook(path: str, **kw: Any) -> Request:
 
 
 ROUTES: dict[tuple[str, str], tuple[str, Request]] = {
+    ("GET", "/"): (PUBLIC, get("/")),
     ("GET", "/openapi.json"): (PUBLIC, get("/openapi.json")),
     ("GET", "/docs"): (PUBLIC, get("/docs")),
     ("GET", "/docs/oauth2-redirect"): (PUBLIC, get("/docs/oauth2-redirect")),
+    ("GET", "/docs/assets/{name}"): (PUBLIC, get("/docs/assets/swagger-ui.css")),
     ("GET", "/redoc"): (PUBLIC, get("/redoc")),
     ("GET", "/healthz"): (PUBLIC, get("/healthz")),
     ("GET", "/readyz"): (PUBLIC, get("/readyz")),
@@ -257,9 +262,10 @@ ROUTES: dict[tuple[str, str], tuple[str, Request]] = {
         get("/open311/v2/requests/{A}.json"),
     ),
     ("GET", "/open311/v2/tokens/{token}.{format}"): (PUBLIC, get("/open311/v2/tokens/{token}.json")),
+    ("GET", "/open311/v2/discovery.{format}"): (PUBLIC, get("/open311/v2/discovery.xml")),
     **{
         (method, "/open311/v2/requests.{format}"): (PUBLIC, get("/open311/v2/requests.json"))
-        for method in ("DELETE", "HEAD", "OPTIONS", "PATCH", "PUT")
+        for method in ("DELETE", "OPTIONS", "PATCH", "PUT")
     },
     ("GET", "/open311/v2/{path:path}"): (PUBLIC, get("/open311/v2/nothing-here")),
     ("GET", "/maps/assets/{path:path}"): (PUBLIC, get("/maps/assets/leaflet/leaflet.css")),
@@ -289,7 +295,8 @@ def _period() -> dict[str, str]:
 
 
 def app_routes() -> set[tuple[str, str]]:
-    """(method, path) of every route of the app; HEAD only where there is no GET beside it."""
+    """(method, path) of every route of the app; HEAD is left out where GET is beside it
+    (and every GET answers HEAD: test_head_answers_as_get)."""
     app = create_app(Settings(environment="test"))
     pairs = set()
     for route in iter_route_contexts(app.routes):
@@ -337,6 +344,8 @@ def test_access(world: World, route: tuple[str, str], who: str) -> None:
         assert response.status_code < 500, response.text[:300]
     else:
         assert response.status_code in expected(kind, who), response.text[:300]
+    for name, value in SECURITY_HEADERS:  # on every answer, refusals included; pages add script hashes
+        assert re.sub(r" 'sha256-[A-Za-z0-9+/=]+'", "", response.headers[name]) == value, name
     if route in PUBLIC_CASE_VIEWS:
         return
     hidden = {"A", "B"} - SEES.get(who, set())
@@ -349,6 +358,24 @@ def test_access(world: World, route: tuple[str, str], who: str) -> None:
     if route in UNIT_EXPORTS and response.status_code == 200 and who in ("staff_a", "staff_b"):
         other = world.unit["B" if who == "staff_a" else "A"]
         assert other not in response.text, f"{who}'s {route[1]} names the other community {other}"
+
+
+GETS = sorted(route for route in ROUTES if route[0] == "GET")
+
+
+@pytest.mark.parametrize("who", ["anonymous", "staff_a", "city"])
+@pytest.mark.parametrize("route", GETS, ids=lambda r: r[1])
+def test_head_answers_as_get(world: World, route: tuple[str, str], who: str) -> None:
+    """HEAD wherever GET is served: the GET's status and headers, no body (RFC 9110 §9.3.2)."""
+    _, build = ROUTES[route]
+    url, kwargs = build(world)
+    got = world.client.get(url, headers=world.headers[who], **kwargs)
+    head = world.client.head(url, headers=world.headers[who], **kwargs)
+    assert head.status_code == got.status_code, head.headers
+    assert head.content == b""
+    for name in ("content-type", "content-encoding", "content-security-policy", "www-authenticate"):
+        assert head.headers.get(name) == got.headers.get(name), name
+    assert ("content-length" in head.headers) == ("content-length" in got.headers)
 
 
 def test_a_community_map_page_draws_only_its_own_unit(world: World) -> None:

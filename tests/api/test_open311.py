@@ -434,7 +434,41 @@ def test_unknown_path_is_an_open311_404(client: TestClient) -> None:
 def test_other_methods_are_405_naming_get_and_post(client: TestClient, method: str) -> None:
     response = client.request(method, f"{V2}/requests.json")
     assert response.status_code == 405
-    assert response.headers["allow"] == "GET, POST"
+    assert response.headers["allow"] == "GET, HEAD, POST"
+
+
+def test_head_of_the_listing_is_its_headers(client: TestClient) -> None:
+    got, head = client.get(f"{V2}/requests.json"), client.head(f"{V2}/requests.json")
+    assert head.status_code == got.status_code == 200
+    assert head.content == b""
+    assert head.headers["content-type"] == got.headers["content-type"]
+
+
+@pytest.mark.parametrize("fmt", ["json", "xml"])
+def test_discovery_names_this_endpoint_and_its_formats(client: TestClient, fmt: str) -> None:
+    response = client.get(f"{V2}/discovery.{fmt}")
+    assert response.status_code == 200
+    if fmt == "json":
+        body = response.json()
+        (endpoint,) = body["endpoints"]
+        assert endpoint["url"] == f"http://testserver{V2}"
+        assert endpoint["specification"] == "http://wiki.open311.org/GeoReport_v2"
+        assert endpoint["type"] == "test"  # SIJI_ENVIRONMENT=test
+        assert endpoint["formats"] == ["application/json", "application/xml"]
+        assert "SIJI_OPEN311_API_KEYS" in body["key_service"]
+        assert body["changeset"].endswith("+08:00")
+    else:
+        root = ET.fromstring(response.content)
+        assert root.tag == "discovery"
+        formats = root.findall("endpoints/endpoint/formats/format")
+        assert [f.text for f in formats] == ["application/json", "application/xml"]
+        assert root.findtext("endpoints/endpoint/url") == f"http://testserver{V2}"
+    # each advertised format is really answered
+    for media in ("application/json", "application/xml"):
+        fmt_of = {"application/json": "json", "application/xml": "xml"}[media]
+        services = client.get(f"{V2}/services.{fmt_of}")
+        assert services.headers["content-type"].startswith(media)
+    assert "discovery.{format}" in open311_error(client.get(f"{V2}/discovery"), 404)
 
 
 def test_the_native_error_format_is_unchanged(client: TestClient) -> None:
@@ -447,7 +481,7 @@ def test_the_native_error_format_is_unchanged(client: TestClient) -> None:
 def test_openapi_documents_both_media_types(client: TestClient) -> None:
     paths = client.get("/openapi.json").json()["paths"]
     operations = [(p, m, op) for p, item in paths.items() if p.startswith(V2) for m, op in item.items()]
-    assert len(operations) == 6
+    assert len(operations) == 7
     for path, method, operation in operations:
         responses = operation["responses"]
         assert "422" not in responses, (path, method)

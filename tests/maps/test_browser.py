@@ -1,12 +1,11 @@
 """The three maps in a real headless Chromium, served by the real service on loopback.
 
-For each map: no JavaScript error in the console, no failed request and no request
-that leaves the machine, Leaflet drew the polygons and markers, and a screenshot has
-the map's colours.  The service runs with uvicorn in a thread on a free loopback port,
-over a new SQLite database (no reports: the maps show the demo data).
-
-Chromium and chromedriver come from Debian (``scripts/system-deps.sh``).  Without them
-the tests skip, except in CI (``CI`` set), where they fail.  With
+For each map: no JavaScript error in the console, no failed request, no request that
+leaves the machine and no Content-Security-Policy violation (the page is served with
+one), Leaflet drew the polygons and markers, and a screenshot has the map's colours.
+The whole-city density map travels compressed, under a third of its size.  The service
+runs with uvicorn in a thread on a free loopback port, over a new SQLite database (no
+reports: the maps show the demo data); see :mod:`tests.browser`.  With
 ``SIJI_SAVE_SCREENSHOTS=1`` the screenshots are written to ``docs/screenshots/``.
 """
 
@@ -15,16 +14,12 @@ from __future__ import annotations
 import io
 import json
 import os
-import socket
 import struct
-import tempfile
-import threading
-import time
 import zlib
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import httpx
 import numpy as np
 import pytest
 
@@ -36,134 +31,28 @@ from maps.render import (
     SEQUENTIAL,
     ZERO_COLOUR,
 )
+from tests.browser import LiveService, assert_clean, load
 
-CHROMIUM = "/usr/bin/chromium"
-CHROMEDRIVER = "/usr/bin/chromedriver"
-FLAGS = (
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-    "--disable-dev-shm-usage",
-    "--window-size=1280,900",
-    # nothing may leave the machine: every host name but the loopback one fails to resolve
-    "--host-resolver-rules=MAP * ~NOTFOUND , EXCLUDE 127.0.0.1",
-)
 SCREENSHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
 
 
-def _browser_or_skip() -> None:
-    missing = [path for path in (CHROMIUM, CHROMEDRIVER) if not os.access(path, os.X_OK)]
-    if missing:
-        reason = f"{' and '.join(missing)} not installed (apt-get install chromium chromium-driver)"
-        if os.environ.get("CI"):
-            pytest.fail(f"the browser check must run in CI: {reason}")
-        pytest.skip(reason)
-
-
 @pytest.fixture(scope="module")
-def database(tmp_path_factory: pytest.TempPathFactory) -> Path:
+def database(live_service: LiveService) -> Path:
     """The service's SQLite file (no reports: the maps show demo data)."""
-    return tmp_path_factory.mktemp("browser") / "siji.db"
+    return live_service.database
 
 
 @pytest.fixture(scope="module")
-def service(database: Path) -> Iterator[str]:
-    """The siji service on a free loopback port (uvicorn in a thread); yields its base URL."""
-    import uvicorn
-
-    from api.app import create_app
-    from api.settings import Settings
-
-    path = database
-    settings = Settings(database_url=f"sqlite:///{path}", environment="test", escalation_interval_s=0)
-    listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    listener.bind(("127.0.0.1", 0))
-    port = listener.getsockname()[1]
-    server = uvicorn.Server(uvicorn.Config(create_app(settings), log_level="warning", lifespan="on"))
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [listener]}, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 120
-    while not server.started:
-        if not thread.is_alive() or time.monotonic() > deadline:
-            pytest.fail("the service did not start")
-        time.sleep(0.1)
-    yield f"http://127.0.0.1:{port}"
-    server.should_exit = True
-    thread.join(timeout=30)
-    listener.close()
+def service(live_service: LiveService) -> str:
+    return live_service.url
 
 
 @pytest.fixture(scope="module")
-def driver() -> Iterator[Any]:
-    _browser_or_skip()
-    from selenium import webdriver
-    from selenium.webdriver.chrome.options import Options
-    from selenium.webdriver.chrome.service import Service
-
-    options = Options()
-    options.binary_location = CHROMIUM
-    profile = tempfile.TemporaryDirectory(prefix="siji-chromium-")
-    for flag in (*FLAGS, f"--user-data-dir={profile.name}"):
-        options.add_argument(flag)
-    options.set_capability("goog:loggingPrefs", {"browser": "ALL", "performance": "ALL"})
-    browser = webdriver.Chrome(service=Service(executable_path=CHROMEDRIVER), options=options)
-    browser.set_page_load_timeout(180)
-    try:
-        yield browser
-    finally:
-        browser.quit()
-        profile.cleanup()
+def driver(browser: Any) -> Any:
+    return browser
 
 
 # --- checks --------------------------------------------------------------------------------
-
-
-def _load(driver: Any, url: str, ready_js: str, timeout: float = 120) -> dict[str, Any]:
-    """Open ``url``, wait until ``ready_js`` is true, and collect what went wrong on the way."""
-    from selenium.webdriver.support.ui import WebDriverWait
-
-    driver.get_log("browser")  # drop what came before (the browser's own start page)
-    driver.get_log("performance")
-    driver.get(url)
-    WebDriverWait(driver, timeout).until(lambda d: d.execute_script(ready_js))
-    time.sleep(0.8)  # let the last frame paint
-    console = driver.get_log("browser")
-    requests: dict[str, str] = {}
-    failed: list[str] = []
-    started = False
-    for entry in driver.get_log("performance"):
-        message = json.loads(entry["message"])["message"]
-        method, params = message["method"], message["params"]
-        if method == "Network.requestWillBeSent":
-            started = started or params["request"]["url"] == url
-            if started:
-                requests[params["requestId"]] = params["request"]["url"]
-        elif not started:
-            continue
-        elif method == "Network.loadingFailed":
-            failed.append(f"{requests.get(params['requestId'], params['requestId'])}: {params['errorText']}")
-        elif method == "Network.responseReceived" and params["response"]["status"] >= 400:
-            failed.append(f"{params['response']['url']}: HTTP {params['response']['status']}")
-    return {
-        "severe": [e["message"] for e in console if e["level"] == "SEVERE"],
-        "failed": failed,
-        "urls": list(requests.values()),
-        "started": started,
-    }
-
-
-def _assert_clean(report: dict[str, Any], origin: str) -> None:
-    assert report["started"], "the page's own request was not seen in the performance log"
-    assert report["severe"] == [], report["severe"]
-    assert report["failed"] == [], report["failed"]
-    # chrome:// pages are the browser's own (its start page may still be loading), never the network
-    outside = [url for url in report["urls"] if not url.startswith((origin, "data:", "chrome://"))]
-    assert outside == [], f"requests that leave the page's origin: {outside}"
 
 
 def _count(driver: Any, selector: str) -> int:
@@ -269,8 +158,13 @@ DRAWN = "return document.querySelectorAll('path.leaflet-interactive').length >= 
 
 
 def test_density_map_in_a_browser(service: str, driver: Any) -> None:
-    report = _load(driver, f"{service}/maps/density", DRAWN.format(n=3782))
-    _assert_clean(report, service)
+    report = load(driver, f"{service}/maps/density", DRAWN.format(n=3782))
+    assert_clean(report, service)
+    # sent compressed (Chromium asks for zstd, br or gzip): under a third of the page
+    size = len(httpx.get(f"{service}/maps/density", headers={"Accept-Encoding": "identity"}).content)
+    assert size > 1_000_000, size
+    assert report["headers"].get("content-encoding") in ("zstd", "br", "gzip"), report["headers"]
+    assert 0 < report["transferred"] < size / 3, (report["transferred"], size)
     assert _count(driver, "path.leaflet-interactive") >= 3782  # every community
     fills = _fills(driver)
     assert fills.get(SEQUENTIAL[-1], 0) > 10, fills
@@ -286,8 +180,8 @@ def test_density_map_in_a_browser(service: str, driver: Any) -> None:
 
 
 def test_hotspot_map_in_a_browser(service: str, driver: Any) -> None:
-    report = _load(driver, f"{service}/maps/hotspots", DRAWN.format(n=3782))
-    _assert_clean(report, service)
+    report = load(driver, f"{service}/maps/hotspots", DRAWN.format(n=3782))
+    assert_clean(report, service)
     fills = _fills(driver)
     # the demo's urban clusters survive the correction for testing 3,782 communities at once
     assert fills.get(HOTSPOT_COLOURS["hot 95%"], 0) > 0, fills
@@ -301,8 +195,8 @@ def test_hotspot_map_in_a_browser(service: str, driver: Any) -> None:
 
 
 def test_the_uncorrected_hotspot_map_is_one_option_away(service: str, driver: Any) -> None:
-    report = _load(driver, f"{service}/maps/hotspots?correction=none", DRAWN.format(n=3782))
-    _assert_clean(report, service)
+    report = load(driver, f"{service}/maps/hotspots?correction=none", DRAWN.format(n=3782))
+    assert_clean(report, service)
     fills = _fills(driver)
     assert fills.get(HOTSPOT_COLOURS["hot 99%"], 0) > 0, fills
     legend = driver.execute_script("return document.querySelector('.siji-legend').innerText")
@@ -311,8 +205,8 @@ def test_the_uncorrected_hotspot_map_is_one_option_away(service: str, driver: An
 
 def test_pocket_park_map_in_a_browser(service: str, driver: Any) -> None:
     ready = "return document.querySelectorAll('.leaflet-marker-icon').length >= 5"
-    report = _load(driver, f"{service}/maps/pocket-parks?p=5", ready)
-    _assert_clean(report, service)
+    report = load(driver, f"{service}/maps/pocket-parks?p=5", ready)
+    assert_clean(report, service)
     ranks = driver.execute_script(
         "return Array.from(document.querySelectorAll('.leaflet-marker-icon .siji-rank'))"
         ".map(e => e.innerText)"
@@ -338,8 +232,8 @@ def test_registered_parks_are_drawn_as_they_are(service: str, driver: Any, datab
     import_green_spaces(engine, read_green_spaces(park_file), source="parks.gpkg")
     engine.dispose()
     ready = "return document.querySelectorAll('.leaflet-marker-icon').length >= 5"
-    report = _load(driver, f"{service}/maps/pocket-parks?p=5", ready)
-    _assert_clean(report, service)
+    report = load(driver, f"{service}/maps/pocket-parks?p=5", ready)
+    assert_clean(report, service)
     fills = _fills(driver)
     assert fills.get(PARK_COLOUR, 0) >= 4, fills  # 2 polygons, 1 open pocket park, the served area
     note = driver.execute_script("return document.querySelector('.siji-title').innerText")
@@ -372,8 +266,8 @@ def test_a_saved_map_works_from_files(tmp_path: Path, driver: Any) -> None:
     target = tmp_path / "offline map.html"
     save(density_map(units, heat_points=points), target)
     url = target.as_uri()
-    report = _load(driver, url, DRAWN.format(n=5))
-    _assert_clean(report, tmp_path.as_uri())
+    report = load(driver, url, DRAWN.format(n=5))
+    assert_clean(report, tmp_path.as_uri(), policy=False)  # a file has no headers
     assert _count(driver, "path.leaflet-interactive") == 5
     # the stylesheets really applied: Leaflet's and the page's own
     assert (
