@@ -28,8 +28,8 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import shapely
 
+# shapely is imported by the functions that use it (see geo/index.py).
 if TYPE_CHECKING:
     from collections.abc import Callable, Mapping
 
@@ -103,6 +103,8 @@ class LevelGrid:
     def __init__(
         self, geometries: NDArray[np.object_], finest_cell: float = 1 / 1024, refine: int = 1
     ) -> None:
+        import shapely
+
         if refine < 1 or refine & (refine - 1):
             raise ValueError(f"refine must be a power of two >= 1, got {refine!r}")
         self._geometries: NDArray[np.object_] | None = np.asarray(geometries, dtype=object)
@@ -194,6 +196,8 @@ class LevelGrid:
     @property
     def geometries(self) -> NDArray[np.object_]:
         """The polygons, prepared (loaded on first use for a grid made by :meth:`from_arrays`)."""
+        import shapely
+
         geometries = self._geometries
         if geometries is None:
             # One thread loads and prepares them: preparing a geometry another thread
@@ -310,6 +314,8 @@ class LevelGrid:
 
     def _segments(self) -> tuple[NDArray[np.float64], NDArray[np.float64], NDArray[np.int64]]:
         """Start and end points of every edge, and the polygon it belongs to."""
+        import shapely
+
         # get_rings only reads Polygons: split MultiPolygons into their parts first.
         parts, part_poly = shapely.get_parts(self.geometries, return_index=True)
         rings, ring_part = shapely.get_rings(parts, return_index=True)
@@ -352,6 +358,8 @@ class LevelGrid:
 
     def _covering(self, flat_cells: NDArray[np.int64]) -> tuple[NDArray[np.int64], NDArray[np.int64]]:
         """(i, polygon) pairs for the polygons covering the centre of ``flat_cells[i]``."""
+        import shapely
+
         iy, ix = np.divmod(flat_cells, self.nx)
         x = self.x0 + (ix + 0.5) * self.cell
         y = self.y0 + (iy + 0.5) * self.cell
@@ -538,6 +546,8 @@ class LevelGrid:
         >>> grid.exact_covering(1.0, 0.5), grid.exact_covering(1.0, 2.0)
         ([0, 1], [])
         """
+        import shapely
+
         leaf = self.leaf_at(x, y)
         if leaf < 0:
             return []
@@ -607,6 +617,8 @@ class LevelGrid:
         tests are a small part of a batch (11-19 ms of 71 ms for 1M points, measured),
         so the rest of a batch still runs in parallel.
         """
+        import shapely
+
         hit = np.empty(len(x), dtype=bool)
         for start in range(0, len(x), _TESTS_PER_HOLD):
             part = slice(start, start + _TESTS_PER_HOLD)

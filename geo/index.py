@@ -34,13 +34,15 @@ from functools import cached_property
 from typing import TYPE_CHECKING, Any, Protocol
 
 import numpy as np
-import shapely
 
 from geo.errors import BoundaryDataError, InvalidInputError
 from geo.grid import MIXED_SUBCELL, LevelGrid
 from geo.levels import LEVEL_KEYS, LEVELS, get_level
 from geo.snap import Edges, OutsideRaster, Snapper, snap_projection
 
+# shapely is imported by the functions that use it: a lookup from a cached index
+# (boundaries/index_cache.py) of a point away from every edge never needs it, and a
+# fresh `siji lookup` does not pay for its import (about 30 ms).
 if TYPE_CHECKING:
     from collections.abc import Callable, Sequence
 
@@ -393,6 +395,8 @@ class JurisdictionIndex:
     @cached_property
     def bounds(self) -> tuple[float, float, float, float]:
         """(minx, miny, maxx, maxy) of all units, WGS84 degrees."""
+        import shapely
+
         minx, miny, maxx, maxy = shapely.total_bounds(self.geometries)
         return float(minx), float(miny), float(maxx), float(maxy)
 
@@ -661,6 +665,8 @@ def _unit_table(
     codes: Any, names: Any, levels: Any, parent_codes: Any, geometries: Any
 ) -> tuple[UnitTable, NDArray[np.object_]]:
     """Check the arrays and sort them into a :class:`UnitTable` (the one place for checks)."""
+    import shapely
+
     code_arr = np.asarray([str(c) for c in codes], dtype=object)
     n = len(code_arr)
     name_arr = np.asarray([str(v) for v in names], dtype=object)
@@ -734,6 +740,8 @@ def _is_missing(value: Any) -> bool:
 
 
 def _geom_kind(geometry: Any) -> str:
+    import shapely
+
     if geometry is None:
         return "missing"
     return f"{'empty ' if shapely.is_empty(geometry) else ''}{geometry.geom_type}"

@@ -374,7 +374,7 @@ def test_exact_tests_of_one_grid_never_run_in_two_threads_at_once(monkeypatch: p
             with counting:
                 active[0] -= 1
 
-    monkeypatch.setattr(geo.grid.shapely, "intersects_xy", watched)
+    monkeypatch.setattr(shapely, "intersects_xy", watched)
     monkeypatch.setattr(geo.grid, "_TESTS_PER_HOLD", 64)  # many holds per batch
     rng = np.random.default_rng(3)
     minx, miny, maxx, maxy = shapely.total_bounds(GEOMS)
