@@ -1,0 +1,5 @@
+"""``python -m siji``: the ``siji`` command (:func:`siji.launch.main`)."""
+
+from siji.launch import main
+
+main()
