@@ -17,12 +17,27 @@ from api import errors, ratelimit
 from api.analysis_pool import AnalysisPool
 from api.limits import BodySizeLimit
 from api.plain_routes import PlainRoutes
-from api.routes import audit, health, lookup, maps, metrics, open311, parks, reports, units
-from api.settings import Settings, report_service
+from api.routes import (
+    audit,
+    events,
+    health,
+    lookup,
+    maps,
+    metrics,
+    open311,
+    parks,
+    photos,
+    reports,
+    units,
+    webhooks,
+)
+from api.settings import Settings, delivery_policy, report_service
 from boundaries.index_cache import IndexCache
 from boundaries.service import BoundaryService
 from geo.errors import SijiError
 from routing.deadlines import calendar_warning
+from routing.delivery import Deliverer
+from routing.intake import MAX_PHOTOS
 from routing.service import ReportService
 from store.engine import make_engine, upgrade
 
@@ -39,6 +54,8 @@ UPLOAD_PATHS = ("/v1/lookup",)
 HANDOVER_AGAIN_S = 30.0
 """Seconds after a switch when open cases are handed over once more (every worker has
 switched by then, see boundaries.service)."""
+PHOTO_FIELDS_BYTES = 1 << 20
+"""Room for the fields of a multipart report or step beside its photos."""
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -52,7 +69,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     The database engine, migrations, the first-start import of the bundled set and
     the active generation's index are made in the lifespan, so a failing database
-    stops the start instead of the first request.
+    stops the start instead of the first request.  The lifespan also finishes photo
+    files a killed request left staged (:meth:`store.media.MediaStore.recover`) and
+    runs the event delivery loop (:mod:`routing.delivery`) in a thread of its own.
     """
     settings = settings or Settings()
 
@@ -79,12 +98,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             await run_in_threadpool(_warm, service)
             app.state.analyses = AnalysisPool(settings.map_processes)
             app.state.analyses.warm()
+            await run_in_threadpool(app.state.reports.media.recover, engine)
             escalation = (
                 asyncio.create_task(_escalate_every(app.state.reports, settings.escalation_interval_s))
                 if settings.escalation_interval_s > 0
                 else None
             )
             watcher = asyncio.create_task(_watch_generations(service))
+            deliverer = _deliverer(settings, app.state.reports)
             # Also as lifespan state, which every request's scope carries: the hot path
             # (GET /v1/lookup) reads it there, a dict read instead of app.state's
             # attribute fallback.
@@ -94,6 +115,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 timer.cancel()
             if escalation is not None:
                 escalation.cancel()
+            if deliverer is not None:
+                await run_in_threadpool(deliverer.stop)
         finally:
             analyses = getattr(app.state, "analyses", None)
             if analyses is not None:
@@ -110,7 +133,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     errors.install(app)
     app.add_middleware(
         BodySizeLimit,
-        limit_for=lambda path: settings.max_upload_bytes if path in UPLOAD_PATHS else settings.max_json_bytes,
+        limit_for=lambda path: _body_limit(settings, path),
         # JSON is parsed whole in memory: it gets the small cap on the upload path too.
         json_limit=settings.max_json_bytes,
     )
@@ -139,8 +162,29 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(maps.router)
     app.include_router(parks.router)
     app.include_router(audit.router)
+    app.include_router(events.router)
+    app.include_router(webhooks.router)
+    app.include_router(photos.router)
     ratelimit.document(app)
     return app
+
+
+def _body_limit(settings: Settings, path: str) -> int:
+    """The cap on a request body: bulk uploads, reports and steps with photos, anything else."""
+    if path in UPLOAD_PATHS:
+        return settings.max_upload_bytes
+    if path == "/v1/reports" or (path.startswith("/v1/reports/") and path.endswith("/actions")):
+        return max(settings.max_json_bytes, MAX_PHOTOS * settings.max_photo_bytes + PHOTO_FIELDS_BYTES)
+    return settings.max_json_bytes
+
+
+def _deliverer(settings: Settings, reports: ReportService) -> Deliverer | None:
+    """The event delivery loop of this process (every worker runs one; a lease lets one deliver)."""
+    if settings.delivery_interval_s <= 0:
+        return None
+    deliverer = Deliverer(reports, delivery_policy(settings))
+    deliverer.start()
+    return deliverer
 
 
 def _say_how_it_runs(settings: Settings, reports: ReportService) -> None:

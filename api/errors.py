@@ -18,7 +18,13 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from boundaries.service import IndexUnavailableError
 from geo.errors import InvalidInputError, NotFoundError, SijiError
-from routing.errors import ForbiddenError, IllegalTransitionError, UnauthenticatedError
+from routing.errors import (
+    ForbiddenError,
+    IllegalTransitionError,
+    PhotoTooLargeError,
+    PhotoTypeError,
+    UnauthenticatedError,
+)
 
 
 class PayloadTooLargeError(InvalidInputError):
@@ -44,11 +50,13 @@ ERROR_STATUS: tuple[tuple[type[SijiError], int], ...] = (
     (ForbiddenError, 403),
     (IllegalTransitionError, 409),  # VersionConflictError too
     (PayloadTooLargeError, 413),
+    (PhotoTooLargeError, 413),
     (UnsupportedMediaError, 415),
+    (PhotoTypeError, 415),
     (NotAcceptableError, 406),
     (IndexUnavailableError, 503),  # a generation whose index cannot be built (see /readyz)
     (NotFoundError, 404),
-    (InvalidInputError, 422),  # UnknownActionError, IdempotencyConflictError and every bad value
+    (InvalidInputError, 422),  # UnknownActionError, IdempotencyConflictError, PhotoError, every bad value
 )
 """The one table from domain error to HTTP status: the first class the error is an instance
 of decides, so a subclass is listed before its base (any other error is a 500)."""
@@ -125,7 +133,7 @@ def _short(value: Any) -> Any:
 
 
 # FastAPI's own detail for a body it could not decode (bytes that are not UTF-8, for one).
-_UNREADABLE_BODY = "There was an error parsing the body"
+UNREADABLE_BODY = "There was an error parsing the body"
 
 
 async def _http(request: Request, exc: Exception) -> JSONResponse:
@@ -135,7 +143,7 @@ async def _http(request: Request, exc: Exception) -> JSONResponse:
     )
     message = str(exc.detail)
     detail: dict[str, Any] = {}
-    if exc.status_code == 400 and message == _UNREADABLE_BODY:
+    if exc.status_code == 400 and message == UNREADABLE_BODY:
         content_type = request.headers.get("content-type", "")
         code, detail = "unreadable_body", {"content_type": _short(content_type)}
         message = (

@@ -115,7 +115,10 @@ class ServiceRequest(BaseModel):
     address: str
     lat: float = Field(description="WGS84.")
     long: float = Field(description="WGS84.")
-    media_url: str | None = Field(description="The first photo URL, if any.")
+    media_url: str | None = Field(
+        description="The report's first photo: a stored one (served by /v1/photos/{id} to staff in scope "
+        "and to the reporter only), else the URL the reporter gave, if any."
+    )
 
 
 class ServiceRequestList(RootModel[list[ServiceRequest]]):
@@ -168,8 +171,8 @@ def service(category: Category, catalog: Catalog) -> Service:
     )
 
 
-def service_request(report: PublicReport, catalog: Catalog) -> ServiceRequest:
-    """A public report as an Open311 request.
+def service_request(report: PublicReport, catalog: Catalog, base_url: str = "") -> ServiceRequest:
+    """A public report as an Open311 request; ``base_url`` (``https://host``) makes ``media_url`` absolute.
 
     A report of a category that a later catalog dropped is still listed, under its code.
     """
@@ -193,7 +196,11 @@ def service_request(report: PublicReport, catalog: Catalog) -> ServiceRequest:
         address=report.address,
         lat=report.lat,
         long=report.lon,
-        media_url=report.photo_urls[0] if report.photo_urls else None,
+        media_url=(
+            f"{base_url}/v1/photos/{report.photo_ids[0]}"
+            if report.photo_ids
+            else (report.photo_urls[0] if report.photo_urls else None)
+        ),
     )
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import ipaddress
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
@@ -14,6 +15,7 @@ from store.engine import DEFAULT_DATABASE_URL
 
 if TYPE_CHECKING:
     from boundaries.service import BoundaryService
+    from routing.delivery import DeliveryPolicy
     from routing.service import ReportService
 
 DEVELOPMENT_SECRET = "siji-development-secret-do-not-use"
@@ -113,6 +115,54 @@ class Settings(BaseSettings):
     rate_limit_window_s: int = Field(
         default=60, ge=1, le=86_400, description="The window of the rate limits, in seconds (sliding)."
     )
+    media_dir: Path = Field(
+        default=Path("media"),
+        description="Where photos are stored (created on first use); relative to the working directory.",
+    )
+    max_photo_bytes: int = Field(
+        default=15 * 1024 * 1024, ge=1024, le=200 * 1024 * 1024, description="Cap on one uploaded photo."
+    )
+    max_photo_pixels: int = Field(
+        default=50_000_000,
+        ge=10_000,
+        le=200_000_000,
+        description="Cap on one photo's width × height, checked before decoding (decompression bombs).",
+    )
+    verdict_days: float = Field(
+        default=7.0,
+        gt=0,
+        le=365,
+        description="Days after a closure in which its reporter may give a verdict.",
+    )
+    due_soon_hours: float = Field(
+        default=2.0,
+        ge=0,
+        le=24 * 30,
+        description="A due_soon event this many hours before a due time (0: none).",
+    )
+    delivery_interval_s: float = Field(
+        default=1.0,
+        ge=0,
+        le=3600,
+        description="Seconds between rounds of the event delivery loop (0: this process runs none).",
+    )
+    delivery_lease_s: float = Field(
+        default=30.0,
+        ge=1,
+        le=3600,
+        description="How long the process delivering events holds its lease without renewing it.",
+    )
+    webhook_timeout_s: float = Field(
+        default=10.0, gt=0, le=120, description="Timeout of one webhook request."
+    )
+    webhook_retry_period_s: float = Field(
+        default=86_400.0,
+        ge=1,
+        description="How long a failing delivery is retried before it is dead-lettered.",
+    )
+    webhook_backoff_max_s: float = Field(
+        default=600.0, ge=0.1, description="The longest wait between two attempts of a failing delivery."
+    )
 
     @field_validator("index_cache_dir", mode="before")
     @classmethod
@@ -132,6 +182,16 @@ class Settings(BaseSettings):
         return [item.strip() for item in value]
 
     @model_validator(mode="after")
+    def _lease_outlasts_a_delivery(self) -> Settings:
+        if self.delivery_lease_s < 2 * self.webhook_timeout_s:
+            raise ValueError(
+                f"SIJI_DELIVERY_LEASE_S={self.delivery_lease_s:g} must be at least twice "
+                f"SIJI_WEBHOOK_TIMEOUT_S={self.webhook_timeout_s:g}: a round of deliveries must end "
+                "while its process still holds the lease"
+            )
+        return self
+
+    @model_validator(mode="after")
     def _no_default_secret_in_production(self) -> Settings:
         if self.environment == "production" and self.secret_key == DEVELOPMENT_SECRET:
             raise ValueError(
@@ -147,6 +207,7 @@ def report_service(settings: Settings, engine: Any, boundaries: BoundaryService)
     calendar or departments file.
     """
     from routing.service import ReportService
+    from store.media import MediaStore
 
     return ReportService.from_files(
         engine,
@@ -157,4 +218,22 @@ def report_service(settings: Settings, engine: Any, boundaries: BoundaryService)
         secret=settings.secret_key,
         duplicate_distance_m=settings.duplicate_distance_m,
         escalation_max_level=settings.escalation_max_level,
+        media=MediaStore(settings.media_dir),
+        max_photo_bytes=settings.max_photo_bytes,
+        max_photo_pixels=settings.max_photo_pixels,
+        verdict_days=settings.verdict_days,
+    )
+
+
+def delivery_policy(settings: Settings) -> DeliveryPolicy:
+    """How the event delivery loop runs, from these settings (the app and ``siji webhooks run``)."""
+    from routing.delivery import DeliveryPolicy
+
+    return DeliveryPolicy(
+        interval_s=settings.delivery_interval_s or 1.0,
+        lease_s=settings.delivery_lease_s,
+        timeout_s=settings.webhook_timeout_s,
+        retry_period_s=settings.webhook_retry_period_s,
+        backoff_max_s=settings.webhook_backoff_max_s,
+        due_soon=dt.timedelta(hours=settings.due_soon_hours),
     )

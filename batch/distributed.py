@@ -58,8 +58,8 @@ from batch.run import (
     result_columns,
 )
 from batch.writers import ResultWriter, free_name
-from geo.crs import CRS, parse_crs
-from geo.errors import CRSMismatchError, InvalidInputError
+from geo.crs import CRS, parse_crs, require_lonlat_frame
+from geo.errors import InvalidInputError
 from geo.index import DEFAULT_SNAP_DISTANCE_M, INVALID, STATUSES, JurisdictionIndex
 
 if TYPE_CHECKING:
@@ -109,13 +109,7 @@ class BoundarySet:
         CRSMismatchError
             The frame is not in EPSG:4326 (or 4490, the same to a metre).
         """
-        if frame.crs is not None and frame.crs.to_epsg() not in (4326, 4490):
-            raise CRSMismatchError(
-                f"the boundary frame is in {frame.crs.to_string()} but the index needs EPSG:4326; "
-                "reproject it with frame.to_crs(4326)",
-                frame_crs=frame.crs.to_string(),
-                expected_crs="EPSG:4326",
-            )
+        require_lonlat_frame(frame.crs)
         codes = tuple(str(v) for v in frame["code"])
         names = tuple(str(v) for v in frame["name"])
         levels = tuple(str(v) for v in frame["level"])

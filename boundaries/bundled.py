@@ -44,15 +44,9 @@ def index_from_frame(
     frame: gpd.GeoDataFrame, snap_distance_m: float = DEFAULT_SNAP_DISTANCE_M
 ) -> JurisdictionIndex:
     """Build the lookup index from a normalized boundary frame (EPSG:4326)."""
-    from geo.errors import CRSMismatchError
+    from geo.crs import require_lonlat_frame
 
-    if frame.crs is not None and frame.crs.to_epsg() not in (4326, 4490):
-        raise CRSMismatchError(
-            f"the boundary frame is in {frame.crs.to_string()} but the index needs EPSG:4326; "
-            "reproject it with frame.to_crs(4326)",
-            frame_crs=frame.crs.to_string(),
-            expected_crs="EPSG:4326",
-        )
+    require_lonlat_frame(frame.crs)
     return JurisdictionIndex.from_arrays(
         frame["code"].to_numpy(),
         frame["name"].to_numpy(),

@@ -211,6 +211,32 @@ def point_to_wgs84(x: float, y: float, crs: str | int | CRS | None) -> tuple[flo
     return float(lon[0]), float(lat[0])
 
 
+def require_lonlat_frame(frame_crs: Any) -> None:
+    """Refuse a boundary frame whose CRS (a pyproj CRS, or None: taken as EPSG:4326) is not
+    WGS84 longitude/latitude (EPSG:4490 is the same to a metre), naming both CRSs.
+
+    Examples
+    --------
+    >>> require_lonlat_frame(None)
+    >>> import pyproj
+    >>> from geo.errors import CRSMismatchError
+    >>> try:
+    ...     require_lonlat_frame(pyproj.CRS.from_epsg(3857))
+    ... except CRSMismatchError as exc:
+    ...     print(str(exc).split(";")[0])
+    the boundary frame is in EPSG:3857 but the index needs EPSG:4326
+    """
+    from geo.errors import CRSMismatchError
+
+    if frame_crs is not None and frame_crs.to_epsg() not in _GEOGRAPHIC_WGS84_EPSG:
+        raise CRSMismatchError(
+            f"the boundary frame is in {frame_crs.to_string()} but the index needs EPSG:4326; "
+            "reproject it with frame.to_crs(4326)",
+            frame_crs=frame_crs.to_string(),
+            expected_crs="EPSG:4326",
+        )
+
+
 def from_wgs84(lon: ArrayLike, lat: ArrayLike, crs: str | int | CRS | None) -> tuple[FloatArray, FloatArray]:
     """Transform WGS84 longitude/latitude into ``crs`` (the inverse of :func:`to_wgs84`)."""
     parsed = parse_crs(crs)

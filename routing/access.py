@@ -10,7 +10,9 @@ A staff token is bound to one desk (a unit code, a city department such as
 * Earlier owners read: after a reroute or a transfer, the units whose chain owned
   the case keep reading it, without counting it as theirs; a desk asked to take a
   case over (a pending transfer) reads it to decide.
-* A reporter reads only their own reports (with the token they got at intake).
+* A reporter reads only their own reports (with the token they got at intake), and
+  the original a duplicate of theirs was merged into; they give the verdict (回访) on
+  them.
 
 Which units see a case is stored with it (:class:`store.models.ReportScope`), so
 queries filter by it in SQL.  No credentials are :class:`~routing.errors.UnauthenticatedError`
@@ -90,12 +92,21 @@ def owner_chain(report: Any) -> list[str]:
 
 
 def can_read(principal: Principal, report: Any) -> bool:
-    """Staff whose unit is in the case's scope (any kind); the reporter who filed it."""
+    """Staff whose unit is in the case's scope (any kind); the reporter who filed it, and the
+    reporters of duplicates merged into it."""
     if principal.kind == "staff":
         return any(scope.unit_key == principal.unit_key for scope in report.scopes)
-    if principal.kind == "reporter" and principal.token_hash is not None:
-        return same_hash(principal.token_hash, report.reporter_token_hash)
-    return False
+    return is_reporter(principal, report)
+
+
+def is_reporter(principal: Principal, report: Any) -> bool:
+    """Whether the caller holds the reporter token of the case, or of a duplicate merged into it."""
+    if principal.kind != "reporter" or principal.token_hash is None:
+        return False
+    token = principal.token_hash
+    return same_hash(token, report.reporter_token_hash) or any(
+        same_hash(token, follower.token_hash) for follower in report.followers
+    )
 
 
 def can_act(principal: Principal, report: Any) -> bool:

@@ -139,8 +139,21 @@ def check_amount(amount: object, *, field: str = "amount") -> Fraction:
     return exact
 
 
-def _utc(moment: object, name: str) -> datetime:
-    """An aware datetime in UTC (arithmetic in UTC is right even in zones with DST)."""
+def aware_utc(moment: object, name: str) -> datetime:
+    """``moment`` in UTC, refused (naming ``name`` and the value) unless it is a
+    timezone-aware datetime; arithmetic in UTC is right even in zones with DST.
+
+    Examples
+    --------
+    >>> from zoneinfo import ZoneInfo
+    >>> aware_utc(datetime(2025, 10, 9, 9, 0, tzinfo=ZoneInfo("Asia/Shanghai")), "start").isoformat()
+    '2025-10-09T01:00:00+00:00'
+    >>> try:
+    ...     aware_utc(datetime(2025, 10, 9), "start")
+    ... except NaiveDatetimeError as exc:
+    ...     print(str(exc).split(";")[0])
+    start=2025-10-09T00:00:00 has no time zone
+    """
     if not isinstance(moment, datetime):
         raise InvalidInputError(
             f"{name}={moment!r} is not a datetime; pass a timezone-aware datetime.datetime",
@@ -495,7 +508,7 @@ class WorkCalendar:
         >>> cal.is_working_time(datetime(2025, 3, 10, 12, 30, tzinfo=tz))  # lunch break
         False
         """
-        t = _utc(moment, "moment")
+        t = aware_utc(moment, "moment")
         return any(start <= t < end for start, end in self._spans(self._local_date(t)))
 
     def next_working_time(self, moment: datetime) -> datetime:
@@ -507,7 +520,7 @@ class WorkCalendar:
         >>> WorkCalendar.load().next_working_time(datetime(2025, 10, 1, 9, 0, tzinfo=tz)).isoformat()
         '2025-10-09T08:30:00+08:00'
         """
-        return self._next_working(_utc(moment, "moment")).astimezone(self.tz)
+        return self._next_working(aware_utc(moment, "moment")).astimezone(self.tz)
 
     def add(self, start: datetime, amount: float | Fraction | Decimal, unit: str) -> datetime:
         """The instant ``amount`` ``unit`` after ``start`` (a deadline).
@@ -541,7 +554,7 @@ class WorkCalendar:
         >>> cal.add(friday_evening, 2, "hours").isoformat()
         '2025-03-07T21:00:00+08:00'
         """
-        t = _utc(start, "start")
+        t = aware_utc(start, "start")
         unit = parse_unit(unit)
         exact = check_amount(amount)
         if exact == 0:
@@ -567,7 +580,7 @@ class WorkCalendar:
         >>> cal.working_time_between(before_holiday, datetime(2025, 10, 9, 9, 0, tzinfo=tz))
         datetime.timedelta(seconds=3600)
         """
-        start, end = _utc(a, "a"), _utc(b, "b")
+        start, end = aware_utc(a, "a"), aware_utc(b, "b")
         if end < start:
             return -timedelta(microseconds=self._working_us(end, start))
         return timedelta(microseconds=self._working_us(start, end))
@@ -592,7 +605,7 @@ class WorkCalendar:
     # ------------------------------------------------------------------ internals
     def _local_date(self, day: date) -> date:
         if isinstance(day, datetime):
-            return _utc(day, "day").astimezone(self.tz).date()
+            return aware_utc(day, "day").astimezone(self.tz).date()
         if isinstance(day, date):
             return day
         raise InvalidInputError(

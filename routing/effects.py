@@ -17,23 +17,38 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from geo.errors import InvalidInputError
-from routing.access import Principal
+from geo.errors import InvalidInputError, NotFoundError
+from geo.levels import LEVEL_KEYS
+from routing.access import Principal, can_read
 from routing.calendar import WorkCalendar
 from routing.catalog import Catalog
 from routing.deadlines import Due, due_after, resumed_due
 from routing.desks import Desk, Desks
-from routing.errors import ForbiddenError
+from routing.errors import ForbiddenError, IllegalTransitionError, UnknownDeskError
 from routing.idempotency import fingerprint
-from store.models import Report, ReportScope
+from routing.workflow import SATISFACTION
+from store.models import Photo, Report, ReportFollower, ReportScope
+
+if TYPE_CHECKING:
+    from sqlalchemy.orm import Session
+
+    from routing.photos import PreparedPhoto
 
 MAX_EXTENSION = dt.timedelta(days=366)
 """The furthest an extension may move a due time in one step."""
 
 
-REQUEST_FIELDS = ("reroute_to", "transfer_to", "extend_to")
+REQUEST_FIELDS = (
+    "reroute_to",
+    "transfer_to",
+    "extend_to",
+    "category",
+    "merge_into",
+    "satisfaction",
+    "photos",
+)
 """The fields of :class:`StepRequest` that some actions take (:attr:`routing.workflow.Action.fields`)."""
 
 
@@ -53,18 +68,25 @@ class StepRequest:
     reroute_to: str | None = None
     transfer_to: str | None = None
     extend_to: dt.datetime | None = None
+    category: str | None = None
+    merge_into: int | None = None
+    satisfaction: str | None = None
+    photos: tuple[PreparedPhoto, ...] = ()
 
     @property
     def fields(self) -> dict[str, Any]:
-        """The request fields (:data:`REQUEST_FIELDS`)."""
-        return {name: getattr(self, name) for name in REQUEST_FIELDS}
+        """The request fields that were given (:data:`REQUEST_FIELDS`; no photos: absent)."""
+        values = {name: getattr(self, name) for name in REQUEST_FIELDS}
+        return {name: value for name, value in values.items() if value is not None and value != ()}
 
     def fingerprint(self) -> str:
-        """The request's fingerprint, stored with its ``Idempotency-Key``."""
+        """The request's fingerprint, stored with its ``Idempotency-Key`` (photos by the digest of
+        their uploaded bytes)."""
         core = {"report_id": self.report_id, "action": self.action, "note": self.note, "public": self.public}
-        return fingerprint(
-            {**core, "version": self.version, **{k: v for k, v in self.fields.items() if v is not None}}
-        )
+        fields = self.fields
+        if "photos" in fields:
+            fields["photos"] = [photo.upload_sha256 for photo in self.photos]
+        return fingerprint({**core, "version": self.version, **fields})
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,6 +99,8 @@ class Step:
     calendar: WorkCalendar
     desks: Desks
     request: StepRequest | None = None  # None: a step of the service's own (escalation)
+    session: Session | None = None  # the step's transaction, for effects that read other cases
+    verdict_window: dt.timedelta = dt.timedelta(days=7)
 
     @property
     def asked(self) -> StepRequest:
@@ -292,6 +316,175 @@ def _clear_transfer(report: Report) -> None:
     report.transfer_to = report.transfer_to_level = report.transfer_to_name = None
 
 
+# --------------------------------------------------------------------------- the desk's housekeeping
+def count_urging(report: Report, _step: Step) -> dict[str, Any]:
+    """urge (催办): counted on the case, for the owner's metrics; the note says what is urged."""
+    report.urge_count = (report.urge_count or 0) + 1
+    return {"urge_count": report.urge_count}
+
+
+def recategorise(report: Report, step: Step) -> dict[str, Any]:
+    """recategorise (改类): another category, and the desk it names at the case's place.
+
+    The new desk must be in the caller's scope, as for a reroute: a category whose owner
+    is outside it is set by a unit above both, or the case is transferred.
+    """
+    code = step.asked.category
+    if code is None:
+        raise InvalidInputError(
+            "recategorise needs category: a category code from GET /v1/categories", field="category"
+        )
+    try:
+        category = step.catalog.get(code)
+    except NotFoundError as exc:
+        raise InvalidInputError(exc.message, field="category", value=code) from exc
+    if category.code == report.category_code:
+        raise InvalidInputError(
+            f"report {report.id} is already of category {category.code} ({category.name_zh}); name another",
+            field="category",
+            value=code,
+        )
+    desk = step.desks.route(category, _located(report, step.desks))
+    caller = step.principal.unit_key
+    if caller not in desk.chain:
+        raise ForbiddenError(
+            f"category {category.code} ({category.name_zh}) belongs to {desk.key!r} ({desk.name}), outside "
+            f"your unit {caller!r}: a unit above both recategorises it, or request a transfer",
+            field="category",
+            value=category.code,
+        )
+    before = report.category_code
+    report.category_code = category.code
+    changes = set_owner(report, desk) if desk.key != report.owner_key else {}
+    return {"category": category.code, "category_before": before, **changes}
+
+
+def _located(report: Report, desks: Desks) -> dict[str, Any]:
+    """The lookup answer the case was routed with: its stored unit codes, named from the active set."""
+    answer: dict[str, Any] = {}
+    for level in LEVEL_KEYS:
+        code = getattr(report, f"{level}_code")
+        if code is None:
+            answer[level] = None
+            continue
+        try:
+            answer[level] = {"code": code, "name": desks.get(code).name}
+        except UnknownDeskError:
+            raise InvalidInputError(
+                f"the case's {level} {code!r} is not in the active boundary set, so its category's desk "
+                "cannot be found; dispatch it with reroute_to instead",
+                field="category",
+                value=code,
+            ) from None
+    return answer
+
+
+def merge(report: Report, step: Step) -> dict[str, Any]:
+    """merge (合并): the duplicate ends as merged; its reporter (and followers) follow the original."""
+    target = step.asked.merge_into
+    if target is None:
+        raise InvalidInputError("merge needs merge_into: the id of the original report", field="merge_into")
+    if target == report.id:
+        raise InvalidInputError(f"report {report.id} cannot be merged into itself", field="merge_into")
+    assert step.session is not None
+    original = step.session.get(Report, target, with_for_update=True)
+    if original is None or not can_read(step.principal, original):
+        raise ForbiddenError(
+            f"merge_into: report {target} is not accessible with these credentials",
+            field="merge_into",
+            report_id=target,
+        )
+    if original.merged_into is not None:
+        raise InvalidInputError(
+            f"report {target} was itself merged into report {original.merged_into}; merge into that one",
+            field="merge_into",
+            value=target,
+        )
+    if original.state in ("closed", "invalid"):
+        raise InvalidInputError(
+            f"report {target} is {original.state}: merge into an open case (a problem that came back "
+            "after closure is a case of its own, or a reason to reopen)",
+            field="merge_into",
+            value=target,
+        )
+    report.merged_into = original.id
+    following = {original.reporter_token_hash, *(f.token_hash for f in original.followers)}
+    for token_hash, via in [
+        (report.reporter_token_hash, report.id),
+        *((f.token_hash, f.via_report_id) for f in report.followers),
+    ]:
+        if token_hash not in following:
+            original.followers.append(ReportFollower(token_hash=token_hash, via_report_id=via))
+            following.add(token_hash)
+    return {"merged_into": original.id}
+
+
+def recall(report: Report, _step: Step) -> dict[str, Any]:
+    """recall (撤回): back to the dispatcher before work starts; the clock keeps running."""
+    return {"recalled_from": report.owner_key}
+
+
+def record_verdict(report: Report, step: Step) -> dict[str, Any]:
+    """verdict (回访): the reporter's satisfaction, once per closure, within the window after it."""
+    value = step.asked.satisfaction
+    if value not in SATISFACTION:
+        listed = ", ".join(f"{code} ({zh})" for code, zh in SATISFACTION.items())
+        raise InvalidInputError(
+            f"satisfaction {value!r} is not allowed; allowed: {listed}",
+            field="satisfaction",
+            value=value,
+            allowed=list(SATISFACTION),
+        )
+    assert report.closed_at is not None
+    closed = aware(report.closed_at)
+    ends = closed + step.verdict_window
+    if step.now > ends:
+        raise IllegalTransitionError(
+            f"the verdict on report {report.id} was open for {_days(step.verdict_window)} after its "
+            f"closure at {iso(closed)}, until {iso(ends)} (SIJI_VERDICT_DAYS); it is closed now",
+            state=report.state,
+            action="verdict",
+            allowed=[],
+        )
+    if report.verdict_at is not None and aware(report.verdict_at) >= closed:
+        raise IllegalTransitionError(
+            f"report {report.id} was rated {report.satisfaction} at {iso(report.verdict_at)}; one verdict "
+            "per closure",
+            state=report.state,
+            action="verdict",
+            allowed=[],
+        )
+    report.satisfaction = value
+    report.verdict_at = step.now
+    return {"satisfaction": value}
+
+
+def _days(window: dt.timedelta) -> str:
+    days = window / dt.timedelta(days=1)
+    return f"{days:g} day{'s' if days != 1 else ''}"
+
+
+def attach_photos(report: Report, step: Step) -> dict[str, Any]:
+    """handle with photos (处置后照片): rows for the prepared photos, named in the step's event."""
+    if not step.asked.photos:
+        return {}
+    add_photos(report, step.asked.photos, "handled", step.now)
+    return {"photos": [photo.name for photo in step.asked.photos]}
+
+
+def add_photos(report: Report, photos: tuple[PreparedPhoto, ...], kind: str, now: dt.datetime) -> None:
+    """Rows of ``photos`` (already staged in the media store) for ``report``."""
+    for photo in photos:
+        report.photos.append(
+            Photo(
+                kind=kind, name=photo.name, media_type=photo.media_type, width=photo.width,
+                height=photo.height, size_bytes=len(photo.data), sha256=photo.sha256,
+                upload_sha256=photo.upload_sha256, gps_lon=photo.gps_lon, gps_lat=photo.gps_lat,
+                created_at=now,
+            )
+        )  # fmt: skip
+
+
 EFFECTS: dict[str, Effect] = {
     "reroute": reroute,
     "run_clock": run_clock,
@@ -307,5 +500,11 @@ EFFECTS: dict[str, Effect] = {
     "ask_transfer": ask_transfer,
     "take_transfer": take_transfer,
     "drop_transfer": drop_transfer,
+    "count_urging": count_urging,
+    "recategorise": recategorise,
+    "merge": merge,
+    "recall": recall,
+    "record_verdict": record_verdict,
+    "attach_photos": attach_photos,
 }
 """Effect name (as the action table declares it) → function."""

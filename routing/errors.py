@@ -109,3 +109,22 @@ class DepartmentsDataError(InvalidInputError):
     naming a department the file does not have."""
 
     code = "invalid_departments"
+
+
+# --------------------------------------------------------------------------- photos
+class PhotoError(InvalidInputError):
+    """An uploaded photo that cannot be used: truncated, corrupt, or more pixels than allowed (HTTP 422)."""
+
+    code = "invalid_photo"
+
+
+class PhotoTooLargeError(PhotoError):
+    """An uploaded photo over the byte cap (HTTP 413)."""
+
+    code = "photo_too_large"
+
+
+class PhotoTypeError(PhotoError):
+    """An upload that is not a JPEG, PNG or WebP image, whatever it claims to be (HTTP 415)."""
+
+    code = "unsupported_photo_type"

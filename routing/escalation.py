@@ -7,7 +7,8 @@ stays late in the metrics), the unit one level further up supervises it, with a
 supervision deadline of the category's limit; a case that stalls past that climbs
 again, up to the city (at most ``escalation_max_level`` levels).  The service runs it
 every ``SIJI_ESCALATION_INTERVAL_S`` seconds; ``siji routing escalate`` and
-``POST /v1/escalations/run`` run it once.
+``POST /v1/escalations/run`` run it once.  Each escalation is an event of the outbox
+(:mod:`routing.outbox`): the owner and the units above it hear of it.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from sqlalchemy.orm import Session
 from sqlalchemy.orm.exc import StaleDataError
 from typing_extensions import TypedDict
 
-from routing import audit
+from routing import audit, outbox
 from routing.access import Principal, owner_chain
 from routing.effects import Step
 from routing.steps import take
@@ -85,7 +86,10 @@ def _escalate(service: ReportService, now: dt.datetime, actor: Principal | None)
             if level > service.escalation_max_level or level >= len(chain):
                 continue
             note = f"overdue: escalated to {chain[level]} for supervision (督办)"
-            session.add(take(row, escalate, step, note))
+            escalated_event = take(row, escalate, step, note)
+            session.add(escalated_event)
+            session.flush()
+            outbox.publish(session, row, escalated_event, service.catalog, before=chain)
             escalated.append({"id": row.id, "supervisor": chain[level], "level": level})
             scope += chain
         if actor is not None or escalated:

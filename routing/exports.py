@@ -19,7 +19,7 @@ if TYPE_CHECKING:
 
 CASE_COLUMNS: tuple[str, ...] = (
     "report_id", "unit_key", "unit_name", "created_at", "dispatched_at", "due_at", "handled_at",
-    "closed_at", "paused_at", "state", "rework_count", "reopen_count",
+    "closed_at", "paused_at", "state", "rework_count", "reopen_count", "urge_count", "satisfaction",
 )  # fmt: skip
 """Columns of :func:`cases_frame` (see :mod:`routing.metrics` for what each means there)."""
 
@@ -28,21 +28,25 @@ def cases_frame(service: ReportService, principal: Principal | None = None) -> A
     """Cases as a DataFrame for :func:`routing.metrics.unit_metrics`, one row per report.
 
     ``closed_at`` is the case's first closure (a reopened case stays closed in the
-    period it closed), ``paused_at`` when a deferred case was deferred.
+    period it closed), ``paused_at`` when a deferred case was deferred, ``satisfaction``
+    the reporter's latest verdict (``None``: none).
     """
     import pandas as pd
 
     query = select(
         Report.id, Report.owner_key, Report.owner_name, Report.created_at, Report.dispatched_at,
         Report.due_at, Report.handled_at, Report.first_closed_at, Report.paused_at, Report.state,
-        Report.rework_count, Report.reopen_count,
+        Report.rework_count, Report.reopen_count, Report.urge_count, Report.satisfaction,
     )  # fmt: skip
     rows = service.read_rows(query, principal, "metrics.read", "cases")
     frame = pd.DataFrame(rows, columns=list(CASE_COLUMNS))
     for column in ("created_at", "dispatched_at", "due_at", "handled_at", "closed_at", "paused_at"):
         frame[column] = pd.to_datetime(frame[column], utc=True)
     # An empty result has object columns; the metrics check dtypes.
-    return frame.astype({"report_id": "int64", "rework_count": "int64", "reopen_count": "int64"})
+    frame["satisfaction"] = frame["satisfaction"].astype(object)
+    return frame.astype(
+        {"report_id": "int64", "rework_count": "int64", "reopen_count": "int64", "urge_count": "int64"}
+    )
 
 
 def reports_geoframe(service: ReportService, principal: Principal | None = None) -> Any:

@@ -6,8 +6,10 @@ parsed, the coordinates checked and converted to WGS84 — and the :class:`Repor
 is carried along (looked up, stored as given and in WGS84, used for duplicates)
 instead of being parsed or converted again.  :func:`submit` routes the report to the
 desk its category names (:meth:`routing.desks.Desks.route`), links a likely
-duplicate, and answers a retry with the same ``Idempotency-Key`` with the first
-report (:mod:`routing.idempotency`).
+duplicate, stores its photos (checked and re-encoded by :mod:`routing.photos`, staged
+and published by :mod:`store.media` around the transaction), writes the event that
+tells its desk (:mod:`routing.outbox`), and answers a retry with the same
+``Idempotency-Key`` with the first report (:mod:`routing.idempotency`).
 """
 
 from __future__ import annotations
@@ -31,11 +33,13 @@ from geo.errors import InvalidInputError, NotFoundError
 from geo.index import JurisdictionIndex
 from geo.levels import LEVEL_KEYS
 from geo.locate import point_answer
+from routing import outbox
 from routing.access import Principal, hash_token
 from routing.catalog import Category
 from routing.desks import Desk, Desks, default_departments
-from routing.effects import set_owner
+from routing.effects import add_photos, set_owner
 from routing.idempotency import check_key, check_replay, fingerprint
+from routing.photos import PreparedPhoto
 from routing.steps import event
 from routing.views import ReportView, report_view
 from routing.workflow import CHANNELS, OPEN_STATES
@@ -65,6 +69,7 @@ class ReportIn:
     photo_urls: tuple[str, ...] = field(default_factory=tuple)
     address: str = ""
     contact: str = ""
+    photos: tuple[PreparedPhoto, ...] = ()
 
     def checked(self) -> ReportIn:
         """Raise :class:`InvalidInputError` naming the field for anything out of bounds."""
@@ -83,9 +88,11 @@ class ReportIn:
                 f"at most {MAX_DESCRIPTION:,} are allowed",
                 field="description",
             )
-        if len(self.photo_urls) > MAX_PHOTOS:
+        if len(self.photo_urls) + len(self.photos) > MAX_PHOTOS:
             raise InvalidInputError(
-                f"{len(self.photo_urls)} photo URLs; at most {MAX_PHOTOS} are allowed", field="photo_urls"
+                f"{len(self.photo_urls)} photo URLs and {len(self.photos)} photos; at most {MAX_PHOTOS} "
+                "in all are allowed",
+                field="photos" if self.photos else "photo_urls",
             )
         for url in self.photo_urls:
             if not url.startswith(("https://", "http://")) or len(url) > 2000:
@@ -95,6 +102,14 @@ class ReportIn:
                     value=url[:100],
                 )
         return self
+
+    def fingerprint(self) -> str:
+        """The report's fingerprint, stored with its ``Idempotency-Key`` (photos by the digest
+        of their uploaded bytes)."""
+        fields = {f.name: getattr(self, f.name) for f in dataclasses.fields(self) if f.name != "photos"}
+        if self.photos:
+            fields["photos"] = [photo.upload_sha256 for photo in self.photos]
+        return fingerprint(fields)
 
 
 def route(category: Category, answer: dict[str, Any]) -> Desk:
@@ -193,7 +208,7 @@ def submit(service: ReportService, report: ReportIn, idempotency_key: str | None
         category = service.catalog.get(report.category)
     except NotFoundError as exc:
         raise InvalidInputError(exc.message, field="category", value=report.category) from exc
-    payload = fingerprint(dataclasses.asdict(report))
+    payload = report.fingerprint()
     if idempotency_key is not None:
         check_key(idempotency_key)
         existing = _by_idempotency_key(service, idempotency_key, payload)
@@ -239,11 +254,13 @@ def submit(service: ReportService, report: ReportIn, idempotency_key: str | None
         rework_count=0,
         reopen_count=0,
         escalation_level=0,
+        urge_count=0,
         idempotency_key=idempotency_key,
         idempotency_fingerprint=payload if idempotency_key else None,
         **{f"{level}_code": (answer[level] or {}).get("code") for level in LEVEL_KEYS},
     )
     owner = set_owner(row, desk)
+    staged = service.media.stage(report.photos)
     try:
         with Session(service.engine) as session, session.begin():
             row.duplicate_of = _duplicate_of(service, session, category.code, point)
@@ -251,9 +268,18 @@ def submit(service: ReportService, report: ReportIn, idempotency_key: str | None
             session.flush()
             note = "; ".join(n for n in (desk.note, _lookup_note(answer)) if n)
             channel = Principal("anonymous", name=report.channel)
-            session.add(event(row, now, "report", None, "reported", channel, note, {"owner": owner["owner"]}))
-            view = report_view(row, service.catalog, service.now())
+            data: dict[str, Any] = {"owner": owner["owner"]}
+            if report.photos:
+                add_photos(row, report.photos, "report", now)
+                data["photos"] = [photo.name for photo in report.photos]
+            intake_event = event(row, now, "report", None, "reported", channel, note, data)
+            session.add(intake_event)
+            session.flush()
+            outbox.publish(session, row, intake_event, service.catalog)
+            session.flush()
+            view = report_view(row, service.catalog, service.now(), staff=False)
     except IntegrityError:
+        service.media.discard(staged)
         # Two retries raced: the other one stored the report first.
         if idempotency_key is None:
             raise
@@ -261,6 +287,10 @@ def submit(service: ReportService, report: ReportIn, idempotency_key: str | None
         if existing is None:
             raise
         return Submitted(existing, False, token)
+    except BaseException:
+        service.media.discard(staged)
+        raise
+    service.media.publish(staged)
     return Submitted(view, True, token)
 
 
@@ -276,7 +306,7 @@ def _by_idempotency_key(service: ReportService, key: str, payload: str) -> Repor
         if row is None:
             return None
         check_replay(key, row.idempotency_fingerprint, payload, f"for report {row.id}")
-        return report_view(row, service.catalog, service.now())
+        return report_view(row, service.catalog, service.now(), staff=False)
 
 
 def _duplicate_of(service: ReportService, session: Session, category: str, point: ReportPoint) -> int | None:

@@ -13,7 +13,8 @@ dispatch, moved only by an approved extension and by the time a deferral paused 
 clock; escalation (督办) never moves it.  ``closed_at`` is the first closure.
 
 ``due`` 应结案数
-    Cases in the period, except state ``invalid`` (无效) and ``deferred`` (挂账).
+    Cases in the period, except states ``invalid`` (无效), ``merged`` (已合并: a duplicate
+    merged into its original, which counts instead) and ``deferred`` (挂账).
 ``deferred`` 挂账数
     Cases in the period in state ``deferred``, whatever state they were deferred
     from; reported apart, never in ``due``.
@@ -29,11 +30,19 @@ clock; escalation (督办) never moves it.  ``closed_at`` is the first closure.
     the handler's report that the work is done, 反馈).
 ``reworked`` 返工数
     Due cases with ``rework_count > 0``.
+``urged`` 被催办数 / ``urgings`` 催办次数
+    Due cases urged (催办) at least once / the urgings of due cases in all.
+``rated`` 回访数, ``satisfied`` 满意数, ``basically_satisfied`` 基本满意数, ``unsatisfied`` 不满意数
+    Due cases with a reporter's verdict (回访), and by their latest verdict.
 Rates (``NaN`` when the denominator is 0, never a misleading 0)
     ``closure_rate`` 结案率 = closed / due; ``on_time_closure_rate`` 按期结案率 =
     closed_on_time / due; ``on_time_handling_rate`` 按期处置率 = handled_on_time / due;
     ``rework_rate`` 返工率 = reworked / due cases handled at least once (``handled_at``
-    set, or ``rework_count > 0``: a reworked case was handled before its check failed).
+    set, or ``rework_count > 0``: a reworked case was handled before its check failed);
+    ``satisfaction_rate`` 满意率 = (satisfied + basically_satisfied) / rated;
+    ``satisfaction_score`` 满意度得分 = the mean score of the rated cases' verdicts (the
+    scores of ``ratings.toml``); ``rating_score`` 评分 = what the rating compares with
+    its thresholds (:mod:`routing.ratings`).
 ``median_handling_hours`` / ``median_handling_hours_wall``
     Median of ``handled_at - dispatched_at`` over due cases with both set, in office
     hours of the :class:`~routing.calendar.WorkCalendar` (weekends, holidays, nights
@@ -42,8 +51,10 @@ Rates (``NaN`` when the denominator is 0, never a misleading 0)
 Every unit (or team) that appears in the input is listed, so a unit with nothing due
 shows up as 待评 with ``NaN`` rates instead of silently disappearing.
 
-Ratings (:data:`RATINGS`): ``fast`` 骏马, ``steady`` 黄牛, ``slow`` 蜗牛, and
-``unrated`` 待评 for fewer than ``min_cases`` due cases; see ``ratings.toml``.
+Ratings (:data:`RATINGS`, :mod:`routing.ratings`): ``fast`` 骏马, ``steady`` 黄牛,
+``slow`` 蜗牛, and ``unrated`` 待评 for fewer than ``min_cases`` due cases, from the
+rating score (the 按期结案率 blended with satisfaction, weighted as ``ratings.toml``
+says) and the 返工率.
 
 Examples
 --------
@@ -64,22 +75,34 @@ Examples
 from __future__ import annotations
 
 import io
-import math
 import os
-from collections.abc import Mapping
-from dataclasses import dataclass
 from datetime import datetime
-from functools import lru_cache
-from pathlib import Path
-from typing import IO, Any
+from typing import IO
 
 import numpy as np
 import pandas as pd
 
 from geo.errors import InvalidInputError
-from routing._toml import read_toml
-from routing.calendar import WorkCalendar, default_calendar
+from routing.calendar import WorkCalendar, aware_utc, default_calendar
 from routing.errors import NaiveDatetimeError
+from routing.ratings import (
+    RATINGS,
+    RatingsDataError,
+    RatingThresholds,
+    default_thresholds,
+    load_thresholds,
+    rate,
+    rating_codes,
+    rating_scores,
+)
+from routing.workflow import SATISFACTION
+
+__all__ = [
+    "CHINESE_HEADERS", "COUNT_COLUMNS", "DESK_COUNT_COLUMNS", "HOURS_COLUMNS", "METRIC_COLUMNS",
+    "OPTIONAL_COLUMNS", "RATE_COLUMNS", "RATINGS", "REQUIRED_COLUMNS", "SATISFACTION_COLUMNS", "STATES",
+    "RatingThresholds", "RatingsDataError", "default_thresholds", "load_thresholds", "rate", "to_csv",
+    "unit_metrics",
+]  # fmt: skip
 
 STATES: tuple[str, ...] = (
     "reported",
@@ -95,6 +118,7 @@ STATES: tuple[str, ...] = (
     "deferred",
     "reopened",
     "invalid",
+    "merged",
 )
 """The states a case can be in (the ``state`` column)."""
 TIMESTAMP_COLUMNS: tuple[str, ...] = ("created_at", "dispatched_at", "due_at", "handled_at", "closed_at")
@@ -108,8 +132,14 @@ REQUIRED_COLUMNS: tuple[str, ...] = (
     "rework_count",
 )
 """Columns :func:`unit_metrics` needs; ``team`` is needed too for ``by="team"``."""
-OPTIONAL_COLUMNS: dict[str, str] = {"paused_at": "datetime64[ns, UTC]", "reopen_count": "int64"}
-"""Columns :func:`unit_metrics` reads when present (absent: never paused, never reopened): their dtypes."""
+OPTIONAL_COLUMNS: dict[str, str] = {
+    "paused_at": "datetime64[ns, UTC]",
+    "reopen_count": "int64",
+    "urge_count": "int64",
+    "satisfaction": "object",
+}
+"""Columns :func:`unit_metrics` reads when present (absent: never paused, reopened, urged or
+rated): their dtypes.  ``satisfaction`` is the latest verdict, ``None`` when there is none."""
 GROUP_BY: tuple[str, ...] = ("unit_key", "team")
 """What :func:`unit_metrics` can group by."""
 
@@ -128,6 +158,16 @@ RATE_COLUMNS: tuple[str, ...] = (
     "on_time_handling_rate",
     "rework_rate",
 )
+DESK_COUNT_COLUMNS: tuple[str, ...] = (
+    "urged",
+    "urgings",
+    "rated",
+    "satisfied",
+    "basically_satisfied",
+    "unsatisfied",
+)
+"""Counts of the desk's workflow: urging (催办) and the residents' verdicts (回访)."""
+SATISFACTION_COLUMNS: tuple[str, ...] = ("satisfaction_rate", "satisfaction_score", "rating_score")
 HOURS_COLUMNS: tuple[str, ...] = ("median_handling_hours", "median_handling_hours_wall")
 METRIC_COLUMNS: tuple[str, ...] = (
     "unit_key",
@@ -137,11 +177,11 @@ METRIC_COLUMNS: tuple[str, ...] = (
     *HOURS_COLUMNS,
     "rating",
     "rating_zh",
+    *DESK_COUNT_COLUMNS,
+    *SATISFACTION_COLUMNS,
 )
-"""Columns of :func:`unit_metrics` by unit; by team the first two are replaced by ``team``."""
-
-RATINGS: dict[str, str] = {"fast": "骏马", "steady": "黄牛", "slow": "蜗牛", "unrated": "待评"}
-"""Rating code -> Chinese label."""
+"""Columns of :func:`unit_metrics` by unit; by team the first two are replaced by ``team``.  The
+columns of the desk's workflow come last, so that files read by position keep their columns."""
 
 CHINESE_HEADERS: dict[str, str] = {
     "unit_key": "单位编码",
@@ -154,10 +194,19 @@ CHINESE_HEADERS: dict[str, str] = {
     "deferred": "挂账数",
     "reworked": "返工数",
     "reopened": "重开数",
+    "urged": "被催办数",
+    "urgings": "催办次数",
+    "rated": "回访数",
+    "satisfied": "满意数",
+    "basically_satisfied": "基本满意数",
+    "unsatisfied": "不满意数",
     "closure_rate": "结案率",
     "on_time_closure_rate": "按期结案率",
     "on_time_handling_rate": "按期处置率",
     "rework_rate": "返工率",
+    "satisfaction_rate": "满意率",
+    "satisfaction_score": "满意度得分",
+    "rating_score": "评分",
     "median_handling_hours": "处置用时中位数（工作小时）",
     "median_handling_hours_wall": "处置用时中位数（自然小时）",
     "rating": "评级代码",
@@ -170,276 +219,12 @@ RATE_DIGITS = 4
 HOURS_DIGITS = 2
 """Decimals of hours in :func:`to_csv`."""
 
-_MAX_MIN_CASES = 1_000_000
 _SHOWN = 5  # how many bad values / report ids an error message lists
-
-
-class RatingsDataError(InvalidInputError):
-    """A rating-thresholds file that cannot be used (syntax, fields, ranges, consistency)."""
-
-    code = "invalid_ratings"
-
-
-# --------------------------------------------------------------------------- thresholds
-# (table, key) in ratings.toml -> attribute of RatingThresholds
-_RATE_FIELDS: dict[tuple[str, str], str] = {
-    ("fast", "min_on_time_closure_rate"): "fast_min_on_time_closure_rate",
-    ("fast", "max_rework_rate"): "fast_max_rework_rate",
-    ("slow", "on_time_closure_rate_below"): "slow_on_time_closure_rate_below",
-    ("slow", "rework_rate_above"): "slow_rework_rate_above",
-}
-_FIELD_NAMES = {attr: f"{table}.{key}" for (table, key), attr in _RATE_FIELDS.items()}
-
-
-@dataclass(frozen=True, slots=True)
-class RatingThresholds:
-    """When a unit is 骏马, 蜗牛 or 待评 (see ``routing/ratings.toml`` for the rules).
-
-    Validated on construction: rates in ``0..1``, ``min_cases`` from 1, and fast at
-    least as strict as slow.  Errors name ``source``, the field as written in the
-    TOML file, the value and what is allowed.
-
-    Examples
-    --------
-    >>> t = RatingThresholds(10, 0.9, 0.05, 0.7, 0.2)
-    >>> t.fast_min_on_time_closure_rate
-    0.9
-    >>> RatingThresholds(10, 0.6, 0.05, 0.7, 0.2)  # doctest: +ELLIPSIS
-    Traceback (most recent call last):
-    ...
-    routing.metrics.RatingsDataError: <RatingThresholds>: field 'fast.min_on_time_closure_rate': 0.6 is ...
-    """
-
-    min_cases: int
-    fast_min_on_time_closure_rate: float
-    fast_max_rework_rate: float
-    slow_on_time_closure_rate_below: float
-    slow_rework_rate_above: float
-    source: str = "<RatingThresholds>"
-
-    def __post_init__(self) -> None:
-        value = self.min_cases
-        if (
-            isinstance(value, bool)
-            or not isinstance(value, int | np.integer)
-            or not 1 <= value <= _MAX_MIN_CASES
-        ):
-            raise self._error("min_cases", value, f"an integer from 1 to {_MAX_MIN_CASES}")
-        for attr in _FIELD_NAMES:
-            rate = getattr(self, attr)
-            if (
-                isinstance(rate, bool)
-                or not isinstance(rate, int | float | np.integer | np.floating)
-                or not math.isfinite(rate)
-                or not 0 <= rate <= 1
-            ):
-                raise self._error(_FIELD_NAMES[attr], rate, "a number from 0 to 1")
-        if self.fast_min_on_time_closure_rate < self.slow_on_time_closure_rate_below:
-            raise self._error(
-                "fast.min_on_time_closure_rate",
-                self.fast_min_on_time_closure_rate,
-                "at least slow.on_time_closure_rate_below "
-                f"({self.slow_on_time_closure_rate_below}): fast (骏马) must be at least as strict as "
-                "slow (蜗牛)",
-            )
-        if self.fast_max_rework_rate > self.slow_rework_rate_above:
-            raise self._error(
-                "fast.max_rework_rate",
-                self.fast_max_rework_rate,
-                f"at most slow.rework_rate_above ({self.slow_rework_rate_above}): fast (骏马) must be "
-                "at least as strict as slow (蜗牛)",
-            )
-
-    def _error(self, field: str, value: object, allowed: str) -> RatingsDataError:
-        return RatingsDataError(
-            f"{self.source}: field {field!r}: {value!r} is not allowed; allowed: {allowed}",
-            file=self.source,
-            field=field,
-            value=repr(value),
-            allowed=allowed,
-        )
-
-    @classmethod
-    def from_dict(cls, data: Mapping[str, Any], *, source: str = "<dict>") -> RatingThresholds:
-        """Build thresholds from the parsed TOML structure (see ``ratings.toml``).
-
-        Examples
-        --------
-        >>> RatingThresholds.from_dict({
-        ...     "min_cases": 5,
-        ...     "fast": {"min_on_time_closure_rate": 0.95, "max_rework_rate": 0.02},
-        ...     "slow": {"on_time_closure_rate_below": 0.8, "rework_rate_above": 0.1},
-        ... }).min_cases
-        5
-        """
-        _check_keys(data, {"schema", "min_cases", "fast", "slow"}, {"min_cases", "fast", "slow"}, source, "")
-        schema = data.get("schema", 1)
-        if schema != 1 or isinstance(schema, bool):
-            raise RatingsDataError(
-                f"{source}: field 'schema': {schema!r} is not supported; allowed: 1",
-                file=source,
-                field="schema",
-                value=repr(schema),
-                allowed=[1],
-            )
-        values: dict[str, Any] = {}
-        for table in ("fast", "slow"):
-            keys = {key for (name, key) in _RATE_FIELDS if name == table}
-            _check_keys(data[table], keys, keys, source, table)
-        for (table, key), attr in _RATE_FIELDS.items():
-            values[attr] = data[table][key]
-        return cls(min_cases=data["min_cases"], source=source, **values)
-
-    def to_dict(self) -> dict[str, Any]:
-        """The TOML structure of these thresholds (inverse of :meth:`from_dict`).
-
-        Examples
-        --------
-        >>> default_thresholds().to_dict()["slow"]
-        {'on_time_closure_rate_below': 0.7, 'rework_rate_above': 0.2}
-        """
-        out: dict[str, Any] = {"schema": 1, "min_cases": self.min_cases, "fast": {}, "slow": {}}
-        for (table, key), attr in _RATE_FIELDS.items():
-            out[table][key] = getattr(self, attr)
-        return out
-
-
-def _check_keys(table: object, allowed: set[str], required: set[str], source: str, where: str) -> None:
-    prefix = f"{where}." if where else ""
-    if not isinstance(table, dict):
-        raise RatingsDataError(
-            f"{source}: field {where!r}: {table!r} is not allowed; allowed: a table with "
-            f"{', '.join(sorted(allowed))}",
-            file=source,
-            field=where,
-            value=repr(table),
-            allowed=sorted(allowed),
-        )
-    unknown = sorted(set(table) - allowed)
-    if unknown:
-        raise RatingsDataError(
-            f"{source}: unknown field {prefix + unknown[0]!r}; allowed: "
-            f"{', '.join(prefix + key for key in sorted(allowed))}",
-            file=source,
-            field=prefix + unknown[0],
-            allowed=sorted(allowed),
-        )
-    missing = sorted(required - set(table))
-    if missing:
-        raise RatingsDataError(
-            f"{source}: field {prefix + missing[0]!r} is missing; required: "
-            f"{', '.join(prefix + key for key in sorted(required))}",
-            file=source,
-            field=prefix + missing[0],
-            allowed=sorted(required),
-        )
-
-
-def load_thresholds(path: str | Path | None = None) -> RatingThresholds:
-    """Load and validate a thresholds file; ``None`` loads the packaged ``routing/ratings.toml``.
-
-    Raises :class:`RatingsDataError` naming the file, the field, the bad value and
-    what is allowed (and the line for a TOML syntax error).
-
-    Examples
-    --------
-    >>> t = load_thresholds()
-    >>> t.min_cases, t.fast_min_on_time_closure_rate, t.slow_rework_rate_above, t.source
-    (10, 0.9, 0.2, 'routing/ratings.toml')
-    """
-    data, source = read_toml(path, resource="ratings.toml", error=RatingsDataError, what="ratings")
-    return RatingThresholds.from_dict(data, source=source)
-
-
-@lru_cache(maxsize=1)
-def default_thresholds() -> RatingThresholds:
-    """The packaged thresholds, loaded once.
-
-    Examples
-    --------
-    >>> default_thresholds() is default_thresholds()
-    True
-    """
-    return load_thresholds()
-
-
-# --------------------------------------------------------------------------- rating
-def rate(row: Mapping[str, Any] | pd.Series, thresholds: RatingThresholds | None = None) -> tuple[str, str]:
-    """The rating of one row of :func:`unit_metrics`: ``(code, Chinese label)``.
-
-    ``row`` needs ``due``, ``on_time_closure_rate`` and ``rework_rate``.  A ``NaN``
-    rework rate (nothing handled) counts as no rework.  ``thresholds`` defaults to the
-    packaged ``ratings.toml``.
-
-    Examples
-    --------
-    >>> rate({"due": 40, "on_time_closure_rate": 0.95, "rework_rate": 0.0})
-    ('fast', '骏马')
-    >>> rate({"due": 40, "on_time_closure_rate": 0.80, "rework_rate": 0.1})
-    ('steady', '黄牛')
-    >>> rate({"due": 40, "on_time_closure_rate": 0.95, "rework_rate": 0.25})
-    ('slow', '蜗牛')
-    >>> rate({"due": 3, "on_time_closure_rate": 1.0, "rework_rate": 0.0})
-    ('unrated', '待评')
-    """
-    limits = thresholds or default_thresholds()
-    values: dict[str, float] = {}
-    for key in ("due", "on_time_closure_rate", "rework_rate"):
-        try:
-            raw = row[key]
-        except KeyError:
-            raise InvalidInputError(
-                f"row has no {key!r}; required: due, on_time_closure_rate, rework_rate",
-                field=key,
-                allowed=["due", "on_time_closure_rate", "rework_rate"],
-            ) from None
-        try:
-            values[key] = float(raw)
-        except (TypeError, ValueError):
-            raise InvalidInputError(
-                f"row[{key!r}]={raw!r} is not a number; allowed: a number (NaN for an empty rate)",
-                field=key,
-                value=repr(raw),
-            ) from None
-    code = str(
-        _rating_codes(
-            np.array([values["due"]]),
-            np.array([values["on_time_closure_rate"]]),
-            np.array([values["rework_rate"]]),
-            limits,
-        )[0]
-    )
-    return code, RATINGS[code]
-
-
-def _rating_codes(
-    due: np.ndarray, on_time: np.ndarray, rework: np.ndarray, limits: RatingThresholds
-) -> np.ndarray:
-    """Vectorized ratings; the one implementation behind :func:`rate` and :func:`unit_metrics`."""
-    rework = np.where(np.isnan(rework), 0.0, rework)
-    with np.errstate(invalid="ignore"):
-        unrated = ~(due >= limits.min_cases)  # NaN due is unrated too
-        fast = (on_time >= limits.fast_min_on_time_closure_rate) & (rework <= limits.fast_max_rework_rate)
-        slow = (on_time < limits.slow_on_time_closure_rate_below) | (rework > limits.slow_rework_rate_above)
-    return np.select([unrated, fast, slow], ["unrated", "fast", "slow"], default="steady")
 
 
 # --------------------------------------------------------------------------- input checks
 def _instant(value: object, name: str) -> pd.Timestamp:
-    if not isinstance(value, datetime):
-        raise InvalidInputError(
-            f"{name}={value!r} is not a datetime; allowed: a timezone-aware datetime or pandas.Timestamp",
-            field=name,
-            value=repr(value),
-        )
-    if value.tzinfo is None or value.utcoffset() is None:
-        raise NaiveDatetimeError(
-            f"{name}={value.isoformat()} has no time zone; allowed: a timezone-aware datetime, e.g. "
-            "pd.Timestamp('2025-09-01', tz='Asia/Shanghai')",
-            field=name,
-            value=value.isoformat(),
-        )
-    return pd.Timestamp(value).tz_convert("UTC")
+    return pd.Timestamp(aware_utc(value, name))
 
 
 def _ids(frame: pd.DataFrame, mask: pd.Series) -> str:
@@ -490,7 +275,8 @@ def _check_cases(
         )
     frame = cases.loc[:, list(required)].copy()
     for name, kind in OPTIONAL_COLUMNS.items():
-        absent = pd.Series(pd.NaT if kind.startswith("datetime") else 0, index=frame.index, dtype=kind)
+        empty = pd.NaT if kind.startswith("datetime") else (None if kind == "object" else 0)
+        absent = pd.Series(empty, index=frame.index, dtype=kind)
         frame[name] = cases[name] if name in cases.columns else absent
     for name in (*TIMESTAMP_COLUMNS, "paused_at"):
         column = frame[name]
@@ -555,6 +341,17 @@ def _check_cases(
         )
     frame["rework_count"] = numbers.astype("int64")
     frame["reopen_count"] = pd.to_numeric(frame["reopen_count"]).fillna(0).astype("int64")
+    frame["urge_count"] = pd.to_numeric(frame["urge_count"]).fillna(0).astype("int64")
+    verdict = frame["satisfaction"]
+    bad_verdict = verdict.notna() & ~verdict.isin(list(SATISFACTION))
+    if bad_verdict.any():
+        unknown = sorted({repr(value) for value in verdict[bad_verdict]})
+        raise InvalidInputError(
+            f"column 'satisfaction' has unknown value(s) {', '.join(unknown[:_SHOWN])} (report_id "
+            f"{_ids(frame, bad_verdict)}); allowed: {', '.join(SATISFACTION)} or empty (no verdict)",
+            field="satisfaction",
+            allowed=list(SATISFACTION),
+        )
     no_unit = frame["unit_key"].isna()
     if no_unit.any():
         raise InvalidInputError(
@@ -635,11 +432,11 @@ def unit_metrics(
         frame = frame[frame["team"].notna()]
     key = frame[by]
 
-    state, due_at = frame["state"], frame["due_at"]
+    state, due_at, verdict = frame["state"], frame["due_at"], frame["satisfaction"]
     handled_at, closed_at = frame["handled_at"], frame["closed_at"]
     # a case deferred before its clock started has no due time: it counts when it was deferred
     anchor = due_at.where(due_at.notna(), frame["paused_at"])
-    in_period = anchor.notna() & (anchor >= lo) & (anchor < hi) & (state != "invalid")
+    in_period = anchor.notna() & (anchor >= lo) & (anchor < hi) & ~state.isin(("invalid", "merged"))
     deferred = in_period & (state == "deferred")
     due = in_period & ~deferred
     closed = due & closed_at.notna() & (closed_at < hi)
@@ -654,11 +451,18 @@ def unit_metrics(
             "deferred": deferred,
             "reworked": reworked,
             "reopened": due & (frame["reopen_count"] > 0),
+            "urged": due & (frame["urge_count"] > 0),
+            "urgings": frame["urge_count"].where(due, 0),
+            "rated": due & verdict.notna(),
+            **{name: due & (verdict == name) for name in SATISFACTION},
             "handled_once": (due & was_handled) | reworked,
+            "score_sum": verdict.map(limits.scores).fillna(0.0).where(due, 0.0),
         },
         index=frame.index,
-    ).astype("int64")
+    )
     counts = flags.groupby(key, sort=True).sum()
+    scores = counts.pop("score_sum").astype("float64")
+    counts = counts.astype("int64")
     counts.index.name = by
 
     # handling time: the calendar walks day by day, so only the timed cases are looped over
@@ -692,15 +496,28 @@ def unit_metrics(
     out["rework_rate"] = ratio("reworked", "handled_once")
     for name in HOURS_COLUMNS:
         out[name] = medians[name].astype("float64")
-    codes = _rating_codes(
-        out["due"].to_numpy(dtype="float64"),
+    rated = counts["rated"].astype("float64")
+    satisfaction_score = scores / rated.where(rated > 0)
+    rating_score = rating_scores(
         out["on_time_closure_rate"].to_numpy(dtype="float64"),
+        satisfaction_score.to_numpy(dtype="float64"),
+        rated.to_numpy(),
+        limits,
+    )
+    codes = rating_codes(
+        out["due"].to_numpy(dtype="float64"),
+        rating_score,
         out["rework_rate"].to_numpy(dtype="float64"),
         limits,
     )
     ratings = pd.Series(codes, index=out.index).astype(str)
     out["rating"] = ratings
     out["rating_zh"] = ratings.map(RATINGS).astype(str)
+    for name in DESK_COUNT_COLUMNS:
+        out[name] = counts[name]
+    out["satisfaction_rate"] = (counts["satisfied"] + counts["basically_satisfied"]) / rated.where(rated > 0)
+    out["satisfaction_score"] = satisfaction_score
+    out["rating_score"] = rating_score
     out = out.reset_index()
     if by == "unit_key":
         # the name on the most recent case: units get renamed, old cases keep the old name
@@ -744,7 +561,7 @@ def to_csv(
             value=type(metrics).__name__,
         )
     table = metrics.copy()
-    for name in RATE_COLUMNS:
+    for name in (*RATE_COLUMNS, *SATISFACTION_COLUMNS):
         if name in table.columns:
             table[name] = table[name].astype("float64").round(RATE_DIGITS)
     for name in HOURS_COLUMNS:

@@ -21,6 +21,7 @@ from sqlalchemy.orm import Session
 
 from geo.errors import InvalidInputError
 from routing.access import hash_token
+from routing.calendar import aware_utc
 from routing.redact import redact
 from routing.workflow import OPEN_STATES, STATES
 from store.models import Report, ReportEvent
@@ -57,6 +58,10 @@ class PublicReport:
     lon, lat : float
         WGS84.
     photo_urls : tuple of str
+        Photo URLs the reporter gave (external).
+    photo_ids : tuple of int
+        Ids of the stored photos, the reporter's first: ``/v1/photos/{id}`` serves them
+        to staff in scope and to the reporter only.
     duplicate_of : int or None
     """
 
@@ -75,6 +80,7 @@ class PublicReport:
     lat: float
     photo_urls: tuple[str, ...]
     duplicate_of: int | None
+    photo_ids: tuple[int, ...] = ()
 
 
 def public_reports(
@@ -120,10 +126,11 @@ def public_reports(
         query = query.where(Report.category_code.in_(sorted(set(category_codes))))
     if closed is not None:
         query = query.where(Report.state.in_(sorted(CLOSED_STATES if closed else OPEN_STATES)))
+    # SQLite stores the UTC wall time without an offset, so a bound must be UTC too.
     if start is not None:
-        query = query.where(Report.created_at >= _utc(start, "start"))
+        query = query.where(Report.created_at >= aware_utc(start, "start"))
     if end is not None:
-        query = query.where(Report.created_at <= _utc(end, "end"))
+        query = query.where(Report.created_at <= aware_utc(end, "end"))
     query = query.order_by(Report.created_at.desc(), Report.id.desc()).limit(limit)
     with Session(engine) as session:
         return [_public(row, updated) for row, updated in session.execute(query).all()]
@@ -139,13 +146,6 @@ def report_ids_for_token(engine: Engine, token: str) -> list[int]:
             select(Report.id).where(Report.reporter_token_hash == hash_token(token)).order_by(Report.id)
         ).all()
     return [int(i) for i in ids]
-
-
-def _utc(moment: dt.datetime, name: str) -> dt.datetime:
-    # SQLite stores the UTC wall time without an offset, so a bound must be UTC too.
-    if moment.tzinfo is None or moment.utcoffset() is None:
-        raise InvalidInputError(f"{name}={moment.isoformat()} has no time zone", field=name)
-    return moment.astimezone(dt.UTC)
 
 
 def _aware(value: dt.datetime) -> dt.datetime:
@@ -171,4 +171,5 @@ def _public(row: Report, updated: dt.datetime) -> PublicReport:
         lat=row.lat,
         photo_urls=tuple(photos),
         duplicate_of=row.duplicate_of,
+        photo_ids=tuple(p.id for p in sorted(row.photos, key=lambda p: (p.kind != "report", p.id))),
     )

@@ -5,11 +5,13 @@ the rule of :mod:`routing.access`): :func:`get` and :func:`list_reports` return 
 cases the caller's unit reads (owned by its chain now, owned earlier, or asked of it),
 :func:`read_rows` by default only those its chain owns now (what its figures count).
 Staff reads are audited in the same transaction; a refused read is recorded after it
-(:meth:`routing.service.ReportService.refused`).
+(:meth:`routing.service.ReportService.refused`).  A case's photos are read under the
+same rule (:func:`photo_file`).
 """
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import ColumnElement, func, select
@@ -17,11 +19,18 @@ from sqlalchemy.orm import Session
 
 from geo.errors import InvalidInputError, NotFoundError
 from routing import audit, steps
-from routing.access import Principal, raise_forbidden, require_credentials, require_read, require_staff
+from routing.access import (
+    Principal,
+    can_read,
+    raise_forbidden,
+    require_credentials,
+    require_read,
+    require_staff,
+)
 from routing.errors import ForbiddenError
 from routing.views import ReportView, event_views, report_view
 from routing.workflow import CLOCK_STATES, STATES
-from store.models import Report, ReportEvent, ReportScope
+from store.models import Photo, Report, ReportEvent, ReportScope
 
 if TYPE_CHECKING:
     from routing.service import ReportService
@@ -61,7 +70,7 @@ def _get(service: ReportService, report_id: int, principal: Principal) -> Report
             raise_forbidden(report_id)
         assert row is not None
         require_read(principal, row, report_id)
-        view = report_view(row, service.catalog, service.now())
+        view = report_view(row, service.catalog, service.now(), staff=principal.is_staff)
         events = session.scalars(
             select(ReportEvent).where(ReportEvent.report_id == report_id).order_by(ReportEvent.id)
         ).all()
@@ -155,3 +164,51 @@ def read_rows(
                 )
             )
     return rows
+
+
+def photo_file(
+    service: ReportService, photo_id: int, principal: Principal, thumbnail: bool = False
+) -> tuple[Path, str]:
+    """The file of a photo (or its thumbnail) and its media type, if the caller may read its case.
+
+    Staff whose unit reads the case and the case's reporter (and followers) may; a read
+    of a full photo by staff is audited, a refused read recorded.
+
+    Raises
+    ------
+    UnauthenticatedError, ForbiddenError
+        No credentials; a photo of a case the caller may not read, or no such photo
+        (the same 403).
+    NotFoundError
+        The photo's file is missing from the media directory.
+    """
+    require_credentials(principal)
+    report_id: int | None = None
+    try:
+        with Session(service.engine) as session, session.begin():
+            photo = session.get(Photo, photo_id)
+            report_id = None if photo is None else photo.report_id
+            report = None if report_id is None else session.get(Report, report_id)
+            if photo is None or report is None or not can_read(principal, report):
+                raise ForbiddenError(
+                    f"photo {photo_id} is not accessible with these credentials", photo_id=photo_id
+                )
+            name, media_type = photo.name, photo.media_type
+            if principal.is_staff and not thumbnail:
+                session.add(
+                    audit.entry(
+                        principal, "photo.read", service.now(), scope=service.chain(principal, report),
+                        report_id=report_id, target=f"photo:{photo_id}",
+                    )
+                )  # fmt: skip
+    except ForbiddenError as error:
+        service.refused(principal, "photo.read", error, report_id)
+        raise
+    path = service.media.locate(name, thumbnail)
+    if path is None:
+        raise NotFoundError(
+            f"the file of photo {photo_id} (report {report_id}) is missing from the media directory "
+            f"{service.media.root}",
+            photo_id=photo_id,
+        )
+    return path, "image/jpeg" if thumbnail else media_type

@@ -10,6 +10,9 @@ one case, a page of cases, rows        :mod:`routing.queries` (views: :mod:`rout
 a step of the loop                     :mod:`routing.steps` (table: :mod:`routing.workflow`,
                                        effects: :mod:`routing.effects`)
 escalation                             :mod:`routing.escalation`
+photos (checked, stored, served)       :mod:`routing.photos`, :mod:`store.media`
+events a unit hears of (feed)          :mod:`routing.outbox` (webhooks: :mod:`routing.webhooks`,
+                                       :mod:`routing.delivery`)
 metrics and map frames                 :mod:`routing.exports`
 =====================================  =================================================
 
@@ -30,16 +33,19 @@ from sqlalchemy.orm import Session
 
 from boundaries.service import BoundaryService
 from geo.errors import SijiError
-from routing import audit, escalation, exports, intake, queries, steps
+from routing import audit, escalation, exports, intake, outbox, queries, steps
+from routing import photos as photo_rules
 from routing.access import Principal, owner_chain
 from routing.calendar import WorkCalendar, default_calendar
 from routing.catalog import Catalog, default_catalog
 from routing.desks import Departments, Desks, default_departments
 from routing.escalation import SYSTEM, Escalation
 from routing.intake import ReportIn, Submitted
+from routing.photos import PreparedPhoto
 from routing.steps import Acted, StepRequest
 from routing.views import ReportView
 from routing.workflow import CLOCK_STATES
+from store.media import MediaStore
 from store.models import Report
 
 if TYPE_CHECKING:
@@ -75,6 +81,12 @@ class ReportService:
         Open reports of the same category closer than this are linked as duplicates.
     escalation_max_level : int
         How many levels a case may climb (community → subdistrict → district → city).
+    media : MediaStore, optional
+        Where photos are stored (default: ``./media``).
+    max_photo_bytes, max_photo_pixels : int
+        Caps on one uploaded photo.
+    verdict_days : float
+        How long after a closure its reporter may give the verdict (回访).
     clock : callable, optional
         The time (tests set it).
     """
@@ -90,6 +102,10 @@ class ReportService:
         departments: Departments | None = None,
         duplicate_distance_m: float = 50.0,
         escalation_max_level: int = 3,
+        media: MediaStore | None = None,
+        max_photo_bytes: int = 15 * 1024 * 1024,
+        max_photo_pixels: int = 50_000_000,
+        verdict_days: float = 7.0,
         clock: Any = utcnow,
     ) -> None:
         self.engine = engine
@@ -101,6 +117,10 @@ class ReportService:
         self.secret = secret.encode()
         self.duplicate_distance_m = duplicate_distance_m
         self.escalation_max_level = escalation_max_level
+        self.media = media or MediaStore("media")
+        self.max_photo_bytes = max_photo_bytes
+        self.max_photo_pixels = max_photo_pixels
+        self.verdict_window = dt.timedelta(days=verdict_days)
         self.clock = clock
 
     @classmethod
@@ -164,6 +184,12 @@ class ReportService:
             self.engine, principal, action[:64], error, self.now(), scope=scope, report_id=report_id
         )
 
+    def prepare_photo(self, data: bytes, label: str = "photo") -> PreparedPhoto:
+        """Check an uploaded photo by decoding it and re-encode it (see :func:`routing.photos.prepare`)."""
+        return photo_rules.prepare(
+            data, max_bytes=self.max_photo_bytes, max_pixels=self.max_photo_pixels, label=label
+        )
+
     # --- intake -------------------------------------------------------------------------
     def submit(self, report: ReportIn, idempotency_key: str | None = None) -> Submitted:
         """Route and store a new report; a retry with the same key returns the first one
@@ -198,6 +224,18 @@ class ReportService:
             offset=offset,
         )  # fmt: skip
 
+    def photo_file(self, photo_id: int, principal: Principal, thumbnail: bool = False) -> tuple[Path, str]:
+        """A photo's file and media type, for staff in scope and the reporter
+        (see :func:`routing.queries.photo_file`)."""
+        return queries.photo_file(self, photo_id, principal, thumbnail)
+
+    def events(
+        self, principal: Principal, after: int = 0, limit: int = 100, types: tuple[str, ...] = ()
+    ) -> tuple[list[dict[str, Any]], int]:
+        """The events the principal's unit hears of after a cursor, and the next cursor
+        (see :func:`routing.outbox.read`)."""
+        return outbox.read(self, principal, after, limit, types)
+
     def audit_log(self, principal: Principal, query: audit.AuditQuery) -> tuple[int, list[dict[str, Any]]]:
         """The audit entries the principal may read (see :func:`routing.audit.read`)."""
         return audit.read(self.engine, principal, query, self.index(), self.now())
@@ -218,6 +256,10 @@ class ReportService:
         reroute_to: str | None = None,
         transfer_to: str | None = None,
         extend_to: dt.datetime | None = None,
+        category: str | None = None,
+        merge_into: int | None = None,
+        satisfaction: str | None = None,
+        photos: tuple[PreparedPhoto, ...] = (),
         expected_version: int | None = None,
         idempotency_key: str | None = None,
     ) -> Acted:
@@ -227,9 +269,10 @@ class ReportService:
         ----------
         note : str
             The reason or remark; ``public`` makes it a reply the reporter reads.
-        reroute_to, transfer_to, extend_to : optional
-            The request fields of ``dispatch``, ``request_transfer`` and
-            ``request_extension`` (see :data:`routing.workflow.ACTIONS`).
+        reroute_to, transfer_to, extend_to, category, merge_into, satisfaction, photos : optional
+            The request fields of ``dispatch``, ``request_transfer``,
+            ``request_extension``, ``recategorise``, ``merge``, ``verdict`` and ``handle``
+            (see :data:`routing.workflow.ACTIONS`); photos prepared by :meth:`prepare_photo`.
         expected_version : int, optional
             The version the caller read; a case changed since is a 409 ``version_conflict``.
         idempotency_key : str, optional
@@ -240,8 +283,8 @@ class ReportService:
         Raises
         ------
         UnauthenticatedError, ForbiddenError
-            No credentials; not staff, out of scope, or a role or relation that may not
-            take the action.
+            No credentials; neither staff nor the case's reporter, out of scope, or a role
+            or relation that may not take the action.
         UnknownActionError
             No such action (422, listing the actions).
         IllegalTransitionError
@@ -252,8 +295,9 @@ class ReportService:
             The key was used for another request or by another token (422).
         """
         request = StepRequest(
-            report_id, action_name, note, public, expected_version, reroute_to, transfer_to, extend_to
-        )
+            report_id, action_name, note, public, expected_version, reroute_to, transfer_to, extend_to,
+            category, merge_into, satisfaction, tuple(photos),
+        )  # fmt: skip
         return steps.act_once(self, request, principal, idempotency_key)
 
     # --- deadlines and escalation ---------------------------------------------------------

@@ -9,33 +9,45 @@ version and returns the event that records the step with everything the effects
 changed.  Neither opens a transaction nor writes the audit log.
 
 :func:`act_once` takes one step in the store: one transaction holds the state change,
-its event and its audit entry; an ``Idempotency-Key`` retry is answered from the step
-it took (:mod:`routing.idempotency`); a stale ``version`` or a lost race is a
+its event, its audit entry and its outbox event (:mod:`routing.outbox`); an
+``Idempotency-Key`` retry is answered from the step it took
+(:mod:`routing.idempotency`); a stale ``version`` or a lost race is a
 :class:`~routing.errors.VersionConflictError`; a refusal of any kind is recorded in the
 audit log for the caller's and the owner's supervisors.  Escalation takes its steps
-through the same engine (:mod:`routing.escalation`).
+through the same engine (:mod:`routing.escalation`), and so does a reporter with their
+token: the actions whose role is ``reporter`` (the verdict, 回访), their note a public
+reply.  Photos of a step are staged before its transaction and published after it
+(:mod:`store.media`).
 """
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import select
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.exc import StaleDataError
 
 from geo.errors import InvalidInputError, SijiError
-from routing import audit
-from routing.access import Principal, owner_chain, raise_forbidden, require_read, require_staff
+from routing import audit, outbox
+from routing.access import (
+    Principal,
+    is_reporter,
+    owner_chain,
+    raise_forbidden,
+    require_credentials,
+    require_read,
+)
 from routing.desks import Desks
 from routing.effects import EFFECTS, REQUEST_FIELDS, Step, StepRequest
-from routing.errors import IdempotencyConflictError, VersionConflictError
+from routing.errors import ForbiddenError, IdempotencyConflictError, VersionConflictError
 from routing.idempotency import check_key, check_replay
 from routing.views import ReportView, report_view
-from routing.workflow import ACTIONS, Action, allowed_actions, transition
+from routing.workflow import ACTIONS, REPORTER_ROLE, Action, allowed_actions, transition
 from store.models import Report, ReportEvent
 
 if TYPE_CHECKING:
@@ -60,6 +72,8 @@ def pending(report: Report) -> frozenset[str]:
 
 def relations(report: Report, principal: Principal, desks: Desks) -> frozenset[str]:
     """How the caller's unit stands to the case (see :data:`routing.workflow.RELATIONS`)."""
+    if principal.kind == "reporter":
+        return frozenset({"reporter"}) if is_reporter(principal, report) else frozenset()
     key = principal.unit_key
     chain = list(report.owner_chain or [])
     found = set()
@@ -74,11 +88,19 @@ def relations(report: Report, principal: Principal, desks: Desks) -> frozenset[s
     return frozenset(found)
 
 
+def role_of(principal: Principal) -> str | None:
+    """The role a caller acts in: a staff token's role, ``reporter`` for a reporter token."""
+    if principal.kind == "reporter":
+        return REPORTER_ROLE
+    return principal.role if principal.is_staff else None
+
+
 def allowed_for(report: Report, principal: Principal, desks: Desks) -> list[str]:
     """The actions this caller may take on the case now, in loop order."""
-    if not principal.is_staff:
+    role = role_of(principal)
+    if role is None:
         return []
-    return allowed_actions(report.state, principal.role, pending(report), relations(report, principal, desks))
+    return allowed_actions(report.state, role, pending(report), relations(report, principal, desks))
 
 
 def check(
@@ -92,12 +114,13 @@ def check(
         See :func:`routing.workflow.transition`; and a request field the action does
         not take.
     """
-    assert principal.role is not None
+    role = role_of(principal)
+    assert role is not None
     action = transition(
-        report.state, action_name, principal.role, note, pending(report), relations(report, principal, desks)
+        report.state, action_name, role, note, pending(report), relations(report, principal, desks)
     )
     for name in REQUEST_FIELDS:
-        if fields.get(name) is not None and name not in action.fields:
+        if name in fields and name not in action.fields:
             takes = [f for f in REQUEST_FIELDS if f in action.fields]
             users = [a.name for a in ACTIONS.values() if name in a.fields]
             raise InvalidInputError(
@@ -110,12 +133,17 @@ def check(
 
 
 def take(report: Report, action: Action, step: Step, note: str = "", public: bool = False) -> ReportEvent:
-    """Apply ``action`` to the case; return its event (not yet added to a session)."""
+    """Apply ``action`` to the case; return its event (not yet added to a session).
+
+    The request's fields choose the action's branch, if it has one (the reporter's
+    unsatisfied verdict reopens the case).
+    """
     before = report.state
+    fields = step.asked.fields
     data: dict[str, Any] = {}
-    for name in action.effects:
+    for name in action.effects_for(fields):
         data.update(EFFECTS[name](report, step))
-    report.state = action.leads_to(before)
+    report.state = action.leads_to(before, fields)
     report.version += 1
     return event(report, step.now, action.name, before, report.state, step.principal, note, data, public)
 
@@ -163,21 +191,48 @@ class Acted:
 def act_once(
     service: ReportService, request: StepRequest, principal: Principal, idempotency_key: str | None = None
 ) -> Acted:
-    """Take one step in the store (see :meth:`routing.service.ReportService.act_once`)."""
-    require_staff(principal)
+    """Take one step in the store (see :meth:`routing.service.ReportService.act_once`).
+
+    Photos of the request are staged in the media store before the transaction and
+    published after it commits; a step refused or rolled back leaves no file behind.
+    """
+    require_credentials(principal)
+    if principal.kind not in ("staff", "reporter"):
+        raise ForbiddenError("steps need a staff token (sj_...) or, for a verdict, the reporter's (rp_...)")
     if len(request.note) > MAX_NOTE:
         raise InvalidInputError(f"note is over {MAX_NOTE:,} characters", field="note")
     if idempotency_key is not None:
         check_key(idempotency_key)
+    if principal.kind == "reporter":  # the reporter's comment is theirs to read back
+        request = dataclasses.replace(request, public=True)
     payload = request.fingerprint()
+    staged = service.media.stage(request.photos)
+    try:
+        acted = _act_or_replay(service, request, principal, idempotency_key, payload)
+    except BaseException:
+        service.media.discard(staged)
+        raise
+    if acted.replayed:
+        service.media.discard(staged)
+    else:
+        service.media.publish(staged)
+    return acted
+
+
+def _act_or_replay(
+    service: ReportService, request: StepRequest, principal: Principal, key: str | None, payload: str
+) -> Acted:
     try:
         try:
-            return _act(service, request, principal, idempotency_key, payload)
-        except (IntegrityError, StaleDataError) as race:
+            return _act(service, request, principal, key, payload)
+        except (IntegrityError, StaleDataError, OperationalError) as race:
             # Another request changed the case between our read and our write: the
             # same key's retry committed its step first (replay it), or another step
-            # did (a 409, as for a stale version).
-            replayed = _raced(service, request, principal, idempotency_key, payload)
+            # did (a 409, as for a stale version; on PostgreSQL also a deadlock or a
+            # serialization failure between two steps that lock two cases).
+            if isinstance(race, OperationalError) and not _lost_race(race):
+                raise
+            replayed = _raced(service, request, principal, key, payload)
             if replayed is not None:
                 return replayed
             if isinstance(race, IntegrityError):
@@ -191,6 +246,11 @@ def act_once(
     except SijiError as error:
         service.refused(principal, f"report.{request.action}", error, request.report_id)
         raise
+
+
+def _lost_race(error: OperationalError) -> bool:
+    """A deadlock or a serialization failure (PostgreSQL's SQLSTATE 40P01, 40001)."""
+    return getattr(error.orig, "sqlstate", None) in ("40P01", "40001")
 
 
 def _act(
@@ -216,7 +276,9 @@ def _act(
         action = check(row, request.action, principal, desks, request.note, request.fields)
         now = service.now()
         chain_before = owner_chain(row)
-        step = Step(principal, now, service.catalog, service.calendar, desks, request)
+        step = Step(
+            principal, now, service.catalog, service.calendar, desks, request, session, service.verdict_window
+        )
         recorded = take(row, action, step, request.note, request.public)
         recorded.idempotency_key = key
         recorded.idempotency_fingerprint = payload if key else None
@@ -232,7 +294,9 @@ def _act(
             )
         )  # fmt: skip
         session.flush()
-        return Acted(report_view(row, service.catalog, service.now()), replayed=False)
+        outbox.publish(session, row, recorded, service.catalog, before=chain_before)
+        session.flush()
+        return Acted(report_view(row, service.catalog, service.now(), principal.is_staff), replayed=False)
 
 
 def _version(service: ReportService, report_id: int) -> int | None:
@@ -271,7 +335,7 @@ def _replay(
     """The answer to a retried action, or a 422 when the key was used for something else."""
     if (first.actor, first.actor_role, first.actor_unit) != (
         principal.name,
-        principal.role,
+        principal.role or principal.kind,
         principal.unit_key,
     ):
         raise IdempotencyConflictError(
@@ -284,4 +348,4 @@ def _replay(
         stored = payload if (first.report_id, first.action) == (request.report_id, request.action) else ""
     check_replay(key, stored, payload, f"to {first.action} report {first.report_id}")
     require_read(principal, row, request.report_id)
-    return Acted(report_view(row, service.catalog, service.now()), replayed=True)
+    return Acted(report_view(row, service.catalog, service.now(), principal.is_staff), replayed=True)

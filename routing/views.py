@@ -28,7 +28,7 @@ from geo.levels import LEVEL_KEYS
 from routing.access import Principal
 from routing.catalog import Catalog
 from routing.effects import aware, iso, supervisor
-from routing.workflow import ACTIONS, CHANNELS, CLOCK_STATES, ROLES, STATES
+from routing.workflow import ACTIONS, CHANNELS, CLOCK_STATES, ROLES, SATISFACTION, STATES
 from store.models import Report, ReportEvent
 
 
@@ -69,6 +69,39 @@ class Jurisdiction(TypedDict):
     district_code: str | None
     subdistrict_code: str | None
     community_code: str | None
+
+
+class PhotoPosition(TypedDict):
+    """Where a photo was taken, as its EXIF said (WGS84)."""
+
+    lon: float
+    lat: float
+
+
+class PhotoRef(TypedDict):
+    """A stored photo of the case: ``report`` (the reporter's) or ``handled`` (the after-photo)."""
+
+    id: int
+    kind: str
+    url: Annotated[str, Field(description="GET it with the same token (staff in scope, the reporter).")]
+    thumbnail_url: str
+    media_type: str
+    width: int
+    height: int
+    taken_at: Annotated[
+        PhotoPosition | None,
+        Field(description="The position the photo's own EXIF recorded (staff only; null for reporters)."),
+    ]
+
+
+class Verdict(TypedDict):
+    """The reporter's latest verdict (回访)."""
+
+    satisfaction: Annotated[
+        str, Field(description="satisfied 满意, basically_satisfied 基本满意, unsatisfied 不满意")
+    ]
+    satisfaction_zh: str
+    at: str | None
 
 
 class Pending(TypedDict):
@@ -134,6 +167,12 @@ class ReportView(TypedDict):
     supervision_due_at: Annotated[str | None, Field(description="The deadline of the supervision (督办).")]
     pending: Pending
     duplicate_of: int | None
+    merged_into: Annotated[
+        int | None, Field(description="The original this duplicate was merged into (state merged).")
+    ]
+    urge_count: Annotated[int, Field(description="Times a unit above urged the case (催办).")]
+    verdict: Annotated[Verdict | None, Field(description="The reporter's latest verdict (回访).")]
+    photos: list[PhotoRef]
     version: int
     events: NotRequired[list[EventView] | None]
     allowed_actions: NotRequired[
@@ -146,8 +185,30 @@ def is_overdue(report: Report, now: dt.datetime) -> bool:
     return bool(report.due_at is not None and report.state in CLOCK_STATES and aware(report.due_at) < now)
 
 
-def report_view(report: Report, catalog: Catalog, now: dt.datetime) -> ReportView:
-    """The case without its history (``events`` and ``allowed_actions`` are None)."""
+def photo_refs(report: Report, staff: bool = True) -> list[PhotoRef]:
+    """The case's photos, with the position their EXIF recorded for staff only."""
+    return [
+        {
+            "id": photo.id,
+            "kind": photo.kind,
+            "url": f"/v1/photos/{photo.id}",
+            "thumbnail_url": f"/v1/photos/{photo.id}/thumbnail",
+            "media_type": photo.media_type,
+            "width": photo.width,
+            "height": photo.height,
+            "taken_at": (
+                {"lon": photo.gps_lon, "lat": photo.gps_lat}
+                if staff and photo.gps_lon is not None and photo.gps_lat is not None
+                else None
+            ),
+        }
+        for photo in report.photos
+    ]
+
+
+def report_view(report: Report, catalog: Catalog, now: dt.datetime, staff: bool = True) -> ReportView:
+    """The case without its history (``events`` and ``allowed_actions`` are None); ``staff``
+    False for the reporter's view (no photo positions)."""
     category = catalog.get(report.category_code)
     transfer: DeskRef | None = (
         None
@@ -195,6 +256,18 @@ def report_view(report: Report, catalog: Catalog, now: dt.datetime) -> ReportVie
         "supervision_due_at": iso(report.supervision_due_at),
         "pending": {"extension_to": iso(report.extension_to), "transfer_to": transfer},
         "duplicate_of": report.duplicate_of,
+        "merged_into": report.merged_into,
+        "urge_count": report.urge_count or 0,
+        "verdict": (
+            None
+            if report.satisfaction is None
+            else {
+                "satisfaction": report.satisfaction,
+                "satisfaction_zh": SATISFACTION.get(report.satisfaction, report.satisfaction),
+                "at": iso(report.verdict_at),
+            }
+        ),
+        "photos": photo_refs(report, staff),
         "version": report.version,
         "events": None,
         "allowed_actions": None,
@@ -204,10 +277,11 @@ def report_view(report: Report, catalog: Catalog, now: dt.datetime) -> ReportVie
 def event_views(events: Iterable[ReportEvent], reader: Principal) -> list[EventView]:
     """The history as the reader may see it (see the module docstring)."""
     staff = reader.kind != "reporter"
-    return [_event_view(e) if staff else _public_event_view(e) for e in events]
+    return [event_view(e) if staff else _public_event_view(e) for e in events]
 
 
-def _event_view(event: ReportEvent) -> EventView:
+def event_view(event: ReportEvent) -> EventView:
+    """One step as staff read it (and as the outbox tells it)."""
     return {
         "at": iso(event.at),
         "action": event.action,
@@ -224,7 +298,7 @@ def _event_view(event: ReportEvent) -> EventView:
 
 
 def _public_event_view(event: ReportEvent) -> EventView:
-    view = _event_view(event)
+    view = event_view(event)
     if event.action != "report" and not event.actor.startswith("system:"):  # intake names the channel
         view["actor"] = ROLES.get(event.actor_role, event.actor_role)  # a role, never a staff name
     if not event.public:

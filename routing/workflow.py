@@ -9,11 +9,17 @@ roles, relation to the case, pending requests and effects.
 plus ``returned`` 回退 (wrong assignment: back to the dispatcher with a reason, then
 re-dispatched, possibly to another unit in the dispatcher's scope), ``rework`` 返工
 (the check failed), ``deferred`` 挂账 (parked by a supervisor: the clock stops),
-``reopened`` and ``invalid`` 作废.  Requests that a unit above (or the receiving
-desk) decides keep the state: an extension of the due time (延期: ``request_extension``,
-``approve_extension``, ``refuse_extension``) and a transfer to a desk outside the
-caller's scope (转办: ``request_transfer``, ``accept_transfer``, ``refuse_transfer``).
-The service's escalation (督办, ``escalate``) is an action of the table too.
+``reopened``, ``invalid`` 作废 and ``merged`` 已合并 (a duplicate merged into its
+original).  Requests that a unit above (or the receiving desk) decides keep the state:
+an extension of the due time (延期: ``request_extension``, ``approve_extension``,
+``refuse_extension``) and a transfer to a desk outside the caller's scope (转办:
+``request_transfer``, ``accept_transfer``, ``refuse_transfer``).  The service's
+escalation (督办, ``escalate``) is an action of the table too.
+
+The desk's housekeeping: ``urge`` 催办 (a supervisor above the desk, with a note),
+``recategorise`` 改类 and ``merge`` 合并 before dispatch, ``recall`` 撤回 (a dispatched
+case back to filed before work starts), and the reporter's ``verdict`` 回访评价 on a
+closed case, which reopens it when the reporter is unsatisfied (a :class:`Branch`).
 
 Each :class:`Action` declares
 
@@ -32,7 +38,9 @@ Each :class:`Action` declares
 ``effects``
     what it changes, by name, applied in order by :mod:`routing.steps`
     (:data:`routing.effects.EFFECTS`): owner, clock and due time, counters, pending
-    requests.  Every effect reports its changes into the step's event.
+    requests.  Every effect reports its changes into the step's event;
+``branches``
+    another target (and more effects) when a request field has a given value.
 
 An action not allowed from the current state is refused with
 :class:`IllegalTransitionError` (HTTP 409), naming the actions the caller may take.
@@ -40,8 +48,9 @@ An action not allowed from the current state is refused with
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from typing import Any
 
 from routing.errors import (
     ForbiddenError,
@@ -57,9 +66,12 @@ __all__ = [
     "CLOCK_STATES",
     "OPEN_STATES",
     "RELATIONS",
+    "REPORTER_ROLE",
     "ROLES",
+    "SATISFACTION",
     "STATES",
     "Action",
+    "Branch",
     "ForbiddenError",
     "IdempotencyConflictError",
     "IllegalTransitionError",
@@ -82,8 +94,9 @@ STATES: dict[str, str] = {
     "deferred": "挂账",
     "reopened": "重新打开",
     "invalid": "作废",
+    "merged": "已合并",
 }
-OPEN_STATES = frozenset(STATES) - {"closed", "invalid"}
+OPEN_STATES = frozenset(STATES) - {"closed", "invalid", "merged"}
 CHANNELS: dict[str, str] = {
     "app": "手机应用",
     "hotline": "12345热线",
@@ -91,9 +104,10 @@ CHANNELS: dict[str, str] = {
     "patrol": "巡查",
 }
 """Where a report comes from (the actor of its intake event)."""
-CLOCK_STATES = frozenset({"dispatched", "in_progress", "rework", "returned"})
+CLOCK_STATES = frozenset({"dispatched", "in_progress", "rework", "returned", "filed"})
 """States in which the handling clock runs: a case in one of them past its due time is
-overdue and is escalated."""
+overdue and is escalated.  A filed case has a due time only when it was dispatched
+and recalled: its clock, started at the first dispatch, keeps running."""
 ROLES: dict[str, str] = {
     "dispatcher": "派遣员",
     "handler": "处置人员",
@@ -102,17 +116,37 @@ ROLES: dict[str, str] = {
 }
 SYSTEM_ROLE = "system"
 """The role of the service's own steps (escalation); no token has it."""
+REPORTER_ROLE = "reporter"
+"""The role of a reporter's token (``rp_...``, from intake): not a staff role."""
+SATISFACTION: dict[str, str] = {
+    "satisfied": "满意",
+    "basically_satisfied": "基本满意",
+    "unsatisfied": "不满意",
+}
+"""The reporter's verdict (回访) on a closed case."""
 RELATIONS: dict[str, str] = {
     "owner": "a unit in the owner's chain (the owning desk or a unit above it)",
     "desk": "the owning desk itself",
     "above": "a unit above the owning desk",
     "receiver": "the desk a transfer is asked of or a unit above it (their common superior included)",
+    "reporter": "the case's reporter (or the reporter of a duplicate merged into it), with their token",
     "system": "the service itself",
 }
 """How a caller's unit must stand to a case for an action (:attr:`Action.relation`)."""
 BLOCKING = frozenset({"transfer"})
 """Pending requests during which a case takes no step but their decision."""
 PENDING = ("extension", "transfer")
+
+
+@dataclass(frozen=True, slots=True)
+class Branch:
+    """Another outcome of an action when the request field ``field`` is ``value``:
+    the state ``target`` instead of the action's, and ``effects`` after the action's."""
+
+    field: str
+    value: str
+    target: str
+    effects: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -130,10 +164,31 @@ class Action:
     opens: str | None = None
     decides: str | None = None
     effects: tuple[str, ...] = ()
+    branches: tuple[Branch, ...] = ()
 
-    def leads_to(self, state: str) -> str:
-        """The state after the action from ``state``."""
+    def branch(self, fields: Mapping[str, Any]) -> Branch | None:
+        """The branch the request ``fields`` take, if any."""
+        return next((b for b in self.branches if fields.get(b.field) == b.value), None)
+
+    def leads_to(self, state: str, fields: Mapping[str, Any] | None = None) -> str:
+        """The state after the action from ``state`` with the request ``fields``.
+
+        Examples
+        --------
+        >>> ACTIONS["verdict"].leads_to("closed", {"satisfaction": "satisfied"})
+        'closed'
+        >>> ACTIONS["verdict"].leads_to("closed", {"satisfaction": "unsatisfied"})
+        'reopened'
+        """
+        branch = self.branch(fields or {})
+        if branch is not None:
+            return branch.target
         return self.target or state
+
+    def effects_for(self, fields: Mapping[str, Any] | None = None) -> tuple[str, ...]:
+        """The effects applied with the request ``fields``: the action's, then its branch's."""
+        branch = self.branch(fields or {})
+        return self.effects + (branch.effects if branch is not None else ())
 
 
 def _action(
@@ -149,6 +204,7 @@ def _action(
     opens: str | None = None,
     decides: str | None = None,
     effects: str = "",
+    branches: tuple[Branch, ...] = (),
 ) -> Action:
     return Action(
         name,
@@ -162,11 +218,15 @@ def _action(
         opens,
         decides,
         tuple(effects.split()),
+        branches,
     )
 
 
 _BEFORE_WORK = "reported verified filed dispatched returned reopened"
+_BEFORE_DISPATCH = "reported verified filed"
 _WORKING = "dispatched in_progress rework returned"
+_URGEABLE = OPEN_STATES - {"deferred"}
+_UNSATISFIED = Branch("satisfaction", "unsatisfied", "reopened", ("count_reopening",))
 
 ACTIONS: dict[str, Action] = {
     a.name: a
@@ -179,7 +239,10 @@ ACTIONS: dict[str, Action] = {
         ),
         _action("start", "开始处置", "dispatched rework", "in_progress", "handler"),
         _action("return", "回退", "dispatched in_progress", "returned", "handler", note=True),
-        _action("handle", "反馈", "in_progress", "handled", "handler", effects="mark_handled"),
+        _action(
+            "handle", "反馈", "in_progress", "handled", "handler", fields="photos",
+            effects="mark_handled attach_photos",
+        ),
         _action("check", "核查通过", "handled", "checked", "dispatcher supervisor"),
         _action(
             "fail_check", "核查不通过，返工", "handled", "rework", "dispatcher supervisor", note=True,
@@ -221,6 +284,25 @@ ACTIONS: dict[str, Action] = {
         _action(
             "refuse_transfer", "拒绝转办", _BEFORE_WORK, None, "dispatcher supervisor", relation="receiver",
             note=True, decides="transfer", effects="drop_transfer",
+        ),
+        _action(
+            "urge", "催办", _URGEABLE, None, "supervisor", relation="above", note=True,
+            effects="count_urging",
+        ),
+        _action(
+            "recategorise", "改类", _BEFORE_DISPATCH, None, "dispatcher supervisor", note=True,
+            fields="category", effects="recategorise",
+        ),
+        _action(
+            "merge", "合并", _BEFORE_DISPATCH, "merged", "dispatcher supervisor", fields="merge_into",
+            effects="merge",
+        ),
+        _action(
+            "recall", "撤回", "dispatched", "filed", "dispatcher supervisor", note=True, effects="recall",
+        ),
+        _action(
+            "verdict", "回访评价", "closed", None, REPORTER_ROLE, relation="reporter", fields="satisfaction",
+            effects="record_verdict", branches=(_UNSATISFIED,),
         ),
         _action(
             "escalate", "督办", CLOCK_STATES, None, SYSTEM_ROLE, relation="system", effects="supervise",
@@ -286,11 +368,13 @@ def allowed_actions(
     Examples
     --------
     >>> allowed_actions("handled")
-    ['check', 'fail_check']
+    ['check', 'fail_check', 'urge']
     >>> allowed_actions("dispatched", "handler")
     ['start', 'return', 'request_extension']
     >>> allowed_actions("dispatched", "handler", frozenset({"transfer"}))
     []
+    >>> allowed_actions("closed", "reporter")
+    ['verdict']
     """
     return [
         a.name
@@ -373,18 +457,20 @@ def actions_table() -> str:
     for action in ACTIONS.values():
         if SYSTEM_ROLE in action.roles:
             continue
+        missing = sorted(OPEN_STATES - action.sources, key=order.index)
         sources = (
-            "any open state"
-            if action.sources == OPEN_STATES
+            "any open state" + (f" but {missing[0]}" if missing else "")
+            if action.sources <= OPEN_STATES and len(missing) <= 1
             else ", ".join(sorted(action.sources, key=order.index))
         )
         pending = (f" (while {_a(action.decides)} request is pending)" if action.decides else "") + (
             f" (opens {_a(action.opens)} request)" if action.opens else ""
         )
         target = f" → {action.target}" if action.target else ""
+        target += "".join(f" (→ {b.target} when {b.field} is {b.value})" for b in action.branches)
         lines.append(
             f"| `{action.name}` {action.label_zh} | {sources}{target}{pending} | "
-            f"{', '.join(r for r in ROLES if r in action.roles)} | {action.relation} | "
+            f"{', '.join(r for r in (*ROLES, REPORTER_ROLE) if r in action.roles)} | {action.relation} | "
             f"{'required' if action.needs_note else ''} | "
             f"{', '.join(f'`{name}`' for name in sorted(action.fields))} |"
         )

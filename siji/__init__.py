@@ -1,7 +1,14 @@
 """siji (四级): four-level jurisdiction routing for city management.
 
 This package is the composition root: the ``siji`` command line wires the other
-packages (geo, boundaries, batch, store, api) together.
+packages (geo, boundaries, batch, store, routing, maps, greenspace, api) together.
+:mod:`siji.cli` holds the top-level commands (``lookup``, ``lookup-batch``, ``serve``)
+and mounts one module per command group: :mod:`siji.boundaries_cli` (with
+:mod:`siji.release_view` and :mod:`siji.lineage_export`), :mod:`siji.routing_cli`
+(``staff``, ``routing``), :mod:`siji.maps_cli`, :mod:`siji.parks_cli` and
+:mod:`siji.webhooks_cli`.  :mod:`siji.console` is the shared output, errors and
+progress; :mod:`siji.sources` where commands get their boundary sets; :mod:`siji.serve`
+runs the HTTP service.
 """
 
 __version__ = "0.1.0"

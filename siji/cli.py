@@ -14,6 +14,7 @@ from siji.console import byte_progress, domain_errors, err, fail, out, print_jso
 from siji.maps_cli import maps_app
 from siji.parks_cli import parks_app
 from siji.routing_cli import routing_app, staff_app
+from siji.webhooks_cli import webhooks_app
 
 app = typer.Typer(
     help="siji (四级): which city, district, subdistrict and community own a point.",
@@ -25,6 +26,7 @@ app.add_typer(staff_app, name="staff")
 app.add_typer(routing_app, name="routing")
 app.add_typer(maps_app, name="maps")
 app.add_typer(parks_app, name="parks")
+app.add_typer(webhooks_app, name="webhooks")
 
 CrsOpt = Annotated[
     str, typer.Option("--crs", help="CRS of the input: wgs84, cgcs2000, gcj02, bd09 or EPSG:<code>.")

@@ -26,11 +26,34 @@ def fail(error: SijiError | str, code: int = 2) -> NoReturn:
 
 @contextmanager
 def domain_errors() -> Iterator[None]:
-    """Turn domain exceptions into a one-line error and exit status 2."""
+    """Turn domain exceptions and bad ``SIJI_*`` settings into a one-line error and exit status 2."""
+    from pydantic import ValidationError
+
     try:
         yield
     except SijiError as exc:
         fail(exc)
+    except ValidationError as exc:
+        if exc.title != "Settings":
+            raise
+        fail("; ".join(setting_problem(error) for error in exc.errors()))
+
+
+def setting_problem(error: Any) -> str:
+    """One bad setting as a line: the variable, the value and what is wrong.
+
+    Examples
+    --------
+    >>> setting_problem({"loc": ("snap_distance_m",), "msg": "Input should be >= 0", "input": "-5"})
+    "SIJI_SNAP_DISTANCE_M='-5': Input should be >= 0"
+    >>> setting_problem({"loc": (), "msg": "Value error, SIJI_X=1 is too small", "input": {}})
+    'SIJI_X=1 is too small'
+    """
+    message = str(error.get("msg", "")).removeprefix("Value error, ")
+    location = error.get("loc") or ()
+    if not location:
+        return message
+    return f"SIJI_{str(location[0]).upper()}={error.get('input')!r}: {message}"
 
 
 @contextmanager

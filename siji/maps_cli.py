@@ -14,12 +14,21 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-from enum import StrEnum
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 
 import typer
 
+from maps.options import (
+    Areas,
+    Correction,
+    DensityOptions,
+    HotspotOptions,
+    Level,
+    MapOptions,
+    Metric,
+    PocketParkOptions,
+)
 from siji.console import domain_errors, fail, out
 
 if TYPE_CHECKING:
@@ -29,32 +38,25 @@ if TYPE_CHECKING:
     from maps.render import TilesLike
     from maps.sources import ReportSource
 
+Options = TypeVar("Options", bound=MapOptions)
+
 maps_app = typer.Typer(
     help="Planner maps (report density, hot spots, pocket parks) as offline HTML, GeoJSON or CSV.",
     no_args_is_help=True,
 )
 
 
-class Level(StrEnum):
-    community = "community"
-    subdistrict = "subdistrict"
-    district = "district"
+def flag(options: type[MapOptions], name: str, *declarations: str) -> Any:
+    """The ``typer.Option`` of one field of a map's options: its help, bounds and (for a
+    ``Literal``) choices come from the field, as the HTTP query parameter's do."""
+    from annotated_types import Ge, Le
 
-
-class Metric(StrEnum):
-    COUNT = "count"  # a member named "count" would shadow str.count
-    PER_KM2 = "per_km2"
-    PER_1000 = "per_1000"
-
-
-class On(StrEnum):
-    community = "community"
-    hex = "hex"
-
-
-class Correction(StrEnum):
-    fdr = "fdr"
-    none = "none"
+    field = options.model_fields[name]
+    low: Any = next((m.ge for m in field.metadata if isinstance(m, Ge)), None)
+    high: Any = next((m.le for m in field.metadata if isinstance(m, Le)), None)
+    # A day is read as a datetime of that format (typer has no date type).
+    formats = ["%Y-%m-%d"] if "date" in str(field.annotation) else None
+    return typer.Option(*declarations, min=low, max=high, formats=formats, help=field.description)
 
 
 OutputArg = Annotated[
@@ -72,9 +74,6 @@ AttributionOpt = Annotated[
     str | None, typer.Option("--attribution", help="Attribution of the --tiles basemap (required with it).")
 ]
 DemoOpt = Annotated[bool, typer.Option("--demo", help="Use demo reports even when the database has reports.")]
-HexOpt = Annotated[
-    int, typer.Option("--hex-resolution", min=4, max=10, help="H3 resolution of the hexagons.")
-]
 
 
 def _kind(output: Path) -> str:
@@ -141,24 +140,14 @@ def _report(output: Path, detail: str, note: str) -> None:
 @maps_app.command("density")
 def density(
     output: OutputArg,
-    level: Annotated[Level, typer.Option(help="Units of the choropleth.")] = Level.community,
-    metric: Annotated[
-        Metric, typer.Option(help="count, per_km2 or per_1000 (needs population).")
-    ] = Metric.COUNT,
-    hex_resolution: HexOpt = 8,
-    categories: Annotated[
-        list[str] | None, typer.Option("--category", help="Only this category code (repeatable).")
-    ] = None,
-    start: Annotated[
-        dt.datetime | None, typer.Option(formats=["%Y-%m-%d"], help="First day (China Standard Time).")
-    ] = None,
-    end: Annotated[
-        dt.datetime | None, typer.Option(formats=["%Y-%m-%d"], help="Day after the last (exclusive).")
-    ] = None,
-    channels: Annotated[
-        list[str] | None, typer.Option("--channel", help="Only this channel (repeatable).")
-    ] = None,
-    states: Annotated[list[str] | None, typer.Option("--state", help="Only this state (repeatable).")] = None,
+    level: Annotated[Level, flag(DensityOptions, "level")] = "community",
+    metric: Annotated[Metric, flag(DensityOptions, "metric")] = "count",
+    hex_resolution: Annotated[int, flag(DensityOptions, "hex_resolution", "--hex-resolution")] = 8,
+    categories: Annotated[list[str] | None, flag(DensityOptions, "categories", "--category")] = None,
+    start: Annotated[dt.datetime | None, flag(DensityOptions, "start", "--start")] = None,
+    end: Annotated[dt.datetime | None, flag(DensityOptions, "end", "--end")] = None,
+    channels: Annotated[list[str] | None, flag(DensityOptions, "channels", "--channel")] = None,
+    states: Annotated[list[str] | None, flag(DensityOptions, "states", "--state")] = None,
     tiles: TilesOpt = None,
     attribution: AttributionOpt = None,
     demo: DemoOpt = False,
@@ -167,38 +156,29 @@ def density(
     from maps.build import density_analysis
 
     kind, basemap = _kind(output), _tiles(tiles, attribution)
+    options = _options(
+        DensityOptions, level=level, metric=metric, hex_resolution=hex_resolution, categories=categories,
+        start=start.date() if start else None, end=end.date() if end else None, channels=channels,
+        states=states,
+    )  # fmt: skip
     with domain_errors():
         units, reports, source = _data(demo)
-        analysis = density_analysis(
-            reports, units, level=level.value, metric=metric.value, hex_resolution=hex_resolution,
-            categories=categories or None, start=start.date() if start else None,
-            end=end.date() if end else None, channels=channels or None, states=states or None,
-            note=source.note,
-        )  # fmt: skip
+        analysis = density_analysis(reports, units, **options.analysis_kwargs(), note=source.note)
         detail = _write(analysis, output, kind, basemap)
     _report(output, detail, source.note)
     out.print(
-        f"{analysis.summary['reports']:,} reports after the filters, "
-        f"{len(analysis.table):,} {level.value} units"
+        f"{analysis.summary['reports']:,} reports after the filters, {len(analysis.table):,} {level} units"
     )
 
 
 @maps_app.command("hotspots")
 def hotspots(
     output: OutputArg,
-    on: Annotated[On, typer.Option(help="community or hex (H3 hexagons).")] = On.community,
-    hex_resolution: HexOpt = 8,
-    permutations: Annotated[
-        int | None,
-        typer.Option(min=99, max=999_999, help="Permutations of the p-values (default 99,999)."),
-    ] = None,
-    correction: Annotated[
-        Correction,
-        typer.Option(
-            help="fdr: corrected for testing every area at once (Benjamini–Hochberg); none: uncorrected."
-        ),
-    ] = Correction.fdr,
-    local_moran: Annotated[bool, typer.Option("--local-moran", help="Also local Moran's I.")] = False,
+    on: Annotated[Areas, flag(HotspotOptions, "on")] = "community",
+    hex_resolution: Annotated[int, flag(HotspotOptions, "hex_resolution", "--hex-resolution")] = 8,
+    permutations: Annotated[int | None, flag(HotspotOptions, "permutations", "--permutations")] = None,
+    correction: Annotated[Correction, flag(HotspotOptions, "correction")] = "fdr",
+    local_moran: Annotated[bool, flag(HotspotOptions, "local_moran", "--local-moran")] = False,
     tiles: TilesOpt = None,
     attribution: AttributionOpt = None,
     demo: DemoOpt = False,
@@ -207,12 +187,13 @@ def hotspots(
     from maps.build import hotspot_analysis
 
     kind, basemap = _kind(output), _tiles(tiles, attribution)
+    options = _options(
+        HotspotOptions, on=on, hex_resolution=hex_resolution, permutations=permutations,
+        correction=correction, local_moran=local_moran,
+    )  # fmt: skip
     with domain_errors():
         units, reports, source = _data(demo)
-        analysis = hotspot_analysis(
-            reports, units, on=on.value, hex_resolution=hex_resolution, permutations=permutations,
-            correction=correction.value, local_moran=local_moran, note=source.note,
-        )  # fmt: skip
+        analysis = hotspot_analysis(reports, units, **options.analysis_kwargs(), note=source.note)
         detail = _write(analysis, output, kind, basemap)
     _report(output, detail, source.note)
     classes: dict[str, Any] = analysis.summary.get("classes", {})
@@ -225,10 +206,8 @@ def hotspots(
 @maps_app.command("pocket-parks")
 def pocket_parks(
     output: OutputArg,
-    radius_m: Annotated[
-        float, typer.Option("--radius-m", min=50, max=2000, help="Service radius of the map: 300 or 500.")
-    ] = 300.0,
-    p: Annotated[int, typer.Option("-p", "--p", min=1, max=50, help="How many sites to choose.")] = 5,
+    radius_m: Annotated[float, flag(PocketParkOptions, "radius_m", "--radius-m")] = 300.0,
+    p: Annotated[int, flag(PocketParkOptions, "p", "-p", "--p")] = 5,
     tiles: TilesOpt = None,
     attribution: AttributionOpt = None,
     demo: DemoOpt = False,
@@ -244,15 +223,27 @@ def pocket_parks(
     from store.greenspace import load_green_spaces
 
     kind, basemap = _kind(output), _tiles(tiles, attribution)
+    options = _options(PocketParkOptions, radius_m=radius_m, p=p)
     with domain_errors():
         units, reports, source = _data(demo)
         registered = load_green_spaces(_engine(), open_on=dt.date.today())[1]
         parks, park_source = existing_parks(registered, lambda: demo_parks(units))
         note = data_note(source, park_source)
-        analysis = pocket_park_analysis(reports, units, parks, radius_m=radius_m, p=p, note=note)
+        analysis = pocket_park_analysis(reports, units, parks, **options.analysis_kwargs(), note=note)
         detail = _write(analysis, output, kind, basemap)
     _report(output, detail, note)
     _print_standards(analysis.summary, p)
+
+
+def _options(model: type[Options], **values: Any) -> Options:
+    """The options checked by their model (what typer did not already check), or one line."""
+    from pydantic import ValidationError
+
+    try:
+        return model(**values)
+    except ValidationError as exc:
+        error = exc.errors()[0]
+        fail(f"--{'-'.join(map(str, error['loc']))}: {error['msg']} (got {error.get('input')!r})")
 
 
 def _engine() -> Any:

@@ -179,7 +179,7 @@ def metrics(
     csv: Annotated[Path | None, typer.Option(help="Also write the table as CSV (UTF-8 with BOM).")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")] = False,
 ) -> None:
-    """结案率, 按期结案率, 按期处置率, 返工率, median handling time and ratings per unit."""
+    """结案率, 按期结案率, 按期处置率, 返工率, handling time, urgings, satisfaction and ratings per unit."""
     from routing import metrics as unit_metrics
 
     with domain_errors():
@@ -200,7 +200,10 @@ def metrics(
     table = Table(title=f"unit performance {start:%Y-%m-%d} – {end:%Y-%m-%d} (all columns: --json or --csv)")
     headers = unit_metrics.CHINESE_HEADERS
     name_column = "unit_name" if "unit_name" in table_data.columns else by
-    shown = [name_column, "due", *unit_metrics.RATE_COLUMNS, "median_handling_hours", "rating_zh"]
+    shown = [
+        name_column, "due", *unit_metrics.RATE_COLUMNS, "median_handling_hours", "urged", "satisfaction_rate",
+        "rating_zh",
+    ]  # fmt: skip
     for column in shown:
         table.add_column(headers.get(column, column), justify="left" if column == name_column else "right")
     for row in table_data[shown].itertuples(index=False):

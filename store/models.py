@@ -11,7 +11,15 @@ splits), with the share of area each way.
 
 Reports: ``reports`` (one row per case, its owner and deadlines), ``report_events``
 (every step of its closed loop), ``report_scopes`` (which units see and act on it),
-``staff_tokens`` (hashes only) and ``audit_log`` (every staff action and refusal).
+``report_followers`` (reporters of merged duplicates), ``photos`` (the stored images of
+a case), ``staff_tokens`` (hashes only) and ``audit_log`` (every staff action and
+refusal).
+
+Events that leave the service: ``outbox_events`` (written in the transaction of the
+step they tell of) with ``outbox_recipients`` (the units that hear of each),
+``webhooks`` (a unit's receivers) and ``webhook_deliveries`` (one per event and
+receiver: pending, delivered or dead-lettered); ``leases`` lets one process of many
+run the delivery loop.
 
 Green space: ``green_spaces`` is the register of existing parks, pocket parks and
 squares that the planner maps measure coverage against.
@@ -147,6 +155,12 @@ class Report(Base):
     clock at ``paused_at``; escalation (督办) keeps its own ``supervision_due_at``.
     ``first_closed_at`` and ``reopen_count`` keep a closure counted after a reopening.
     A pending transfer (转办) names its receiving desk in ``transfer_to*``.
+
+    The desk's workflow: ``urge_count`` counts urgings (催办); ``merged_into`` names the
+    original a duplicate was merged into (its state is then ``merged``);
+    ``satisfaction`` and ``verdict_at`` are the reporter's latest verdict (回访);
+    ``due_warned_for`` is the due time a "due soon" event was sent for (a new due time
+    gets a new warning).
     """
 
     __tablename__ = "reports"
@@ -204,10 +218,21 @@ class Report(Base):
     duplicate_of: Mapped[int | None] = mapped_column(ForeignKey("reports.id"), nullable=True)
     idempotency_key: Mapped[str | None] = mapped_column(String(128), unique=True, nullable=True)
     idempotency_fingerprint: Mapped[str | None] = mapped_column(String(64))
+    urge_count: Mapped[int] = mapped_column(Integer, default=0)
+    merged_into: Mapped[int | None] = mapped_column(Integer, nullable=True, index=True)
+    satisfaction: Mapped[str | None] = mapped_column(String(24), nullable=True)
+    verdict_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+    due_warned_for: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
     version: Mapped[int] = mapped_column(Integer, default=1)
 
     scopes: Mapped[list[ReportScope]] = relationship(
         back_populates="report", cascade="all, delete-orphan", passive_deletes=True
+    )
+    followers: Mapped[list[ReportFollower]] = relationship(
+        back_populates="report", cascade="all, delete-orphan", passive_deletes=True
+    )
+    photos: Mapped[list[Photo]] = relationship(
+        order_by="Photo.id", lazy="selectin", cascade="all, delete-orphan", passive_deletes=True
     )
 
     # Optimistic locking: every UPDATE says "WHERE version = <the version read>", so two
@@ -342,3 +367,144 @@ class GreenSpace(Base):
     source: Mapped[str] = mapped_column(String(200))
     properties: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     imported_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
+
+
+class ReportFollower(Base):
+    """A reporter who follows a case they did not file: the reporter of a duplicate merged into it.
+
+    ``token_hash`` is the SHA-256 of that reporter's token; ``via_report_id`` the
+    duplicate they filed.
+    """
+
+    __tablename__ = "report_followers"
+
+    report_id: Mapped[int] = mapped_column(ForeignKey("reports.id", ondelete="CASCADE"), primary_key=True)
+    token_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    via_report_id: Mapped[int] = mapped_column(Integer)
+
+    report: Mapped[Report] = relationship(back_populates="followers")
+
+
+class Photo(Base):
+    """A photo of a case, as stored: re-encoded without metadata, with a thumbnail.
+
+    ``kind`` is ``report`` (the reporter's, at intake: before) or ``handled`` (the
+    handler's after-photo, 处置后照片, with the ``handle`` step, whose event names it in
+    its ``data``).  ``name`` is the storage key under the media directory
+    (:mod:`store.media`); ``gps_lon``/``gps_lat``
+    the position the photo's own EXIF recorded (WGS84), if any; ``upload_sha256`` the
+    digest of the bytes as uploaded (an idempotent retry is compared on it).
+    """
+
+    __tablename__ = "photos"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    report_id: Mapped[int] = mapped_column(ForeignKey("reports.id", ondelete="CASCADE"), index=True)
+    kind: Mapped[str] = mapped_column(String(16))
+    name: Mapped[str] = mapped_column(String(64), unique=True)
+    media_type: Mapped[str] = mapped_column(String(32))
+    width: Mapped[int] = mapped_column(Integer)
+    height: Mapped[int] = mapped_column(Integer)
+    size_bytes: Mapped[int] = mapped_column(Integer)
+    sha256: Mapped[str] = mapped_column(String(64))
+    upload_sha256: Mapped[str] = mapped_column(String(64))
+    gps_lon: Mapped[float | None] = mapped_column(nullable=True)
+    gps_lat: Mapped[float | None] = mapped_column(nullable=True)
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
+
+
+class OutboxEvent(Base):
+    """An event a unit must act on or know of, written in the same transaction as its step.
+
+    ``id`` is the cursor of the pull feed (``GET /v1/events?after=``); ``uid`` the
+    stable event id receivers deduplicate on; ``payload`` the JSON body as sent.
+    ``report_event_id`` is the step it tells of (none for a "due soon" warning).
+    """
+
+    __tablename__ = "outbox_events"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    uid: Mapped[str] = mapped_column(String(40), unique=True)
+    report_id: Mapped[int] = mapped_column(ForeignKey("reports.id", ondelete="CASCADE"), index=True)
+    report_event_id: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    type: Mapped[str] = mapped_column(String(32))
+    at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
+    payload: Mapped[dict[str, Any]] = mapped_column(JSON)
+
+    recipients: Mapped[list[OutboxRecipient]] = relationship(
+        cascade="all, delete-orphan", passive_deletes=True
+    )
+
+
+class OutboxRecipient(Base):
+    """A unit (or department) that hears of an outbox event: its feed and its webhooks get it."""
+
+    __tablename__ = "outbox_recipients"
+    __table_args__ = (Index("ix_outbox_recipients_unit", "unit_key", "event_id"),)
+
+    event_id: Mapped[int] = mapped_column(
+        ForeignKey("outbox_events.id", ondelete="CASCADE"), primary_key=True
+    )
+    unit_key: Mapped[str] = mapped_column(String(64), primary_key=True)
+
+
+class Webhook(Base):
+    """A receiver of a unit's events: its URL, the HMAC secret, the event types it wants.
+
+    ``cursor`` is the last outbox id whose deliveries were queued for it; ``failures``
+    and ``retry_at`` hold back a receiver all of whose deliveries failed (it is down).
+    """
+
+    __tablename__ = "webhooks"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    unit_key: Mapped[str] = mapped_column(String(64), index=True)
+    url: Mapped[str] = mapped_column(Text)
+    secret: Mapped[str] = mapped_column(String(200))
+    types: Mapped[list[str]] = mapped_column(JSON, default=list)
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
+    created_by: Mapped[str] = mapped_column(String(200))
+    disabled_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+    cursor: Mapped[int] = mapped_column(Integer, default=0)
+    failures: Mapped[int] = mapped_column(Integer, default=0)
+    retry_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+    last_error: Mapped[str] = mapped_column(Text, default="")
+    last_success_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class WebhookDelivery(Base):
+    """One event for one receiver: ``pending`` until answered 2xx (``delivered``) or, after the
+    retry period counted from ``due_since`` (when it was queued or replayed), ``dead`` (a
+    dead letter a supervisor can replay)."""
+
+    __tablename__ = "webhook_deliveries"
+    __table_args__ = (
+        UniqueConstraint("webhook_id", "event_id", name="uq_webhook_deliveries_event"),
+        Index("ix_webhook_deliveries_queue", "webhook_id", "status", "report_id", "id"),
+        Index("ix_webhook_deliveries_due", "status", "next_attempt_at"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    webhook_id: Mapped[int] = mapped_column(ForeignKey("webhooks.id", ondelete="CASCADE"))
+    event_id: Mapped[int] = mapped_column(ForeignKey("outbox_events.id", ondelete="CASCADE"))
+    report_id: Mapped[int] = mapped_column(Integer)
+    status: Mapped[str] = mapped_column(String(16))
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
+    due_since: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
+    last_attempt_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+    delivered_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+    last_status: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    last_error: Mapped[str] = mapped_column(Text, default="")
+
+    event: Mapped[OutboxEvent] = relationship()
+
+
+class Lease(Base):
+    """A named lease: the process whose ``holder`` it is until ``expires_at`` runs that job alone."""
+
+    __tablename__ = "leases"
+
+    name: Mapped[str] = mapped_column(String(64), primary_key=True)
+    holder: Mapped[str] = mapped_column(String(200))
+    expires_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))

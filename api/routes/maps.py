@@ -37,6 +37,7 @@ from api.ratelimit import RATE_LIMIT_RESPONSE
 from api.schemas.common import ErrorResponse, json_error
 from geo.errors import NotFoundError
 from maps.offline import asset_file, media_type
+from maps.options import DensityOptions, HotspotOptions, PocketParkOptions
 from routing.access import Principal
 
 if TYPE_CHECKING:
@@ -82,10 +83,6 @@ ASSET_RESPONSES: dict[int | str, dict[str, Any]] = {
 Format = Literal["html", "geojson", "csv"]
 FormatQuery = Annotated[
     Format, Query(description="html: the map; geojson or csv: the analysis result behind it.")
-]
-ListQuery = Annotated[
-    list[str] | None,
-    Query(max_length=400, description="Repeat the parameter or separate values with commas."),
 ]
 
 
@@ -257,13 +254,6 @@ def _note(data: MapData) -> str:
     return data.source.note
 
 
-def _values(raw: list[str] | None) -> list[str] | None:
-    if raw is None:
-        return None
-    values = [part.strip() for item in raw for part in item.split(",") if part.strip()]
-    return values or None
-
-
 # --- answers ---------------------------------------------------------------------------
 
 
@@ -358,31 +348,15 @@ async def asset(path: Annotated[str, Path(max_length=200)]) -> FileResponse:
 async def density(
     request: Request,
     principal: PrincipalDep,
-    level: Literal["community", "subdistrict", "district"] = "community",
-    metric: Annotated[
-        Literal["count", "per_km2", "per_1000"],
-        Query(description="What the choropleth colours; per_1000 needs resident population."),
-    ] = "count",
-    hex_resolution: Annotated[int, Query(ge=4, le=10, description="H3 resolution of the hexagons.")] = 8,
-    categories: ListQuery = None,
-    start: Annotated[dt.date | None, Query(description="First day (China Standard Time).")] = None,
-    end: Annotated[dt.date | None, Query(description="Day after the last (exclusive).")] = None,
-    channels: ListQuery = None,
-    states: ListQuery = None,
+    options: Annotated[DensityOptions, Query()],
     format: FormatQuery = "html",
 ) -> Response:
     from maps.build import density_analysis
 
-    wanted = {"categories": _values(categories), "channels": _values(channels), "states": _values(states)}
-
     def build(data: MapData) -> Analysis:
-        return density_analysis(
-            data.reports, data.units, level=level, metric=metric, hex_resolution=hex_resolution,
-            start=start, end=end, note=_note(data), **wanted,
-        )  # fmt: skip
+        return density_analysis(data.reports, data.units, **options.analysis_kwargs(), note=_note(data))
 
-    key = ("density", level, metric, hex_resolution, start, end, *(tuple(v or ()) for v in wanted.values()))
-    return await _respond(request, principal, key, format, build)
+    return await _respond(request, principal, options.key(), format, build)
 
 
 @router.get(
@@ -394,39 +368,15 @@ async def density(
 async def hotspots(
     request: Request,
     principal: PrincipalDep,
-    on: Annotated[
-        Literal["community", "hex"], Query(description="Communities or H3 hexagons.")
-    ] = "community",
-    hex_resolution: Annotated[int, Query(ge=4, le=10, description="H3 resolution when on=hex.")] = 8,
-    permutations: Annotated[
-        int | None,
-        Query(
-            ge=99,
-            le=999_999,
-            description="Conditional permutations of the pseudo p-values (default 99,999: a correction over "
-            "thousands of areas needs p-values far below 1/1,000).",
-        ),
-    ] = None,
-    correction: Annotated[
-        Literal["fdr", "none"],
-        Query(
-            description="fdr (default): significance after the Benjamini–Hochberg false discovery rate over "
-            "every area tested; none: each area tested on its own (uncorrected)."
-        ),
-    ] = "fdr",
-    local_moran: Annotated[bool, Query(description="Also compute local Moran's I (a second layer).")] = False,
+    options: Annotated[HotspotOptions, Query()],
     format: FormatQuery = "html",
 ) -> Response:
     from maps.build import hotspot_analysis
 
     def build(data: MapData) -> Analysis:
-        return hotspot_analysis(
-            data.reports, data.units, on=on, hex_resolution=hex_resolution, permutations=permutations,
-            correction=correction, local_moran=local_moran, note=_note(data),
-        )  # fmt: skip
+        return hotspot_analysis(data.reports, data.units, **options.analysis_kwargs(), note=_note(data))
 
-    key = ("hotspots", on, hex_resolution, permutations, correction, local_moran)
-    return await _respond(request, principal, key, format, build)
+    return await _respond(request, principal, options.key(), format, build)
 
 
 @router.get(
@@ -438,21 +388,19 @@ async def hotspots(
 async def pocket_parks(
     request: Request,
     principal: PrincipalDep,
-    radius_m: Annotated[
-        float, Query(ge=50, le=2000, description="Service radius: 300 (300米见绿) or 500 (500米见园).")
-    ] = 300.0,
-    p: Annotated[int, Query(ge=1, le=50, description="How many sites to choose.")] = 5,
+    options: Annotated[PocketParkOptions, Query()],
     format: FormatQuery = "html",
 ) -> Response:
     from maps.build import pocket_park_analysis
     from maps.sources import data_note
 
     def build(data: MapData, parks: gpd.GeoDataFrame, note: str) -> Analysis:
-        return pocket_park_analysis(data.reports, data.units, parks, radius_m=radius_m, p=p, note=note)
+        return pocket_park_analysis(data.reports, data.units, parks, **options.analysis_kwargs(), note=note)
 
     def inputs(data: MapData) -> dict[str, Any]:
         parks, source = _parks(request, data)
         return {"parks": parks, "note": data_note(data.source, source)}
 
-    key = ("pocket-parks", radius_m, p)
-    return await _respond(request, principal, key, format, build, inputs, lambda: _register_version(request))
+    return await _respond(
+        request, principal, options.key(), format, build, inputs, lambda: _register_version(request)
+    )

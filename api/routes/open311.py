@@ -546,7 +546,8 @@ async def list_requests(
                 reports.engine, category_codes=codes, closed=closed, start=start, end=end, limit=MAX_ROWS
             )
         )
-    payload = ServiceRequestList([service_request(r, catalog) for r in rows])
+    base = str(request.base_url).rstrip("/")
+    payload = ServiceRequestList([service_request(r, catalog, base) for r in rows])
     return render(format, "service_requests", "request", payload)
 
 
@@ -657,7 +658,10 @@ async def get_request(
             f"service request {service_request_id} does not exist", service_request_id=service_request_id
         )
     return render(
-        format, "service_requests", "request", ServiceRequestList([service_request(rows[0], reports.catalog)])
+        format,
+        "service_requests",
+        "request",
+        ServiceRequestList([service_request(rows[0], reports.catalog, str(request.base_url).rstrip("/"))]),
     )
 
 

@@ -9,6 +9,7 @@ from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
 
 from api.auth import PrincipalDep
+from api.forms import body_schema, read_body
 from api.ratelimit import RATE_LIMIT_RESPONSE
 from api.schemas.common import ERROR_RESPONSES, ErrorResponse
 from api.schemas.reports import ActionRequest, Escalated, ReportCreate, ReportCreated, ReportList, ReportOut
@@ -54,6 +55,17 @@ ACTION_RESPONSES: dict[int | str, dict[str, Any]] = {
         ),
     },
 }
+PHOTO_RESPONSES: dict[int | str, dict[str, Any]] = {
+    400: {
+        "model": ErrorResponse,
+        "description": "A multipart body that cannot be parsed (or over 10 files).",
+    },
+    413: {"model": ErrorResponse, "description": "A photo or the whole body over its size cap."},
+    415: {
+        "model": ErrorResponse,
+        "description": "A body that is neither JSON nor multipart, or a photo that is not JPEG, PNG or WebP.",
+    },
+}
 IdempotencyKey = Annotated[
     str | None,
     Header(
@@ -81,6 +93,7 @@ def categories(request: Request) -> dict[str, Any]:
     status_code=201,
     responses={
         **AUTH_RESPONSES,
+        **PHOTO_RESPONSES,
         200: {
             "model": ReportCreated,
             "description": "An Idempotency-Key replay: the first report, with Idempotent-Replayed: true.",
@@ -88,17 +101,17 @@ def categories(request: Request) -> dict[str, Any]:
         },
         422: {
             "model": ErrorResponse,
-            "description": "Invalid input naming the field, or an Idempotency-Key already used for "
-            "another report (idempotency_key_reused).",
+            "description": "Invalid input naming the field, an Idempotency-Key already used for another "
+            "report (idempotency_key_reused), or a photo that cannot be read, is truncated or has more "
+            "pixels than allowed (invalid_photo).",
         },
     },
-    summary="Submit a report; it is routed to the owning unit",
+    openapi_extra={"requestBody": body_schema(ReportCreate)},
+    summary="Submit a report (JSON, or multipart with photos); it is routed to the owning unit",
 )
-async def create_report(
-    request: Request,
-    body: ReportCreate,
-    idempotency_key: IdempotencyKey = None,
-) -> Any:
+async def create_report(request: Request, idempotency_key: IdempotencyKey = None) -> Any:
+    service = _service(request)
+    body, photos = await read_body(request, ReportCreate, service)
     report = ReportIn(
         x=body.lon,
         y=body.lat,
@@ -109,8 +122,9 @@ async def create_report(
         photo_urls=tuple(body.photo_urls),
         address=body.address,
         contact=body.contact,
+        photos=photos,
     )
-    submitted = await run_in_threadpool(_service(request).submit, report, idempotency_key)
+    submitted = await run_in_threadpool(service.submit, report, idempotency_key)
     payload = ReportCreated(
         report=submitted.report, reporter_token=submitted.reporter_token, created=submitted.created
     )
@@ -151,26 +165,30 @@ async def get_report(request: Request, principal: PrincipalDep, report_id: Repor
 @router.post(
     "/reports/{report_id}/actions",
     response_model=ReportOut,
-    responses=ACTION_RESPONSES,
-    summary="Take one step of the closed loop",
+    responses={**ACTION_RESPONSES, **PHOTO_RESPONSES},
+    openapi_extra={"requestBody": body_schema(ActionRequest)},
+    summary="Take one step of the closed loop (JSON, or multipart with after-photos for handle)",
 )
 async def act(
     request: Request,
     response: Response,
     principal: PrincipalDep,
     report_id: ReportId,
-    body: ActionRequest,
     idempotency_key: IdempotencyKey = None,
 ) -> ReportOut:
+    """A step by a staff token, or the reporter's verdict (回访) with the reporter's token."""
+    service = _service(request)
+    body, photos = await read_body(request, ActionRequest, service)
     acted = await run_in_threadpool(
-        lambda: _service(request).act_once(
+        lambda: service.act_once(
             report_id,
             body.action,
             principal,
             note=body.note,
             public=body.public,
             expected_version=body.version,
-            **body.model_dump(include=set(REQUEST_FIELDS)),
+            **body.model_dump(include=set(REQUEST_FIELDS) - {"photos"}),
+            photos=photos,
             idempotency_key=idempotency_key,
         )
     )

@@ -16,7 +16,8 @@ Channel = Literal["app", "hotline", "station", "patrol"]
 
 
 class ReportCreate(BaseModel):
-    """A new report.  ``x``/``y`` in ``crs`` (phones send gcj02)."""
+    """A new report.  ``x``/``y`` in ``crs`` (phones send gcj02).  JSON, or multipart with the same
+    fields and up to nine ``photos`` parts."""
 
     lon: float = Field(description="Longitude (x in a projected CRS).")
     lat: float = Field(description="Latitude (y in a projected CRS).")
@@ -32,6 +33,8 @@ class ReportCreate(BaseModel):
 
 
 class ActionRequest(BaseModel):
+    """One step: JSON, or multipart with the same fields and ``photos`` parts (``handle``: after-photos)."""
+
     action: str = Field(
         max_length=32,
         description="verify, file, dispatch, start, return, handle, check, ... (the README's table); "
@@ -55,6 +58,17 @@ class ActionRequest(BaseModel):
         BeforeValidator(lambda v: v if v is None else datetime_with_offset(v)),
         Field(description="request_extension: the due time asked for (RFC 3339 with an offset)."),
     ] = None
+    category: str | None = Field(
+        default=None, max_length=16, description="recategorise: the new category code (GET /v1/categories)."
+    )
+    merge_into: int | None = Field(
+        default=None, ge=1, le=2**31 - 1, description="merge: the id of the original this duplicate joins."
+    )
+    satisfaction: Literal["satisfied", "basically_satisfied", "unsatisfied"] | None = Field(
+        default=None,
+        description="verdict (the reporter's token): 满意 satisfied, 基本满意 basically_satisfied, 不满意 "
+        "unsatisfied (reopens the case); the note is the comment.",
+    )
     version: int | None = Field(
         default=None, description="The version you read; a case changed since is a 409 version_conflict."
     )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import tempfile
 from collections.abc import Iterator
 
 import pytest
@@ -21,7 +22,13 @@ process imports the analysis stack; tests/api/test_maps.py runs them in a proces
 
 
 def make_client(database_url: str, **overrides: object) -> Iterator[TestClient]:
-    defaults = {"environment": "test", **NO_RATE_LIMITS, **IN_PROCESS_MAPS, "open311_api_keys": OPEN311_KEYS}
+    defaults = {
+        "environment": "test",
+        **NO_RATE_LIMITS,
+        **IN_PROCESS_MAPS,
+        "open311_api_keys": OPEN311_KEYS,
+        "media_dir": tempfile.mkdtemp(prefix="siji-media-"),
+    }
     settings = Settings(database_url=database_url, **{**defaults, **overrides})  # type: ignore[arg-type]
     with TestClient(create_app(settings)) as client:
         yield client
@@ -30,11 +37,12 @@ def make_client(database_url: str, **overrides: object) -> Iterator[TestClient]:
 @pytest.fixture(scope="session")
 def client(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TestClient]:
     """The service on an embedded SQLite file, bundled set loaded on first start."""
-    path = tmp_path_factory.mktemp("api") / "siji.db"
-    yield from make_client(f"sqlite:///{path}")
+    path = tmp_path_factory.mktemp("api")
+    yield from make_client(f"sqlite:///{path / 'siji.db'}", media_dir=path / "media")
 
 
 @pytest.fixture(scope="session")
-def postgis_client(postgis_server: str) -> Iterator[TestClient]:
+def postgis_client(postgis_server: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[TestClient]:
     """The same service on PostGIS."""
-    yield from make_client(fresh_postgis_database(postgis_server))
+    media = tmp_path_factory.mktemp("api-postgis") / "media"
+    yield from make_client(fresh_postgis_database(postgis_server), media_dir=media)

@@ -8,9 +8,10 @@ scope, by id or by description; the unit exports (metrics, maps) must not name t
 other unit.
 
 The world: two sibling communities A and B of 财源街道, one case owned by each
-(乱堆物料 is a community's); tokens of A and B (dispatchers), of the subdistrict, the
-district and the city (supervisors); the reporter of A's case; an expired, a revoked
-and a garbage token; and no token.
+(乱堆物料 is a community's; A's filed with a photo); tokens of A and B (dispatchers),
+of the subdistrict, the district and the city (supervisors); the reporter of A's case;
+an expired, a revoked and a garbage token; and no token.  Webhooks for A's community
+are added as the routes that manage them need them.
 """
 
 from __future__ import annotations
@@ -28,7 +29,10 @@ from shapely import Point
 
 from api.app import create_app
 from api.settings import Settings
+from routing.audit import operator
 from routing.staff import issue, revoke
+from routing.webhooks import add as add_webhook
+from tests.images import png
 
 CAIYUAN = "370902002000"  # 财源街道
 COMMUNITY_A = "370902002001"  # 三里社区, under 财源街道
@@ -58,7 +62,9 @@ class World:
     marker: dict[str, str]  # "A"/"B" → a description no other report has
     unit: dict[str, str]  # "A"/"B" → community code
     reporter_token: str
+    photo: int  # a photo of A's case
     fresh: Callable[[], int] = field(repr=False)
+    webhook: Callable[[], int] = field(repr=False)  # a new webhook of A's community
 
 
 @pytest.fixture(scope="module")
@@ -76,13 +82,23 @@ def world(client: TestClient) -> World:
     unit = {"A": COMMUNITY_A, "B": str(units.codes[sibling])}
     marker = {k: f"matrix-{k}-{uuid.uuid4().hex}" for k in "AB"}
 
-    def submit(where: tuple[float, float], description: str) -> dict[str, Any]:
+    def submit(where: tuple[float, float], description: str, photo: bool = False) -> dict[str, Any]:
         body = {"lon": where[0], "lat": where[1], "category": "S-04-04", "description": description}
-        response = client.post("/v1/reports", json={**body, "channel": "station"})
+        if photo:
+            response = client.post(
+                "/v1/reports",
+                data={**body, "channel": "station"},
+                files=[("photos", ("a.png", png(), "image/png"))],
+            )
+        else:
+            response = client.post("/v1/reports", json={**body, "channel": "station"})
         assert response.status_code == 201, response.text
         return response.json()  # type: ignore[no-any-return]
 
-    created = {"A": submit(POINT_A, marker["A"]), "B": submit((inside_b.x, inside_b.y), marker["B"])}
+    created = {
+        "A": submit(POINT_A, marker["A"], photo=True),
+        "B": submit((inside_b.x, inside_b.y), marker["B"]),
+    }
     for k in "AB":  # a community's case: the two are in sibling scopes
         assert created[k]["report"]["owner"]["key"] == unit[k]
 
@@ -110,6 +126,13 @@ def world(client: TestClient) -> World:
     def fresh() -> int:
         return int(submit(POINT_A, f"{marker['A']}-fresh")["report"]["id"])
 
+    reports = client.app.state.reports  # type: ignore[attr-defined]
+
+    def webhook() -> int:
+        secret = "matrix-secret-0123456789"
+        url = "http://127.0.0.1:9/matrix"
+        return int(add_webhook(reports, operator(), unit_key=COMMUNITY_A, url=url, secret=secret)["id"])
+
     return World(
         client,
         headers,
@@ -117,7 +140,9 @@ def world(client: TestClient) -> World:
         marker,
         unit,
         created["A"]["reporter_token"],
+        created["A"]["report"]["photos"][0]["id"],
         fresh,
+        webhook,
     )
 
 
@@ -136,13 +161,18 @@ STAFF_EXPORT = "staff export"  # any valid staff token, answered within its scop
 STAFF_MAP = "staff map"  # the same; 422 allowed (too few units for a statistic in a small scope)
 ACT = "act"  # dispatcher/supervisor whose scope holds the case
 SUPERVISE = "supervise"  # supervisors only
+MANAGE = "manage"  # supervisors of the webhook's unit or a unit above it
 AUDIT = "audit"  # supervisors at subdistrict level or above
 
 Request = Callable[[World], tuple[str, dict[str, Any]]]
 
 
 def get(url: str, **kw: Any) -> Request:
-    return lambda w: (url.format(A=w.report["A"], token=w.reporter_token), kw)
+    return lambda w: (url.format(A=w.report["A"], token=w.reporter_token, photo=w.photo), kw)
+
+
+def on_webhook(path: str, **kw: Any) -> Request:
+    return lambda w: (f"/v1/webhooks/{w.webhook()}{path}", kw)
 
 
 ROUTES: dict[tuple[str, str], tuple[str, Request]] = {
@@ -185,6 +215,24 @@ ROUTES: dict[tuple[str, str], tuple[str, Request]] = {
     ("POST", "/v1/escalations/run"): (SUPERVISE, get("/v1/escalations/run")),
     ("GET", "/v1/metrics"): (STAFF_EXPORT, lambda _w: ("/v1/metrics", {"params": _period()})),
     ("GET", "/v1/audit"): (AUDIT, get("/v1/audit?limit=1000")),
+    ("GET", "/v1/events"): (STAFF_EXPORT, get("/v1/events?limit=500")),
+    ("GET", "/v1/photos/{photo_id}"): (OWN_CASE, get("/v1/photos/{photo}")),
+    ("GET", "/v1/photos/{photo_id}/thumbnail"): (OWN_CASE, get("/v1/photos/{photo}/thumbnail")),
+    ("GET", "/v1/webhooks"): (SUPERVISE, get("/v1/webhooks")),
+    ("POST", "/v1/webhooks"): (
+        MANAGE,
+        get(
+            "/v1/webhooks",
+            json={
+                "unit": COMMUNITY_A,
+                "url": "http://127.0.0.1:9/hook",
+                "secret": "matrix-secret-0123456789",
+            },
+        ),
+    ),
+    ("DELETE", "/v1/webhooks/{webhook_id}"): (MANAGE, on_webhook("")),
+    ("GET", "/v1/webhooks/{webhook_id}/deliveries"): (MANAGE, on_webhook("/deliveries")),
+    ("POST", "/v1/webhooks/{webhook_id}/replay"): (MANAGE, on_webhook("/replay", json={})),
     ("GET", "/open311/v2/services.{format}"): (PUBLIC, get("/open311/v2/services.json")),
     ("GET", "/open311/v2/services/{service_code}.{format}"): (
         PUBLIC,
@@ -264,11 +312,12 @@ def expected(kind: str, who: str) -> set[int]:
         STAFF_MAP: STAFF,
         ACT: {"staff_a", *SUPERVISORS},  # dispatchers and supervisors whose scope holds A's case
         SUPERVISE: SUPERVISORS,
+        MANAGE: SUPERVISORS,  # all three are above community A
         AUDIT: SUPERVISORS,
     }[kind]
     if who not in allowed:
         return {403}
-    return {200, 422} if kind == STAFF_MAP else {200}
+    return {200, 422} if kind == STAFF_MAP else {200, 201} if kind == MANAGE else {200}
 
 
 def test_every_route_is_classified() -> None:

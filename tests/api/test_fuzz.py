@@ -121,6 +121,7 @@ def fuzz_target(tmp_path_factory: pytest.TempPathFactory) -> Iterator[FuzzTarget
     app = create_app(
         Settings(  # type: ignore[call-arg]
             database_url=f"sqlite:///{database}",
+            media_dir=database.parent / "media",
             environment="test",
             escalation_interval_s=0,
             rate_limit_per_address=0,  # the fuzzer sends far more than a client may

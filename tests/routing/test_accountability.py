@@ -133,7 +133,7 @@ def test_an_extension_is_the_one_way_to_move_the_due_time(service: ReportService
     with pytest.raises(ForbiddenError, match="approve_extension is for a unit above the owning desk"):
         service.act(rid, "approve_extension", staff(C121, "supervisor"))  # not its own desk's supervisor
     assert service.get(rid, staff(S12, "supervisor"))["allowed_actions"] == [
-        "defer", "approve_extension", "refuse_extension", "request_transfer",
+        "defer", "approve_extension", "refuse_extension", "request_transfer", "urge", "recall",
     ]  # fmt: skip
     granted = service.act(rid, "approve_extension", staff(S12, "supervisor"))
     assert (granted["due_at"], granted["original_due_at"]) == (wanted.astimezone(dt.UTC).isoformat(), due)

@@ -7,7 +7,6 @@ import math
 from datetime import datetime
 from pathlib import Path
 from typing import Any
-from zoneinfo import ZoneInfo
 
 import numpy as np
 import pandas as pd
@@ -19,104 +18,14 @@ from routing.errors import NaiveDatetimeError
 from routing.metrics import (
     CHINESE_HEADERS,
     METRIC_COLUMNS,
-    RATINGS,
-    REQUIRED_COLUMNS,
     STATES,
-    RatingsDataError,
-    RatingThresholds,
-    default_thresholds,
-    load_thresholds,
-    rate,
     to_csv,
     unit_metrics,
 )
-
-TZ = ZoneInfo("Asia/Shanghai")
-UNIT = "370902002001"
-CITY = "city:园林局"
-LOW = RatingThresholds(3, 0.90, 0.05, 0.70, 0.20)  # rate hand-built units of a few cases
-
-
-def at(text: str | None) -> Any:
-    """An instant given in Tai'an local time, as the UTC timestamp the cases table holds."""
-    if text is None:
-        return pd.NaT
-    return pd.Timestamp(text, tz=TZ).tz_convert("UTC")
-
-
-START, END = at("2025-09-01 00:00"), at("2025-10-01 00:00")
-
-
-def case(
-    report_id: int,
-    unit: str = UNIT,
-    *,
-    name: str | None = None,
-    team: str | None = None,
-    created: str | None = "2025-09-08 08:00",
-    dispatched: str | None = "2025-09-08 09:00",
-    due: str | None = "2025-09-10 17:30",
-    handled: str | None = None,
-    closed: str | None = None,
-    state: str = "in_progress",
-    rework: int = 0,
-) -> dict[str, Any]:
-    return {
-        "report_id": report_id,
-        "unit_key": unit,
-        "unit_name": name or {UNIT: "岱庙社区", CITY: "市园林局"}.get(unit, unit),
-        "team": team,
-        "created_at": at(created),
-        "dispatched_at": at(dispatched),
-        "due_at": at(due),
-        "handled_at": at(handled),
-        "closed_at": at(closed),
-        "state": state,
-        "rework_count": rework,
-    }
-
-
-def frame(rows: list[dict[str, Any]]) -> pd.DataFrame:
-    """The cases table, every timestamp column tz-aware UTC (also when it is all NaT)."""
-    cases = pd.DataFrame(rows, columns=[*REQUIRED_COLUMNS, "team"])
-    for name in ("created_at", "dispatched_at", "due_at", "handled_at", "closed_at"):
-        cases[name] = pd.to_datetime(cases[name], utc=True)
-    cases["rework_count"] = cases["rework_count"].astype("int64")
-    return cases
-
-
-def one(metrics: pd.DataFrame, key: str, by: str = "unit_key") -> pd.Series:
-    rows = metrics[metrics[by] == key]
-    assert len(rows) == 1
-    return rows.iloc[0]
-
+from tests.routing.metric_cases import CITY, END, KNOWN, LOW, START, TZ, UNIT, at, case, frame, one
 
 # --------------------------------------------------------------------------- known answers
 # Unit UNIT in September 2025; all dispatched Monday 2025-09-08 09:00, due Wednesday 17:30.
-KNOWN = [
-    # closed and handled on time
-    case(1, handled="2025-09-08 10:00", closed="2025-09-08 16:00", state="closed"),
-    # reworked once, still handled and closed on time
-    case(2, handled="2025-09-08 14:30", closed="2025-09-10 10:00", state="closed", rework=1),
-    # handled on time, closed late
-    case(3, handled="2025-09-09 09:00", closed="2025-09-11 10:00", state="closed"),
-    # handled late after two reworks, closed late
-    case(4, handled="2025-09-11 09:00", closed="2025-09-12 10:00", state="closed", rework=2),
-    # handled on time, check pending
-    case(5, handled="2025-09-10 09:00", state="handled"),
-    # never handled
-    case(6, state="in_progress"),
-    # handled late, closed after the period: not closed in September
-    case(7, handled="2025-09-12 09:00", closed="2025-10-02 10:00", state="closed"),
-    # deferred (挂账) and invalid: not due; deferred counted apart
-    case(8, state="deferred"),
-    case(9, handled="2025-09-08 10:00", closed="2025-09-08 11:00", state="invalid"),
-    # due outside the period
-    case(10, due="2025-10-05 17:30", handled="2025-09-08 10:00", closed="2025-09-08 11:00", state="closed"),
-    case(11, due="2025-08-29 17:30", state="in_progress"),
-    # not dispatched yet, no due time
-    case(12, dispatched=None, due=None, state="filed"),
-]
 # working hours from Monday 09:00: 1, 4, 7.5, 22.5, 15, 30 -> median (7.5 + 15) / 2
 # wall-clock hours:                1, 5.5, 24, 72, 48, 96  -> median (24 + 48) / 2
 EXPECTED = {
@@ -388,237 +297,6 @@ def test_team_column_is_optional_by_unit():
     assert one(unit_metrics(cases, START, END), UNIT)["due"] == 7
 
 
-# --------------------------------------------------------------------------- ratings
-def bulk(unit: str, n: int, on_time: int, reworked: int, start_id: int) -> list[dict[str, Any]]:
-    """n due cases: the first on_time closed on time, the rest closed late; reworked of them reworked."""
-    return [
-        case(
-            start_id + i,
-            unit,
-            handled="2025-09-09 10:00",
-            closed="2025-09-10 10:00" if i < on_time else "2025-09-12 10:00",
-            state="closed",
-            rework=int(i < reworked),
-        )
-        for i in range(n)
-    ]
-
-
-@pytest.mark.parametrize(
-    ("n", "on_time", "reworked", "rating"),
-    [
-        (20, 20, 0, ("fast", "骏马")),
-        (20, 18, 1, ("fast", "骏马")),  # exactly 90% and exactly 5%
-        (20, 17, 0, ("steady", "黄牛")),  # 85%
-        (20, 20, 2, ("steady", "黄牛")),  # 10% rework
-        (20, 14, 4, ("steady", "黄牛")),  # exactly 70% and exactly 20%
-        (20, 13, 0, ("slow", "蜗牛")),  # 65%
-        (20, 20, 5, ("slow", "蜗牛")),  # 25% rework beats a perfect on-time rate
-        (10, 10, 0, ("fast", "骏马")),  # exactly min_cases
-        (9, 9, 0, ("unrated", "待评")),  # one short of min_cases
-        (9, 0, 9, ("unrated", "待评")),  # even when everything is wrong
-    ],
-)
-def test_ratings_with_the_default_thresholds(n: int, on_time: int, reworked: int, rating: tuple[str, str]):
-    row = one(unit_metrics(frame(bulk(CITY, n, on_time, reworked, 1)), START, END), CITY)
-    assert (row["rating"], row["rating_zh"]) == rating
-    assert rate(row) == rating
-    assert rate(row, default_thresholds()) == rating
-
-
-@pytest.mark.parametrize(
-    ("values", "expected"),
-    [
-        ({"due": 10, "on_time_closure_rate": 0.9, "rework_rate": 0.05}, "fast"),
-        ({"due": 10, "on_time_closure_rate": 0.95, "rework_rate": math.nan}, "fast"),  # nothing handled
-        ({"due": 10, "on_time_closure_rate": 0.8999, "rework_rate": 0.0}, "steady"),
-        ({"due": 10, "on_time_closure_rate": 0.7, "rework_rate": 0.2}, "steady"),
-        ({"due": 10, "on_time_closure_rate": 0.6999, "rework_rate": 0.0}, "slow"),
-        ({"due": 10, "on_time_closure_rate": 1.0, "rework_rate": 0.2001}, "slow"),
-        ({"due": 9, "on_time_closure_rate": 0.0, "rework_rate": 1.0}, "unrated"),
-        ({"due": 0, "on_time_closure_rate": math.nan, "rework_rate": math.nan}, "unrated"),
-        ({"due": np.int64(12), "on_time_closure_rate": np.float64(0.5), "rework_rate": 0}, "slow"),
-    ],
-)
-def test_rate(values: dict[str, Any], expected: str):
-    assert rate(values, load_thresholds()) == (expected, RATINGS[expected])
-    assert rate(pd.Series(values)) == (expected, RATINGS[expected])
-
-
-def test_rate_needs_the_fields():
-    with pytest.raises(
-        InvalidInputError, match="row has no 'rework_rate'; required: due, on_time_closure_rate"
-    ):
-        rate({"due": 10, "on_time_closure_rate": 0.9})
-    with pytest.raises(InvalidInputError, match=r"row\['due'\]='ten' is not a number"):
-        rate({"due": "ten", "on_time_closure_rate": 0.9, "rework_rate": 0.0})
-
-
-def test_vectorized_ratings_agree_with_rate():
-    rows = [*KNOWN]
-    for index, (on_time, reworked) in enumerate([(12, 0), (11, 1), (9, 0), (6, 0), (12, 3), (5, 5)]):
-        rows += bulk(f"3709020030{index:02d}", 12, on_time, reworked, 100 + 20 * index)
-    for thresholds in (LOW, default_thresholds()):
-        metrics = unit_metrics(frame(rows), START, END, thresholds=thresholds)
-        assert len(set(metrics["rating"])) >= 3
-        for _, row in metrics.iterrows():
-            assert rate(row, thresholds) == (row["rating"], row["rating_zh"])
-
-
-def test_custom_thresholds_change_the_rating():
-    rows = bulk(CITY, 4, 4, 0, 1)
-    assert one(unit_metrics(frame(rows), START, END), CITY)["rating"] == "unrated"
-    assert one(unit_metrics(frame(rows), START, END, thresholds=LOW), CITY)["rating"] == "fast"
-    strict = RatingThresholds(1, 1.0, 0.0, 1.0, 0.0)  # no 黄牛 band at all
-    assert (
-        one(unit_metrics(frame(bulk(CITY, 4, 3, 0, 1)), START, END, thresholds=strict), CITY)["rating"]
-        == "slow"
-    )
-
-
-# --------------------------------------------------------------------------- thresholds file
-def test_default_thresholds_file():
-    thresholds = load_thresholds()
-    assert thresholds == default_thresholds()
-    assert default_thresholds() is default_thresholds()
-    assert thresholds.source == "routing/ratings.toml"
-    assert (
-        thresholds.min_cases,
-        thresholds.fast_min_on_time_closure_rate,
-        thresholds.fast_max_rework_rate,
-        thresholds.slow_on_time_closure_rate_below,
-        thresholds.slow_rework_rate_above,
-    ) == (10, 0.90, 0.05, 0.70, 0.20)
-    assert RatingThresholds.from_dict(thresholds.to_dict(), source="x") == RatingThresholds(
-        10, 0.9, 0.05, 0.7, 0.2, source="x"
-    )
-
-
-GOOD = """\
-schema = 1
-min_cases = {min_cases}
-
-[fast]
-min_on_time_closure_rate = {fast_on_time}
-max_rework_rate = {fast_rework}
-
-[slow]
-on_time_closure_rate_below = {slow_on_time}
-rework_rate_above = {slow_rework}
-"""
-GOOD_VALUES = {
-    "min_cases": "10",
-    "fast_on_time": "0.9",
-    "fast_rework": "0.05",
-    "slow_on_time": "0.7",
-    "slow_rework": "0.2",
-}
-
-
-def write(tmp_path: Path, text: str) -> Path:
-    path = tmp_path / "ratings.toml"
-    path.write_text(text, encoding="utf-8")
-    return path
-
-
-def test_a_custom_file_loads(tmp_path: Path):
-    path = write(tmp_path, GOOD.format(**{**GOOD_VALUES, "min_cases": "5", "fast_on_time": "1"}))
-    thresholds = load_thresholds(path)
-    assert (thresholds.min_cases, thresholds.fast_min_on_time_closure_rate) == (5, 1)
-    assert thresholds.source == str(path)
-    # equal fast and slow thresholds are consistent (no 黄牛 band), not an error
-    load_thresholds(write(tmp_path, GOOD.format(**{**GOOD_VALUES, "fast_rework": "0.2"})))
-
-
-@pytest.mark.parametrize(
-    ("change", "field", "message"),
-    [
-        (
-            {"fast_on_time": "1.2"},
-            "fast.min_on_time_closure_rate",
-            r"1\.2 is not allowed; allowed: a number from 0 to 1",
-        ),
-        (
-            {"fast_rework": "-0.05"},
-            "fast.max_rework_rate",
-            r"-0\.05 is not allowed; allowed: a number from 0 to 1",
-        ),
-        ({"slow_on_time": "nan"}, "slow.on_time_closure_rate_below", "nan is not allowed"),
-        (
-            {"slow_rework": "'20%'"},
-            "slow.rework_rate_above",
-            "'20%' is not allowed; allowed: a number from 0 to 1",
-        ),
-        ({"slow_rework": "true"}, "slow.rework_rate_above", "True is not allowed"),
-        ({"min_cases": "0"}, "min_cases", "0 is not allowed; allowed: an integer from 1 to 1000000"),
-        ({"min_cases": "2.5"}, "min_cases", r"2\.5 is not allowed; allowed: an integer from 1"),
-        ({"min_cases": "false"}, "min_cases", "False is not allowed"),
-        (
-            {"fast_on_time": "0.6"},
-            "fast.min_on_time_closure_rate",
-            r"0\.6 is not allowed; allowed: at least slow.on_time_closure_rate_below \(0\.7\): fast \(骏马\) "
-            r"must be at least as strict as slow \(蜗牛\)",
-        ),
-        (
-            {"fast_rework": "0.3"},
-            "fast.max_rework_rate",
-            r"0\.3 is not allowed; allowed: at most slow.rework_rate_above \(0\.2\)",
-        ),
-    ],
-)
-def test_bad_values_are_named(tmp_path: Path, change: dict[str, str], field: str, message: str):
-    path = write(tmp_path, GOOD.format(**{**GOOD_VALUES, **change}))
-    with pytest.raises(RatingsDataError, match=message) as info:
-        load_thresholds(path)
-    assert str(info.value).startswith(f"{path}: field '{field}': ")
-    assert info.value.detail["file"] == str(path)
-    assert info.value.detail["field"] == field
-    assert info.value.code == "invalid_ratings"
-    assert isinstance(info.value, InvalidInputError)
-
-
-@pytest.mark.parametrize(
-    ("text", "message"),
-    [
-        (
-            GOOD.replace("min_cases = {min_cases}", "min_case = 10"),
-            "unknown field 'min_case'; allowed: fast, min_cases, schema, slow",
-        ),
-        (
-            GOOD.replace("max_rework_rate", "max_rework"),
-            "unknown field 'fast.max_rework'; allowed: fast.max_rework_rate, fast.min_on_time_closure_rate",
-        ),
-        (
-            GOOD.replace("rework_rate_above = {slow_rework}\n", ""),
-            "field 'slow.rework_rate_above' is missing; required: slow.on_time_closure_rate_below, "
-            "slow.rework_rate_above",
-        ),
-        (GOOD.split("[fast]")[0], "field 'fast' is missing; required: fast, min_cases, slow"),
-        (GOOD.replace("schema = 1", "schema = 2"), "field 'schema': 2 is not supported; allowed: 1"),
-        (GOOD + "[other]\nx = 1\n", "unknown field 'other'"),
-        ("min_cases = 10\nfast = 1\nslow = 2\n", "field 'fast': 1 is not allowed; allowed: a table with"),
-        (GOOD.replace("min_cases = {min_cases}", "min_cases = = 10"), "malformed TOML at line 2"),
-    ],
-)
-def test_bad_files_are_named(tmp_path: Path, text: str, message: str):
-    path = write(tmp_path, text.format(**GOOD_VALUES))
-    with pytest.raises(RatingsDataError, match=message) as info:
-        load_thresholds(path)
-    assert str(info.value).startswith(f"{path}: ")
-
-
-def test_missing_file(tmp_path: Path):
-    with pytest.raises(RatingsDataError, match="cannot read the ratings file"):
-        load_thresholds(tmp_path / "nope.toml")
-
-
-def test_thresholds_validate_on_construction():
-    with pytest.raises(
-        RatingsDataError, match=r"<RatingThresholds>: field 'slow\.rework_rate_above': 2 is not allowed"
-    ):
-        RatingThresholds(10, 0.9, 0.05, 0.7, 2)
-
-
 # --------------------------------------------------------------------------- input checks
 def drop(*names: str):
     return lambda cases: cases.drop(columns=list(names))
@@ -746,8 +424,8 @@ def test_bad_by_and_missing_team():
 
 
 def test_states_are_the_closed_loop():
-    assert len(STATES) == 13
-    assert {"deferred", "invalid", "rework", "reopened"} <= set(STATES)
+    assert len(STATES) == 14
+    assert {"deferred", "invalid", "rework", "reopened", "merged"} <= set(STATES)
 
 
 # --------------------------------------------------------------------------- CSV
@@ -769,9 +447,10 @@ def test_csv_has_a_bom_and_chinese_headers(metrics: pd.DataFrame):
     )
     # rates as decimals with 4 digits, hours with 2, empty cells for NaN
     assert lines[1] == (
-        "370902002001,岱庙社区,7,4,2,4,1,2,0,0.5714,0.2857,0.5714,0.3333,11.25,36.0,slow,蜗牛"
+        "370902002001,岱庙社区,7,4,2,4,1,2,0,0.5714,0.2857,0.5714,0.3333,11.25,36.0,slow,蜗牛,"
+        "0,0,0,0,0,0,,,0.2857"  # nobody urged or rated: the rating score is the 按期结案率
     )
-    assert lines[2] == "city:园林局,市园林局,0,0,0,0,0,0,0,,,,,,,unrated,待评"
+    assert lines[2] == "city:园林局,市园林局,0,0,0,0,0,0,0,,,,,,,unrated,待评,0,0,0,0,0,0,,,"
     assert lines[3] == ""
 
 

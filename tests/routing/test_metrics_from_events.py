@@ -2,7 +2,9 @@
 
 Hypothesis walks a few cases through random steps of the loop, taken by whoever may
 take them (escalations, deferrals, extensions, transfers, reroutes, reworks and
-reopenings included) with the clock moving between steps.  The metrics the service
+reopenings included, and the desk's steps: urging, recategorising, merging, recalling
+and the reporters' verdicts, an unsatisfied one reopening its case) with the clock
+moving between steps.  The metrics the service
 computes (:func:`routing.metrics.unit_metrics` over :meth:`ReportService.cases_frame`,
 what ``GET /v1/metrics`` answers) must equal an independent recomputation that reads
 only the events (:func:`recompute`), in any period.
@@ -28,7 +30,7 @@ from sqlalchemy.orm import Session
 from boundaries.service import BoundaryService
 from geo.errors import SijiError
 from routing import metrics, steps
-from routing.access import Principal
+from routing.access import Principal, hash_token
 from routing.calendar import WorkCalendar
 from routing.metrics import RatingThresholds
 from routing.service import ReportService
@@ -48,10 +50,13 @@ WEIGHTS = {
         ("verify", "file", "dispatch", "start", "handle", "check", "close", "resume", "reopen"), 12
     ),
     **dict.fromkeys(("approve_extension", "refuse_extension", "accept_transfer", "refuse_transfer"), 4),
+    **dict.fromkeys(("verdict", "urge"), 6),
 }
 """How often each step is drawn against 1 for the others: the main line most, so that histories reach
 their end (and beyond), and decisions of pending requests more than new requests."""
-THRESHOLDS = RatingThresholds(2, 0.9, 0.05, 0.7, 0.2)  # few cases rate, so the ratings are checked too
+THRESHOLDS = RatingThresholds(2, 0.9, 0.05, 0.7, 0.2, satisfaction_weight=0.5, min_verdicts=1)
+"""Few cases and one verdict rate, so the ratings and the weight of satisfaction are checked too."""
+SATISFACTION = ("satisfied", "basically_satisfied", "unsatisfied")
 START = dt.datetime(2025, 3, 3, 9, 0, tzinfo=SHANGHAI)  # a Monday morning
 
 
@@ -88,8 +93,9 @@ def _staff(unit: str, role: str) -> Principal:
     return Principal("staff", name=f"{role}@{unit}", role=role, unit_key=unit)
 
 
-def _options(service: ReportService, rid: int) -> list[tuple[str, Principal]]:
-    """Every (action, caller) that the rules allow on the case now."""
+def _options(service: ReportService, rid: int, tokens: list[str]) -> list[tuple[str, Principal]]:
+    """Every (action, caller) that the rules allow on the case now: staff of its chains, and the
+    reporters (of any case: the rules find the case's own and its followers)."""
     desks = service.desks()
     with Session(service.engine) as session:
         row = session.get(Report, rid)
@@ -100,11 +106,23 @@ def _options(service: ReportService, rid: int) -> list[tuple[str, Principal]]:
             for role in ROLES:
                 caller = _staff(unit, role)
                 found += [(action, caller) for action in steps.allowed_for(row, caller, desks)]
+        for token in tokens:
+            reporter = Principal("reporter", name="reporter", token_hash=hash_token(token))
+            found += [(action, reporter) for action in steps.allowed_for(row, reporter, desks)]
         return found
 
 
-def _fields(service: ReportService, rid: int, action: str, caller: Principal, pick: Any) -> dict[str, Any]:
+def _fields(
+    service: ReportService, rid: int, action: str, caller: Principal, pick: Any, ids: list[int]
+) -> dict[str, Any]:
     desks = service.desks()
+    if action == "recategorise":
+        current = service.get(rid, caller)["category"]["code"]
+        return {"category": pick([c for c in CATEGORIES if c != current])}
+    if action == "merge":  # into another case, or itself (refused): one case alone has no original
+        return {"merge_into": pick([other for other in ids if other != rid] or [rid])}
+    if action == "verdict":
+        return {"satisfaction": pick(SATISFACTION)}
     if action == "dispatch":
         scope = [None, *(k for k in DESKS if caller.unit_key in desks.chain(k))]
         return {"reroute_to": pick(scope)}
@@ -130,17 +148,19 @@ def test_metrics_are_recomputed_from_the_events(
     service, clock = world
     _reset(service, clock)
     pick = lambda options: data.draw(st.sampled_from(options))  # noqa: E731
-    ids = [
-        service.submit(report(pick(CATEGORIES), where=pick([IN_C121, IN_C111]))).report["id"]
+    submitted = [
+        service.submit(report(pick(CATEGORIES), where=pick([IN_C121, IN_C111])))
         for _ in range(data.draw(st.integers(1, 3)))
     ]
+    ids = [s.report["id"] for s in submitted]
+    tokens = [s.reporter_token for s in submitted]
     for _ in range(data.draw(st.integers(0, 60))):
         clock.advance(minutes=pick([0, 0, 0, 5, 20, 90, 60 * 8, 60 * 30, 60 * 24 * 4]))
         if data.draw(st.integers(0, 5)) == 0:
             service.escalate_overdue()
             continue
         rid = pick(ids)
-        options = _options(service, rid)
+        options = _options(service, rid, tokens)
         if not options:
             continue
         names = list(dict.fromkeys(name for name, _ in options))
@@ -148,7 +168,7 @@ def test_metrics_are_recomputed_from_the_events(
         caller = pick([who for name, who in options if name == action])
         event(action)
         with suppress(SijiError):  # a request field the effects refuse (e.g. an extension past a year)
-            service.act(rid, action, caller, note="n", **_fields(service, rid, action, caller, pick))
+            service.act(rid, action, caller, note="n", **_fields(service, rid, action, caller, pick, ids))
     begin = START + dt.timedelta(hours=data.draw(st.sampled_from([-24, 0, 20, 50])))
     end = begin + dt.timedelta(hours=data.draw(st.sampled_from([1, 24, 72, 24 * 60])))
     computed = metrics.unit_metrics(
@@ -184,6 +204,8 @@ class History:
     first_closed: dt.datetime | None = None
     reworks: int = 0
     reopenings: int = 0
+    urgings: int = 0
+    satisfaction: str | None = None
     extension_asked: list[str] = field(default_factory=list)
 
 
@@ -213,10 +235,17 @@ def histories(service: ReportService) -> dict[int, History]:
                 case.handled = at
             elif event.action == "fail_check":
                 case.reworks, case.handled = case.reworks + 1, None
-            elif event.action == "reopen":
-                case.reopenings, case.handled = case.reopenings + 1, None
             elif event.action == "close" and case.first_closed is None:
                 case.first_closed = at
+            elif event.action == "urge":
+                case.urgings += 1
+            if event.action == "verdict":
+                case.satisfaction = data["satisfaction"]
+            if (event.from_state, event.to_state) == (
+                "closed",
+                "reopened",
+            ):  # reopen, or an unsatisfied verdict
+                case.reopenings, case.handled = case.reopenings + 1, None
             case.state = event.to_state
     return cases
 
@@ -230,13 +259,14 @@ def recompute(service: ReportService, start: dt.datetime, end: dt.datetime) -> d
     for case in histories(service).values():
         unit = units.setdefault(
             case.owner, dict.fromkeys(("due", "closed", "closed_on_time", "handled_on_time", "deferred",
-                                       "reworked", "reopened", "handled_once"), 0)
+                                       "reworked", "reopened", "handled_once", "urged", "urgings", "rated",
+                                       *SATISFACTION, "score_sum"), 0)
         )  # fmt: skip
         assert case.created is not None
         if case.owner not in latest or case.created >= latest[case.owner][0]:
             latest[case.owner] = (case.created, case.owner_name)
         anchor = case.due or case.paused
-        if anchor is None or not start <= anchor < end or case.state == "invalid":
+        if anchor is None or not start <= anchor < end or case.state in ("invalid", "merged"):
             continue
         if case.state == "deferred":
             unit["deferred"] += 1
@@ -250,6 +280,12 @@ def recompute(service: ReportService, start: dt.datetime, end: dt.datetime) -> d
         unit["reworked"] += case.reworks > 0
         unit["reopened"] += case.reopenings > 0
         unit["handled_once"] += case.handled is not None or case.reworks > 0
+        unit["urged"] += case.urgings > 0
+        unit["urgings"] += case.urgings
+        if case.satisfaction is not None:
+            unit["rated"] += 1
+            unit[case.satisfaction] += 1
+            unit["score_sum"] += THRESHOLDS.scores[case.satisfaction]
         if case.handled is not None and case.dispatched is not None:
             wall = (case.handled - case.dispatched).total_seconds() / 3600
             hours[case.owner].append(
@@ -262,6 +298,18 @@ def recompute(service: ReportService, start: dt.datetime, end: dt.datetime) -> d
         unit["on_time_handling_rate"] = unit["handled_on_time"] / due if due else math.nan
         handled = unit.pop("handled_once")
         unit["rework_rate"] = unit["reworked"] / handled if handled else math.nan
+        rated, score_sum = unit["rated"], unit.pop("score_sum")
+        unit["satisfaction_rate"] = (
+            (unit["satisfied"] + unit["basically_satisfied"]) / rated if rated else math.nan
+        )
+        unit["satisfaction_score"] = score_sum / rated if rated else math.nan
+        weighed = rated >= THRESHOLDS.min_verdicts and due
+        unit["rating_score"] = (
+            (1 - THRESHOLDS.satisfaction_weight) * unit["on_time_closure_rate"]
+            + THRESHOLDS.satisfaction_weight * unit["satisfaction_score"]
+            if weighed
+            else unit["on_time_closure_rate"]
+        )
         timed = hours[key]
         unit["median_handling_hours"] = statistics.median(h for h, _ in timed) if timed else math.nan
         unit["median_handling_hours_wall"] = statistics.median(w for _, w in timed) if timed else math.nan

@@ -101,7 +101,13 @@ def test_illegal_transition_names_the_allowed_ones(service: ReportService) -> No
     rid = service.submit(report()).report["id"]
     with pytest.raises(IllegalTransitionError, match="allowed: verify, invalidate") as info:
         service.act(rid, "close", staff(S12, "dispatcher"))
-    assert info.value.detail["allowed"] == ["verify", "invalidate", "request_transfer"]
+    assert info.value.detail["allowed"] == [
+        "verify",
+        "invalidate",
+        "request_transfer",
+        "recategorise",
+        "merge",
+    ]
     with pytest.raises(UnknownActionError, match="unknown action 'teleport'; the actions are: verify, file"):
         service.act(rid, "teleport", staff(S12, "dispatcher"))
     assert service.get(rid, staff(S12, "dispatcher"))["state"] == "reported"  # nothing half-done

@@ -8,7 +8,16 @@ import pytest
 
 from routing.effects import EFFECTS
 from routing.steps import REQUEST_FIELDS
-from routing.workflow import ACTIONS, PENDING, RELATIONS, ROLES, STATES, SYSTEM_ROLE, actions_table
+from routing.workflow import (
+    ACTIONS,
+    PENDING,
+    RELATIONS,
+    REPORTER_ROLE,
+    ROLES,
+    STATES,
+    SYSTEM_ROLE,
+    actions_table,
+)
 
 README = Path(__file__).parents[2] / "README.md"
 
@@ -17,10 +26,14 @@ README = Path(__file__).parents[2] / "README.md"
 def test_every_action_names_known_states_roles_relations_effects_and_fields(action) -> None:  # type: ignore[no-untyped-def]
     assert action.sources <= set(STATES)
     assert action.target is None or action.target in STATES
-    assert action.roles <= {*ROLES, SYSTEM_ROLE}
+    assert action.roles <= {*ROLES, SYSTEM_ROLE, REPORTER_ROLE}
     assert action.relation in RELATIONS
     assert set(action.effects) <= set(EFFECTS)
     assert action.fields <= set(REQUEST_FIELDS)
+    for branch in action.branches:
+        assert branch.field in action.fields
+        assert branch.target in STATES
+        assert set(branch.effects) <= set(EFFECTS)
     assert {action.opens, action.decides} <= {None, *PENDING}
 
 

@@ -127,3 +127,36 @@ def test_0005_upgrades_a_database_at_0003_with_cases_in_it(database_url: str) ->
         migrate(engine, "upgrade", "head")
     finally:
         engine.dispose()
+
+
+def test_0008_upgrades_a_database_at_0005_with_cases_in_it(database_url: str) -> None:
+    engine = _database_at_0003_with_cases(database_url)
+    try:
+        migrate(engine, "upgrade", "0005")
+        migrate(engine, "upgrade", "head")
+        with engine.connect() as connection:
+            urged = connection.execute(text("SELECT count(*) FROM reports WHERE urge_count = 0")).scalar()
+            lease = connection.execute(
+                text("SELECT holder FROM leases WHERE name = 'webhook-delivery'")
+            ).scalar()
+            outbox = connection.execute(text("SELECT count(*) FROM outbox_events")).scalar()
+        assert (urged, lease, outbox) == (len(CASES), "", 0)
+
+        # The new steps work on the upgraded cases, and write their events.
+        service = ReportService(engine, BoundaryService(engine), secret="migration-test-secret-0123")
+        supervisor = Principal("staff", name="s", role="supervisor", unit_key=D1)
+        assert service.act(1, "urge", supervisor, note="请尽快")["urge_count"] == 1
+        district = Principal("staff", name="p", role="planner", unit_key=D1)
+        assert [e["type"] for e in service.events(district)[0]] == ["urge"]
+        assert service.cases_frame(district).set_index("report_id").loc[1, "urge_count"] == 1
+        with engine.begin() as connection:
+            connection.execute(text("UPDATE reports SET state = 'merged', merged_into = 2 WHERE id = 5"))
+
+        migrate(engine, "downgrade", "0005")
+        assert "outbox_events" not in inspect(engine).get_table_names()
+        with engine.connect() as connection:
+            assert connection.execute(text("SELECT state FROM reports WHERE id = 5")).scalar() == "invalid"
+            assert connection.execute(text("SELECT count(*) FROM reports")).scalar() == len(CASES)
+        migrate(engine, "upgrade", "head")
+    finally:
+        engine.dispose()
