@@ -239,7 +239,8 @@ def _postgis_index(service, generation_id: int, index):
 
 
 def main() -> None:
-    """Entry point of the ``siji`` console script."""
+    """The command line itself (``python -m siji.cli``); the ``siji`` executable is
+    :func:`siji.launch.main`, which answers a plain ``siji lookup`` before importing this."""
     app()
 
 
