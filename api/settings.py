@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import datetime as dt
 import ipaddress
-import os
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from boundaries.index_cache import default_root
+from store.engine import DEFAULT_DATABASE_URL
 
 if TYPE_CHECKING:
     from boundaries.service import BoundaryService
@@ -17,10 +19,6 @@ if TYPE_CHECKING:
     from routing.service import ReportService
 
 DEVELOPMENT_SECRET = "siji-development-secret-do-not-use"
-
-
-def _user_cache() -> Path:
-    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
 
 
 class Settings(BaseSettings):
@@ -41,7 +39,7 @@ class Settings(BaseSettings):
         ),
     )
     database_url: str = Field(
-        default="sqlite:///./siji.db",
+        default=DEFAULT_DATABASE_URL,
         description="postgresql://user@host/db for PostGIS; default: an SQLite file in the working dir.",
     )
     load_bundled: bool = Field(
@@ -62,7 +60,7 @@ class Settings(BaseSettings):
         description="Worker processes for map analyses (off the request path); 0: a thread of the server.",
     )
     index_cache_dir: Path | None = Field(
-        default_factory=lambda: _user_cache() / "siji" / "indexes",
+        default_factory=default_root,
         description=(
             "Where built indexes are kept on disk, one per generation content (default: "
             "$XDG_CACHE_HOME/siji/indexes, else ~/.cache/siji/indexes); empty: build in every process."

@@ -36,7 +36,7 @@ if TYPE_CHECKING:
     from boundaries.service import BoundaryService
     from geo.crs import CRS
     from geo.index import Locator
-    from store.generations import GenerationInfo, Period
+    from store.timeline import GenerationInfo, Period
 
 GENERATION_COLUMN = "generation"
 """The column added with ``--date-col``: the name of the generation that answered."""

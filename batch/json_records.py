@@ -16,6 +16,7 @@ them (dates and timestamps in ISO 8601).
 
 from __future__ import annotations
 
+import functools
 import itertools
 import json
 from collections.abc import Iterable, Iterator
@@ -38,7 +39,12 @@ if TYPE_CHECKING:
 SLICE_ROWS = 25_000
 """Rows rendered at once: bounds the text held (about 8 MB) whatever the chunk size."""
 
-_NULL = pa.scalar("null", pa.string())
+
+@functools.cache
+def _null() -> pa.Scalar:
+    # Made on first use, not at import: any pa.scalar or pa.array makes pyarrow import
+    # pandas (0.2-0.4 s of every siji serve start otherwise).
+    return pa.scalar("null", pa.string())
 
 
 def _bytes_of(column: pa.Array) -> NDArray[np.uint8]:
@@ -63,13 +69,13 @@ def _text(column: pa.Array) -> tuple[pa.Array | str, bool]:
             text = pc.replace_substring(pc.replace_substring(text, "\\", "\\\\"), '"', '\\"')
         if column.null_count == 0:
             return text, False
-        return pc.fill_null(pc.binary_join_element_wise('"', text, '"', ""), _NULL), True
+        return pc.fill_null(pc.binary_join_element_wise('"', text, '"', ""), _null()), True
     if pa.types.is_floating(kind):
         finite = pc.is_finite(column)
         text = pc.if_else(finite, pc.cast(column, pa.string()), pa.scalar(None, pa.string()))
-        return pc.fill_null(text, _NULL), True
+        return pc.fill_null(text, _null()), True
     if pa.types.is_integer(kind) or pa.types.is_boolean(kind):
-        return pc.fill_null(pc.cast(column, pa.string()), _NULL), True
+        return pc.fill_null(pc.cast(column, pa.string()), _null()), True
     return _one_by_one(column), True
 
 

@@ -34,8 +34,6 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 if TYPE_CHECKING:
-    from collections.abc import Callable
-
     from numpy.typing import NDArray
 
     from geo.index import JurisdictionIndex
@@ -44,6 +42,12 @@ FORMAT = 2
 """Layout version of an entry; a change makes every older entry a miss."""
 
 logger = logging.getLogger("siji.boundaries")
+
+
+def default_root() -> Path:
+    """``SIJI_INDEX_CACHE_DIR`` when unset: ``$XDG_CACHE_HOME/siji/indexes``, else
+    ``~/.cache/siji/indexes``."""
+    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "siji" / "indexes"
 
 
 def cache_key(content_digest: str, snap_distance_m: float) -> str:
@@ -168,8 +172,6 @@ def _write(folder: Path, key: str, index: JurisdictionIndex) -> None:
 
 
 def _read(entry: Path, key: str) -> JurisdictionIndex:
-    import shapely
-
     from geo.grid import LevelGrid
     from geo.index import JurisdictionIndex, OutsideParts, UnitTable
     from geo.snap import OutsideRaster
@@ -192,17 +194,26 @@ def _read(entry: Path, key: str) -> JurisdictionIndex:
         np.asarray(arrays["parents"]),
     )
     blob, offsets = arrays["wkb"], arrays["wkb_offsets"].tolist()
-    decoded: list[Any] = []
+    decoded = np.empty(n, dtype=object)
+    done = np.zeros(n, dtype=bool)
     decoding = threading.Lock()
 
-    def geometries() -> NDArray[np.object_]:
-        # Once, for every level's grid: they share the polygon objects.
+    def polygons(rows: NDArray[np.intp]) -> NDArray[np.object_]:
+        # Decoded on first need, each once: a level's grid decodes its own rows (a point
+        # snapped to the city's edge decodes the city and not 3,700 communities), and
+        # every grid and the index share the polygon objects.
         with decoding:
-            if not decoded:
-                pieces = [blob[offsets[i] : offsets[i + 1]].tobytes() for i in range(n)]
-                decoded.append(shapely.from_wkb(np.asarray(pieces, dtype=object)))
-        result: NDArray[np.object_] = decoded[0]
-        return result
+            missing = rows[~done[rows]]
+            if len(missing):
+                import shapely  # here: a lookup away from every edge never decodes a polygon
+
+                pieces = [blob[offsets[i] : offsets[i + 1]].tobytes() for i in missing.tolist()]
+                decoded[missing] = shapely.from_wkb(np.asarray(pieces, dtype=object))
+                done[missing] = True
+        picked: NDArray[np.object_] = decoded[rows]
+        return picked
+
+    every_row = np.arange(n)
 
     rows_by_rank = {int(r): np.flatnonzero(units.ranks == int(r)) for r in manifest["grids"]}
     grids = {}
@@ -212,9 +223,7 @@ def _read(entry: Path, key: str) -> JurisdictionIndex:
             name: arrays[f"grid{rank}_{name}"]
             for name in ("bordered", "candidate_offsets", "candidates", "tile_of_leaf", "tiles")
         }
-        grids[rank] = LevelGrid.from_arrays(
-            grid_arrays, scalars, partial(_pick, geometries, rows_by_rank[rank])
-        )
+        grids[rank] = LevelGrid.from_arrays(grid_arrays, scalars, partial(polygons, rows_by_rank[rank]))
     spec = manifest["outside"]
     outside = OutsideParts(
         OutsideRaster.from_arrays(arrays["outside_raster"], spec["x0"], spec["y0"], spec["cell"]),
@@ -226,14 +235,9 @@ def _read(entry: Path, key: str) -> JurisdictionIndex:
     bounds = (minx, miny, maxx, maxy)
     return JurisdictionIndex.from_parts(
         units,
-        geometries,
+        partial(polygons, every_row),
         dict(sorted(grids.items())),
         manifest["snap_distance_m"],
         bounds,
         outside,
     )
-
-
-def _pick(geometries: Callable[[], NDArray[np.object_]], rows: NDArray[np.intp]) -> NDArray[np.object_]:
-    picked: NDArray[np.object_] = geometries()[rows]
-    return picked

@@ -36,7 +36,8 @@ from typing import TYPE_CHECKING, Any
 from boundaries.codes import full_code, padded
 from geo.errors import NotFoundError, SijiError
 from geo.locate import locate, locate_point
-from store.generations import GenerationInfo, Period, generation_at, list_generations, timeline
+from store.generations import generation_at, list_generations
+from store.timeline import GenerationInfo, Period, generation_ref, timeline
 
 if TYPE_CHECKING:
     from numpy.typing import ArrayLike
@@ -451,8 +452,3 @@ class BoundaryService:
         """A batch of points."""
         generation, index = self.index(at)
         return generation, locate(index, x, y, crs)
-
-
-def generation_ref(generation: GenerationInfo) -> dict[str, Any]:
-    """The short form of a generation inside a lookup answer."""
-    return {"id": generation.id, "name": generation.name, "valid_from": generation.valid_from.isoformat()}

@@ -34,13 +34,15 @@ from functools import cached_property
 from typing import TYPE_CHECKING, Any, Protocol
 
 import numpy as np
-import shapely
 
 from geo.errors import BoundaryDataError, InvalidInputError
 from geo.grid import MIXED_SUBCELL, LevelGrid
 from geo.levels import LEVEL_KEYS, LEVELS, get_level
 from geo.snap import Edges, OutsideRaster, Snapper, snap_projection
 
+# shapely is imported by the functions that use it: a lookup from a cached index
+# (boundaries/index_cache.py) of a point away from every edge never needs it, and a
+# fresh `siji lookup` does not pay for its import (about 30 ms).
 if TYPE_CHECKING:
     from collections.abc import Callable, Sequence
 
@@ -106,13 +108,22 @@ class UnitTable:
         return np.take(self.ancestors, resolved, axis=0)  # row -1 picks the all -1 row
 
     @cached_property
-    def _level_pairs(self) -> list[tuple[tuple[str, str] | None, ...]]:
-        # (code, name) at each level of every row, plus the all-None row -1: plain
-        # Python objects, so that one answer costs no numpy scalar conversions.
-        codes, names = self.codes.tolist(), self.names.tolist()
-        return [
-            tuple(None if r < 0 else (codes[r], names[r]) for r in chain) for chain in self.ancestors.tolist()
-        ]
+    def _level_pairs(self) -> dict[int, tuple[tuple[str, str] | None, ...]]:
+        # (code, name) at each level of a row (-1: none at any), made on a row's first
+        # answer: plain Python objects, so that an answer costs no numpy scalar
+        # conversions, and only for the rows answered (all of them took 8 ms of a
+        # fresh siji lookup's 0.15 s).
+        return {}
+
+    def _pairs(self, row: int) -> tuple[tuple[str, str] | None, ...]:
+        pairs = self._level_pairs.get(row)
+        if pairs is None:
+            pairs = tuple(
+                None if r < 0 else (str(self.codes[r]), str(self.names[r]))
+                for r in self.ancestors[row].tolist()
+            )
+            self._level_pairs[row] = pairs  # a dict write: atomic under the GIL
+        return pairs
 
     def answer(
         self,
@@ -134,7 +145,7 @@ class UnitTable:
         """
         answer: dict[str, Any] = {
             key: None if pair is None else {"code": pair[0], "name": pair[1]}
-            for key, pair in zip(LEVEL_KEYS, self._level_pairs[row], strict=True)
+            for key, pair in zip(LEVEL_KEYS, self._pairs(row), strict=True)
         }
         answer["status"] = STATUSES[status]
         if len(candidates):
@@ -393,6 +404,8 @@ class JurisdictionIndex:
     @cached_property
     def bounds(self) -> tuple[float, float, float, float]:
         """(minx, miny, maxx, maxy) of all units, WGS84 degrees."""
+        import shapely
+
         minx, miny, maxx, maxy = shapely.total_bounds(self.geometries)
         return float(minx), float(miny), float(maxx), float(maxy)
 
@@ -661,6 +674,8 @@ def _unit_table(
     codes: Any, names: Any, levels: Any, parent_codes: Any, geometries: Any
 ) -> tuple[UnitTable, NDArray[np.object_]]:
     """Check the arrays and sort them into a :class:`UnitTable` (the one place for checks)."""
+    import shapely
+
     code_arr = np.asarray([str(c) for c in codes], dtype=object)
     n = len(code_arr)
     name_arr = np.asarray([str(v) for v in names], dtype=object)
@@ -734,6 +749,8 @@ def _is_missing(value: Any) -> bool:
 
 
 def _geom_kind(geometry: Any) -> str:
+    import shapely
+
     if geometry is None:
         return "missing"
     return f"{'empty ' if shapely.is_empty(geometry) else ''}{geometry.geom_type}"

@@ -42,10 +42,10 @@ import math
 from typing import TYPE_CHECKING
 
 import numpy as np
-import shapely
 
 from geo.grid import bordered_cell
 
+# shapely is imported by the functions that use it (see geo/index.py).
 if TYPE_CHECKING:
     from collections.abc import Sequence
 
@@ -94,6 +94,8 @@ def polygon_segments(
     >>> len(start), owner.tolist()
     (4, [0, 0, 0, 0])
     """
+    import shapely
+
     # get_rings only reads Polygons: split MultiPolygons into their parts first.
     parts, part_of = shapely.get_parts(geometries, return_index=True)
     rings, ring_part = shapely.get_rings(parts, return_index=True)
@@ -117,6 +119,7 @@ class Edges:
 
     def __init__(self, geometries: NDArray[np.object_]) -> None:
         import pandas as pd
+        import shapely
 
         oriented = shapely.orient_polygons(np.asarray(geometries, dtype=object))
         self.start, self.end, self.owner = polygon_segments(oriented)
@@ -329,6 +332,7 @@ class Snapper:
         owner: NDArray[np.int64],
         projection: str,
     ) -> None:
+        import shapely
         from pyproj import Transformer
 
         self.projection = projection
@@ -351,6 +355,8 @@ class Snapper:
     ) -> tuple[NDArray[np.intp], NDArray[np.int32], NDArray[np.float64]]:
         """(point, leaf row, distance in metres) for the points with a leaf within
         ``max_distance_m``: one vectorized STRtree query."""
+        import shapely
+
         px, py = self.project(lon, lat)
         points = shapely.points(px, py)
         # Which points have an edge within reach first: a bounding-box search and a

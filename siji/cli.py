@@ -1,33 +1,64 @@
-"""The ``siji`` command line."""
+"""The ``siji`` command line.
+
+The command groups (``siji boundaries``, ``maps`` ...) are imported when one is used or
+listed (:class:`LazyGroups`): their modules import geopandas, pydantic models and
+SQLAlchemy, 0.3-0.6 s that ``siji lookup-batch`` or ``siji serve`` would pay for
+nothing.
+"""
 
 from __future__ import annotations
 
+import importlib
 from datetime import datetime
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
+from typer.core import TyperGroup
+from typer.models import TyperInfo
 
 from geo.errors import counted
-from siji.boundaries_cli import app as boundaries_app
 from siji.console import byte_progress, domain_errors, err, fail, out, print_json, show_tracebacks
-from siji.maps_cli import maps_app
-from siji.parks_cli import parks_app
-from siji.routing_cli import routing_app, staff_app
-from siji.webhooks_cli import webhooks_app
+
+GROUPS: dict[str, tuple[str, str]] = {
+    "boundaries": ("siji.boundaries_cli", "app"),
+    "staff": ("siji.routing_cli", "staff_app"),
+    "routing": ("siji.routing_cli", "routing_app"),
+    "maps": ("siji.maps_cli", "maps_app"),
+    "parks": ("siji.parks_cli", "parks_app"),
+    "webhooks": ("siji.webhooks_cli", "webhooks_app"),
+}
+"""Command group name: (module, its ``typer.Typer``)."""
+
+
+class LazyGroups(TyperGroup):
+    """The ``siji`` group: its own commands, and the :data:`GROUPS` made into click
+    groups by typer when first asked for (as ``add_typer`` would have at start)."""
+
+    def list_commands(self, ctx: Any) -> list[str]:
+        return [*super().list_commands(ctx), *(name for name in GROUPS if name not in self.commands)]
+
+    def get_command(self, ctx: Any, cmd_name: str) -> Any:
+        found = super().get_command(ctx, cmd_name)
+        if found is None and cmd_name in GROUPS:
+            module, attribute = GROUPS[cmd_name]
+            group = getattr(importlib.import_module(module), attribute)
+            found = self.commands[cmd_name] = typer.main.get_group_from_info(
+                TyperInfo(group, name=cmd_name),
+                pretty_exceptions_short=app.pretty_exceptions_short,
+                rich_markup_mode=app.rich_markup_mode,
+                suggest_commands=app.suggest_commands,
+            )
+        return found
+
 
 app = typer.Typer(
+    cls=LazyGroups,
     help="siji (四级): which city, district, subdistrict and community own a point.",
     no_args_is_help=True,
     pretty_exceptions_enable=False,
 )
-app.add_typer(boundaries_app, name="boundaries")
-app.add_typer(staff_app, name="staff")
-app.add_typer(routing_app, name="routing")
-app.add_typer(maps_app, name="maps")
-app.add_typer(parks_app, name="parks")
-app.add_typer(webhooks_app, name="webhooks")
 
 
 @app.callback()
@@ -140,12 +171,18 @@ def lookup_batch(
         fail("--date-col answers rows in this process; leave out --dask and --engine postgis")
     with domain_errors():
         from batch.dated import dated_lookup
+        from siji.sources import cached_boundaries
 
-        service = _service(snap_m)
-        by_date = dated_lookup(service, date_col, at.date() if at else None)
-        generation, index = service.index(at.date() if at else None)
-        if engine is Engine.postgis:
-            index = _postgis_index(service, generation.id, index)
+        plain = at is None and date_col is None and engine is Engine.memory and dask is None
+        cached = cached_boundaries(snap_m) if plain else None
+        if cached is not None:  # today's generation, its index from the cache
+            by_date, index = None, cached[1]
+        else:
+            service = _service(snap_m)
+            by_date = dated_lookup(service, date_col, at.date() if at else None)
+            generation, index = service.index(at.date() if at else None)
+            if engine is Engine.postgis:
+                index = _postgis_index(service, generation.id, index)
         with byte_progress(f"lookup {input_path.name}") as progress:
             if dask is not None:
                 from batch.distributed import lookup_file_dask
@@ -219,7 +256,8 @@ def _postgis_index(service, generation_id: int, index):
 
 
 def main() -> None:
-    """Entry point of the ``siji`` console script."""
+    """The command line itself (``python -m siji.cli``); the ``siji`` executable is
+    :func:`siji.launch.main`, which answers a plain ``siji lookup`` before importing this."""
     app()
 
 

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import json
-import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any, NoReturn
@@ -13,6 +11,7 @@ from rich.console import Console, ConsoleDimensions
 from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeElapsedColumn
 
 from geo.errors import SijiError
+from siji.output import print_json as print_json
 
 PIPED_WIDTH = 10_000
 """Columns of a console whose output is not a terminal (a pipe, a file): tables keep
@@ -49,11 +48,6 @@ class WholeConsole(Console):
 
 out = WholeConsole(soft_wrap=True)
 err = WholeConsole(stderr=True, soft_wrap=True)
-
-
-def print_json(data: Any) -> None:
-    """Print JSON to stdout, Chinese characters unescaped."""
-    sys.stdout.write(json.dumps(data, ensure_ascii=False, indent=2) + "\n")
 
 
 def fail(error: SijiError | str, code: int = 2) -> NoReturn:

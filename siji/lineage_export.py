@@ -39,9 +39,10 @@ def write_lineage(engine: Engine, old_key: str, new_key: str, output: Path) -> t
     (rows written, where the links came from)
     """
     from boundaries.release import geometry_linker
-    from store.generations import get_generation, load_frame, timeline, transitions
+    from store.generations import get_generation, load_frame
     from store.generations import list_generations as generations
     from store.lineage import links_between
+    from store.timeline import timeline, transitions
 
     if output.suffix.lower() != ".csv":
         raise InvalidInputError(

@@ -3,7 +3,9 @@
 A generation is valid from its ``valid_from`` date until the next generation's
 ``valid_from``, or until the date it was withdrawn from (``withdrawn_from``); then the
 latest earlier generation that is not withdrawn answers again.  :func:`timeline` is
-that rule, and every question about validity goes through it.  The active generation
+that rule, and every question about validity goes through it (it lives, with the one
+query of the published generations, in :mod:`store.timeline`, which a fresh ``siji
+lookup`` reads without SQLAlchemy; it is re-exported here).  The active generation
 is the one valid today.  Nothing is ever deleted by a release: a withdrawn generation
 keeps its units, and reports keep the generation they were routed under.
 
@@ -25,9 +27,7 @@ meantime, the work is done again.
 from __future__ import annotations
 
 import datetime as dt
-import itertools
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -38,6 +38,18 @@ from sqlalchemy.orm import Session
 from geo.errors import InvalidInputError, NotFoundError
 from store.engine import is_postgis
 from store.models import Generation, Unit, UnitGeometry, UnitLineage, UnitPiece
+from store.timeline import (
+    PUBLISHED,
+    PUBLISHED_SQL,
+    STAGING,
+    GenerationInfo,
+    Row,
+    answering,
+    read_published,
+    timeline,
+    transitions,
+    valid_on,
+)
 
 if TYPE_CHECKING:
     import geopandas as gpd
@@ -49,7 +61,6 @@ SUBDIVIDE_MAX_VERTICES = 64
 STAGE_BATCH_UNITS = 1000
 """Units written per transaction while staging (about 0.15 s each on SQLite, so that
 another writer, report intake say, waits at most that long)."""
-STAGING, PUBLISHED = "staging", "published"
 _CORE_COLUMNS = ("code", "name", "level", "parent_code")
 # Unit properties that load_frame hands back as columns (declared lineage).
 _PROPERTY_COLUMNS = ("predecessors", "predecessor_code")
@@ -59,100 +70,10 @@ Linker = Callable[["gpd.GeoDataFrame", "gpd.GeoDataFrame"], list[dict[str, Any]]
 ``level``, ``kind``, ``how``, ``predecessor_share``, ``successor_share``."""
 
 
-@dataclass(frozen=True, slots=True)
-class Period:
-    """A stretch of days on which one generation answers (``end`` exclusive, None: open)."""
-
-    generation_id: int
-    start: dt.date
-    end: dt.date | None
-
-
-@dataclass(frozen=True, slots=True)
-class GenerationInfo:
-    """A generation as listed to users.
-
-    ``valid_to`` is the end (exclusive) of its first period; ``periods`` lists every
-    stretch it answers (more than one when a later generation was withdrawn).
-    """
-
-    id: int
-    name: str
-    valid_from: dt.date
-    valid_to: dt.date | None
-    source: str
-    unit_count: int
-    active: bool
-    created_at: dt.datetime | None
-    state: str = PUBLISHED
-    withdrawn_from: dt.date | None = None
-    periods: tuple[Period, ...] = ()
-    notes: dict[str, Any] = field(default_factory=dict, compare=False, hash=False)
-
-
-Row = tuple[int, dt.date, dt.date | None]
-"""(id, valid_from, withdrawn_from) of a published generation."""
-
-
-def timeline(rows: Sequence[Row]) -> list[Period]:
-    """Which generation answers when: on a day, the generation with the latest
-    ``valid_from`` on or before it that is not withdrawn on it.
-
-    Examples
-    --------
-    >>> d = dt.date
-    >>> rows = [(1, d(2023, 1, 1), None), (2, d(2025, 1, 1), d(2025, 6, 1)), (3, d(2026, 1, 1), None)]
-    >>> for p in timeline(rows):
-    ...     print(p.generation_id, p.start, p.end)
-    1 2023-01-01 2025-01-01
-    2 2025-01-01 2025-06-01
-    1 2025-06-01 2026-01-01
-    3 2026-01-01 None
-    """
-    days = sorted({day for _, start, end in rows for day in (start, end) if day is not None})
-    periods: list[Period] = []
-    for i, day in enumerate(days):
-        answering = _valid_on(rows, day)
-        end = days[i + 1] if i + 1 < len(days) else None
-        if answering is None:
-            continue
-        if periods and periods[-1].generation_id == answering and periods[-1].end == day:
-            periods[-1] = Period(answering, periods[-1].start, end)
-        else:
-            periods.append(Period(answering, day, end))
-    return periods
-
-
-def _valid_on(rows: Sequence[Row], day: dt.date) -> int | None:
-    valid = [(start, id_) for id_, start, end in rows if start <= day and (end is None or end > day)]
-    return max(valid)[1] if valid else None
-
-
-def transitions(periods: Sequence[Period]) -> set[tuple[int, int]]:
-    """(earlier, later) generation ids of consecutive periods: the pairs lineage links.
-
-    Examples
-    --------
-    >>> d = dt.date
-    >>> sorted(transitions(timeline([(1, d(2023, 1, 1), None), (2, d(2025, 1, 1), d(2025, 6, 1))])))
-    [(1, 2), (2, 1)]
-    """
-    return {
-        (a.generation_id, b.generation_id)
-        for a, b in itertools.pairwise(periods)
-        if a.generation_id != b.generation_id
-    }
-
-
 def _rows(session: Session) -> list[Row]:
-    return [
-        (r.id, r.valid_from, r.withdrawn_from)
-        for r in session.execute(
-            select(Generation.id, Generation.valid_from, Generation.withdrawn_from)
-            .where(Generation.state == PUBLISHED)
-            .order_by(Generation.id)
-        )
-    ]
+    # The one query and reading of the published generations (store/timeline.py),
+    # through the ORM session's connection here.
+    return [p.row for p in read_published(session.connection().exec_driver_sql(PUBLISHED_SQL))]
 
 
 def generation_at(engine: Engine, at: dt.date | None = None) -> GenerationInfo:
@@ -164,20 +85,9 @@ def generation_at(engine: Engine, at: dt.date | None = None) -> GenerationInfo:
         No generation is valid on that date; the message says why (before the
         earliest, or withdrawn).
     """
-    on = at or dt.date.today()
     with Session(engine) as session:
         rows = _rows(session)
-        found = _valid_on(rows, on)
-        if found is None:
-            earliest = min((start for _, start, _ in rows), default=None)
-            if earliest is None:
-                hint = "no boundary set is imported yet"
-            elif on < earliest:
-                hint = f"the earliest is valid from {earliest}"
-            else:
-                hint = "every generation valid then was withdrawn (see siji boundaries generations)"
-            raise NotFoundError(f"no boundary generation is valid on {on}; {hint}", at=str(on))
-        return _infos(session, rows, [found])[0]
+        return _infos(session, rows, [answering(rows, at or dt.date.today())])[0]
 
 
 def list_generations(engine: Engine, *, staging: bool = False) -> list[GenerationInfo]:
@@ -222,7 +132,7 @@ def get_generation(engine: Engine, key: str | int) -> GenerationInfo:
 
 def _infos(session: Session, rows: list[Row], ids: Sequence[int]) -> list[GenerationInfo]:
     periods = timeline(rows)
-    today_id = _valid_on(rows, dt.date.today())
+    today_id = valid_on(rows, dt.date.today())
     found = {g.id: g for g in session.scalars(select(Generation).where(Generation.id.in_(ids)))}
     out = []
     for id_ in ids:

@@ -16,8 +16,9 @@ from typing import Any
 from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
-from store.generations import PUBLISHED, GenerationInfo, Period, _infos, _rows, timeline
+from store.generations import _infos, _rows
 from store.models import Generation, Unit, UnitLineage
+from store.timeline import PUBLISHED, GenerationInfo, Period, timeline
 
 
 @dataclass(frozen=True, slots=True)

@@ -11,7 +11,7 @@ import pytest
 from batch.dated import DatedLookup, parse_dates
 from batch.points import coordinates_from_columns
 from batch.readers import PointChunk
-from store.generations import GenerationInfo, Period
+from store.timeline import GenerationInfo, Period
 from tests.common import C111, build_index, lonlat
 
 D = dt.date

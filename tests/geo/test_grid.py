@@ -345,3 +345,51 @@ def test_value_at_agrees_with_query(grid):
     for i in np.flatnonzero(~settled):
         covering = np.flatnonzero(shapely.intersects_xy(GEOMS, x[i], y[i]))
         assert grid.exact_covering(float(x[i]), float(y[i])) == covering.tolist()
+
+
+def test_exact_tests_of_one_grid_never_run_in_two_threads_at_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Prepared polygons are not thread-safe (GEOS builds their point locators on first
+    use): a batch over several threads, or a batch beside single lookups, must test one
+    grid's polygons one thread at a time.  A 1M-point batch over two threads, loaded
+    from the index cache, aborted the process in 2 runs of 5 before."""
+    import threading
+    import time
+    from concurrent.futures import ThreadPoolExecutor
+
+    import geo.grid
+
+    grid = LevelGrid(GEOMS, finest_cell=1 / 64, refine=1)  # coarse: most points need a test
+    active, most = [0], [0]
+    counting = threading.Lock()
+    original = shapely.intersects_xy
+
+    def watched(*args, **kwargs):  # type: ignore[no-untyped-def]
+        with counting:
+            active[0] += 1
+            most[0] = max(most[0], active[0])
+        time.sleep(0.002)  # widen the window two threads would share
+        try:
+            return original(*args, **kwargs)
+        finally:
+            with counting:
+                active[0] -= 1
+
+    monkeypatch.setattr(shapely, "intersects_xy", watched)
+    monkeypatch.setattr(geo.grid, "_TESTS_PER_HOLD", 64)  # many holds per batch
+    rng = np.random.default_rng(3)
+    minx, miny, maxx, maxy = shapely.total_bounds(GEOMS)
+    vertices = all_vertices()
+    x = np.concatenate([rng.uniform(minx, maxx, 2000), vertices[:, 0]])
+    y = np.concatenate([rng.uniform(miny, maxy, 2000), vertices[:, 1]])
+
+    def batch(_: int) -> None:
+        grid.query(x, y)
+
+    def singles(_: int) -> None:
+        for vx, vy in vertices[:40].tolist():
+            grid.exact_covering(vx, vy)
+
+    with ThreadPoolExecutor(4) as pool:
+        list(pool.map(lambda i: (batch if i % 2 else singles)(i), range(8)))
+    assert most[0] == 1
+    assert_query_matches_covers(grid, GEOMS, x, y)  # and the answers are still exact

@@ -15,7 +15,6 @@ from boundaries.release import geometry_linker
 from geo.errors import InvalidInputError, NotFoundError
 from store.engine import make_engine, migrate, upgrade
 from store.generations import (
-    Period,
     generation_at,
     get_generation,
     import_generation,
@@ -27,6 +26,7 @@ from store.generations import (
 )
 from store.lineage import explain_absence, lineage, links_between
 from store.models import Unit, UnitLineage
+from store.timeline import Period
 from tests.common import C111, D2, UNITS
 from tests.conftest import TOY_VALID_FROM, units_frame
 
