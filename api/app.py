@@ -57,6 +57,8 @@ logger = logging.getLogger("siji")
 
 UPLOAD_PATHS = ("/v1/lookup",)
 HANDOVER_AGAIN_S = 30.0
+POOL_WARM_AFTER_S = 3.0
+"""Seconds after the start before the map analysis workers are started and warmed."""
 """Seconds after a switch when open cases are handed over once more (every worker has
 switched by then, see boundaries.service)."""
 PHOTO_FIELDS_BYTES = 1 << 20
@@ -114,7 +116,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             _say_how_it_runs(settings, app.state.reports)
             await run_in_threadpool(_warm, service)
             app.state.analyses = AnalysisPool(settings.map_processes)
-            app.state.analyses.warm()
+            # Warmed once the service answers: the workers' start and imports (geopandas,
+            # folium) would take a core from the start on 2 cores; a map asked before
+            # then starts them itself.
+            warming = asyncio.create_task(_warm_later(app.state.analyses))
             await run_in_threadpool(app.state.reports.media.recover, engine)
             escalation = (
                 asyncio.create_task(_escalate_every(app.state.reports, settings.escalation_interval_s))
@@ -127,6 +132,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             # (GET /v1/lookup) reads it there, a dict read instead of app.state's
             # attribute fallback.
             yield {"boundaries": service}
+            warming.cancel()
             watcher.cancel()
             for timer in timers:
                 timer.cancel()
@@ -223,6 +229,11 @@ def _body_limit(settings: Settings, path: str) -> int:
     if path == "/v1/reports" or (path.startswith("/v1/reports/") and path.endswith("/actions")):
         return max(settings.max_json_bytes, MAX_PHOTOS * settings.max_photo_bytes + PHOTO_FIELDS_BYTES)
     return settings.max_json_bytes
+
+
+async def _warm_later(pool: AnalysisPool) -> None:
+    await asyncio.sleep(POOL_WARM_AFTER_S)
+    await run_in_threadpool(pool.warm)
 
 
 def _deliverer(settings: Settings, reports: ReportService) -> Deliverer | None:
