@@ -18,6 +18,8 @@
     :func:`generate_candidates` and :class:`PocketParkPlan` (MCLP) for 300米见绿、500米见园.
 :mod:`~maps.analysis.coverage`
     The two standards as data, and demand covered per subdistrict before and after a plan.
+:mod:`~maps.analysis.inputs`
+    Checks of what the analyses are given (a numeric column of values >= 0).
 
 Distances and areas are in metres in :data:`METRIC_CRS` (EPSG:4548, CGCS2000 /
 3-degree Gauss-Kruger CM 117E).  esda, libpysal, spopt, PuLP and h3 are imported when a

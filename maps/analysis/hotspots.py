@@ -18,10 +18,10 @@ from typing import TYPE_CHECKING, Any
 
 import geopandas as gpd
 import numpy as np
-import pandas as pd
 import shapely
 
 from geo.errors import InvalidInputError
+from maps.analysis.inputs import nonnegative_column
 from maps.analysis.permutation import MAX_PERMUTATIONS, neighbourhood_tails
 from maps.analysis.significance import LEVELS, Significance, adjust, check_correction
 
@@ -198,24 +198,10 @@ def _hotspot_inputs(
             field="areas",
             value=len(areas),
         )
-    if value not in areas.columns or not pd.api.types.is_numeric_dtype(areas[value]):
-        numeric = [str(c) for c in areas.columns if pd.api.types.is_numeric_dtype(areas[c])]
-        raise InvalidInputError(
-            f"value {value!r} is not a numeric column of areas; allowed: {', '.join(numeric) or 'none'}",
-            field="value",
-            value=value,
-            allowed=numeric,
-        )
-    y = areas[value].to_numpy(dtype=float, na_value=np.nan)
-    bad = ~np.isfinite(y) | (y < 0)
-    if bad.any():
-        first = int(np.flatnonzero(bad)[0])
-        raise InvalidInputError(
-            f"areas row {areas.index[first]!r} has {value} = {y[first]}; allowed: finite values >= 0 "
-            "(Getis-Ord G is defined for non-negative variables)",
-            field="value",
-            value=str(y[first]),
-        )
+    y = nonnegative_column(
+        areas, value, frame_name="areas", field="value",
+        because="Getis-Ord G is defined for non-negative variables",
+    )  # fmt: skip
     if (
         isinstance(permutations, bool)
         or not isinstance(permutations, int | np.integer)

@@ -31,6 +31,7 @@ from maps.analysis.density import (
     _require_points,
     _require_same_crs,
 )
+from maps.analysis.inputs import nonnegative_column
 
 if TYPE_CHECKING:
     from numpy.typing import ArrayLike, NDArray
@@ -588,25 +589,7 @@ def _plan_frames(
         _require_points(frame, what)
     weights = None
     if weight is not None:
-        if weight not in demand.columns or not pd.api.types.is_numeric_dtype(demand[weight]):
-            numeric = [str(c) for c in demand.columns if pd.api.types.is_numeric_dtype(demand[c])]
-            raise InvalidInputError(
-                f"weight {weight!r} is not a numeric column of demand; "
-                f"allowed: {', '.join(numeric) or 'none'}",
-                field="weight",
-                value=weight,
-                allowed=numeric,
-            )
-        weights = demand[weight].to_numpy(dtype=float, na_value=np.nan)
-        bad = ~np.isfinite(weights) | (weights < 0)
-        if bad.any():
-            first = int(np.flatnonzero(bad)[0])
-            raise InvalidInputError(
-                f"demand row {demand.index[first]!r} has {weight} = {weights[first]}; allowed: finite "
-                "numbers >= 0",
-                field="weight",
-                value=str(weights[first]),
-            )
+        weights = nonnegative_column(demand, weight, frame_name="demand", field="weight")
     if "candidate_id" in candidates.columns and candidates["candidate_id"].duplicated().any():
         duplicated = candidates["candidate_id"][candidates["candidate_id"].duplicated()].iloc[0]
         raise InvalidInputError(
