@@ -177,18 +177,7 @@ def to_wgs84(x: ArrayLike, y: ArrayLike, crs: str | int | CRS | None) -> tuple[F
     >>> bool(abs(lon[0] - 117.1295) < 0.001)
     True
     """
-    parsed = parse_crs(crs)
-    xa = np.asarray(x, dtype=np.float64)
-    ya = np.asarray(y, dtype=np.float64)
-    if parsed.is_wgs84:
-        return xa, ya
-    if parsed == GCJ02:
-        return gcj02_to_wgs84(xa, ya)
-    if parsed == BD09:
-        return gcj02_to_wgs84(*bd09_to_gcj02(xa, ya))
-    assert parsed.epsg is not None
-    lon, lat = _transformer(parsed.epsg, 4326).transform(xa, ya)
-    return np.asarray(lon, dtype=np.float64), np.asarray(lat, dtype=np.float64)
+    return _transform(x, y, parse_crs(crs), towards_wgs84=True)
 
 
 def point_to_wgs84(x: float, y: float, crs: str | int | CRS | None) -> tuple[float, float]:
@@ -239,18 +228,25 @@ def require_lonlat_frame(frame_crs: Any) -> None:
 
 def from_wgs84(lon: ArrayLike, lat: ArrayLike, crs: str | int | CRS | None) -> tuple[FloatArray, FloatArray]:
     """Transform WGS84 longitude/latitude into ``crs`` (the inverse of :func:`to_wgs84`)."""
-    parsed = parse_crs(crs)
-    lona = np.asarray(lon, dtype=np.float64)
-    lata = np.asarray(lat, dtype=np.float64)
+    return _transform(lon, lat, parse_crs(crs), towards_wgs84=False)
+
+
+def _transform(
+    a: ArrayLike, b: ArrayLike, parsed: CRS, *, towards_wgs84: bool
+) -> tuple[FloatArray, FloatArray]:
+    """Coordinates in ``parsed`` to WGS84, or back: the obfuscated CRSs by their formulas
+    (:data:`_OBFUSCATED`), every EPSG CRS by pyproj."""
+    aa = np.asarray(a, dtype=np.float64)
+    ba = np.asarray(b, dtype=np.float64)
     if parsed.is_wgs84:
-        return lona, lata
-    if parsed == GCJ02:
-        return wgs84_to_gcj02(lona, lata)
-    if parsed == BD09:
-        return gcj02_to_bd09(*wgs84_to_gcj02(lona, lata))
+        return aa, ba
+    formulas = _OBFUSCATED.get(parsed.name)
+    if formulas is not None:
+        return formulas[0 if towards_wgs84 else 1](aa, ba)
     assert parsed.epsg is not None
-    x, y = _transformer(4326, parsed.epsg).transform(lona, lata)
-    return np.asarray(x, dtype=np.float64), np.asarray(y, dtype=np.float64)
+    source, target = (parsed.epsg, 4326) if towards_wgs84 else (4326, parsed.epsg)
+    u, v = _transformer(source, target).transform(aa, ba)
+    return np.asarray(u, dtype=np.float64), np.asarray(v, dtype=np.float64)
 
 
 # --- GCJ-02 ------------------------------------------------------------------------
@@ -361,3 +357,18 @@ def bd09_to_gcj02(lon: ArrayLike, lat: ArrayLike) -> tuple[FloatArray, FloatArra
         gx -= fx - bx
         gy -= fy - by
     return gx, gy
+
+
+def _bd09_to_wgs84(lon: FloatArray, lat: FloatArray) -> tuple[FloatArray, FloatArray]:
+    return gcj02_to_wgs84(*bd09_to_gcj02(lon, lat))
+
+
+def _wgs84_to_bd09(lon: FloatArray, lat: FloatArray) -> tuple[FloatArray, FloatArray]:
+    return gcj02_to_bd09(*wgs84_to_gcj02(lon, lat))
+
+
+_OBFUSCATED: dict[str, tuple[Any, Any]] = {
+    GCJ02.name: (gcj02_to_wgs84, wgs84_to_gcj02),
+    BD09.name: (_bd09_to_wgs84, _wgs84_to_bd09),
+}
+"""The CRSs without an EPSG code: name -> (to WGS84, from WGS84)."""
