@@ -19,10 +19,7 @@ runner = CliRunner()
 BUNDLED = Path(__file__).parents[2] / "boundaries" / "taian" / "data" / "taian_2023.parquet"
 
 
-@pytest.fixture(autouse=True)
-def _database(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("SIJI_DATABASE_URL", f"sqlite:///{tmp_path}/cli.db")
-    monkeypatch.chdir(tmp_path)
+pytestmark = pytest.mark.usefixtures("cli_database")
 
 
 def test_lookup_prints_the_four_levels() -> None:

@@ -18,10 +18,7 @@ from tests.common import green_spaces
 runner = CliRunner()
 
 
-@pytest.fixture(autouse=True)
-def _database(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("SIJI_DATABASE_URL", f"sqlite:///{tmp_path}/cli.db")
-    monkeypatch.chdir(tmp_path)
+pytestmark = pytest.mark.usefixtures("cli_database")
 
 
 @pytest.fixture

@@ -14,10 +14,7 @@ from siji.cli import app
 runner = CliRunner()
 
 
-@pytest.fixture(autouse=True)
-def _database(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("SIJI_DATABASE_URL", f"sqlite:///{tmp_path}/cli.db")
-    monkeypatch.chdir(tmp_path)
+pytestmark = pytest.mark.usefixtures("cli_database")
 
 
 def test_staff_tokens_issue_list_revoke() -> None:
