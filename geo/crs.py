@@ -35,9 +35,12 @@ import numpy as np
 from geo.errors import UnknownCRSError
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from numpy.typing import ArrayLike, NDArray
 
     FloatArray = NDArray[np.float64]
+    _Conversion = Callable[[FloatArray, FloatArray], tuple[FloatArray, FloatArray]]
 
 NAMED_CRS: tuple[str, ...] = ("wgs84", "cgcs2000", "gcj02", "bd09")
 _GEOGRAPHIC_WGS84_EPSG = frozenset({4326, 4490})
@@ -367,7 +370,7 @@ def _wgs84_to_bd09(lon: FloatArray, lat: FloatArray) -> tuple[FloatArray, FloatA
     return gcj02_to_bd09(*wgs84_to_gcj02(lon, lat))
 
 
-_OBFUSCATED: dict[str, tuple[Any, Any]] = {
+_OBFUSCATED: dict[str, tuple[_Conversion, _Conversion]] = {
     GCJ02.name: (gcj02_to_wgs84, wgs84_to_gcj02),
     BD09.name: (_bd09_to_wgs84, _wgs84_to_bd09),
 }

@@ -15,7 +15,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any, TypeVar
+from typing import TYPE_CHECKING, Annotated, Any, TypeVar, get_args
 
 import typer
 
@@ -56,7 +56,7 @@ def flag(options: type[MapOptions], name: str, *declarations: str) -> Any:
     low: Any = next((m.ge for m in field.metadata if isinstance(m, Ge)), None)
     high: Any = next((m.le for m in field.metadata if isinstance(m, Le)), None)
     # A day is read as a datetime of that format (typer has no date type).
-    formats = ["%Y-%m-%d"] if "date" in str(field.annotation) else None
+    formats = ["%Y-%m-%d"] if dt.date in get_args(field.annotation) else None
     return typer.Option(*declarations, min=low, max=high, formats=formats, help=field.description)
 
 
