@@ -57,10 +57,10 @@ logger = logging.getLogger("siji")
 
 UPLOAD_PATHS = ("/v1/lookup",)
 HANDOVER_AGAIN_S = 30.0
-POOL_WARM_AFTER_S = 3.0
-"""Seconds after the start before the map analysis workers are started and warmed."""
 """Seconds after a switch when open cases are handed over once more (every worker has
 switched by then, see boundaries.service)."""
+POOL_WARM_AFTER_S = 3.0
+"""Seconds after the start before the map analysis workers are started and warmed."""
 PHOTO_FIELDS_BYTES = 1 << 20
 """Room for the fields of a multipart report or step beside its photos."""
 COMPRESS_MIN_BYTES = 1024

@@ -11,6 +11,12 @@ from boundaries.service import BoundaryService
 from routing.service import ReportService
 
 
+def root_path(request: Request) -> str:
+    """The prefix the service is mounted under (``root_path``), without a trailing slash:
+    what the links of its pages start with."""
+    return str(request.scope.get("root_path", "")).rstrip("/")
+
+
 async def get_settings(request: Request) -> Settings:
     settings: Settings = request.app.state.settings
     return settings

@@ -26,8 +26,10 @@ from fastapi import Path as PathParam
 from fastapi.openapi.docs import get_redoc_html, get_swagger_ui_html, get_swagger_ui_oauth2_redirect_html
 from fastapi.responses import FileResponse, HTMLResponse, Response
 
+from api.deps import root_path
 from api.security_headers import CSP, page_policy
 from geo.errors import NotFoundError
+from maps.offline import ASSET_CACHE_CONTROL, media_type
 
 DOCS_URL = "/docs"
 REDOC_URL = "/redoc"
@@ -48,7 +50,6 @@ REWRITES: dict[str, tuple[tuple[bytes, bytes], ...]] = {
     "redoc.standalone.js": ((b'src:"https://cdn.redoc.ly/redoc/logo-mini.svg"', b'src:""'),),
 }
 """Byte replacements in a served file: each must be found exactly once."""
-_MEDIA = {".js": "text/javascript; charset=utf-8", ".css": "text/css; charset=utf-8", ".png": "image/png"}
 
 router = APIRouter(include_in_schema=False)
 
@@ -103,14 +104,10 @@ def _page(response: HTMLResponse) -> HTMLResponse:
     return response
 
 
-def _root(request: Request) -> str:
-    return str(request.scope.get("root_path", "")).rstrip("/")
-
-
 @router.get(DOCS_URL)
 async def swagger_ui(request: Request) -> HTMLResponse:
     """Swagger UI over the service's OpenAPI schema."""
-    root, app = _root(request), request.app
+    root, app = root_path(request), request.app
     return _page(
         get_swagger_ui_html(
             openapi_url=f"{root}{app.openapi_url}",
@@ -134,7 +131,7 @@ async def swagger_ui_redirect() -> HTMLResponse:
 @router.get(REDOC_URL)
 async def redoc(request: Request) -> HTMLResponse:
     """ReDoc over the service's OpenAPI schema, with the browser's own fonts."""
-    root, app = _root(request), request.app
+    root, app = root_path(request), request.app
     return _page(
         get_redoc_html(
             openapi_url=f"{root}{app.openapi_url}",
@@ -152,8 +149,7 @@ async def asset(name: Annotated[str, PathParam(max_length=100)]) -> Response:
     file = docs_asset(name)
     if file is None:
         raise NotFoundError(f"no docs asset {name!r}; assets: {', '.join(_SHIPPED + LICENCES)}", path=name)
-    media = _MEDIA.get(file.suffix, "text/plain; charset=utf-8")
-    cache = {"Cache-Control": "public, max-age=86400"}
+    media = media_type(file) if name in _SHIPPED else "text/plain; charset=utf-8"  # licences
     if name in REWRITES:
-        return Response(served_bytes(name), media_type=media, headers=cache)
-    return FileResponse(file, media_type=media, headers=cache)
+        return Response(served_bytes(name), media_type=media, headers=ASSET_CACHE_CONTROL)
+    return FileResponse(file, media_type=media, headers=ASSET_CACHE_CONTROL)

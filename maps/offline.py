@@ -156,6 +156,10 @@ def copy_assets(target: Path) -> Path:
     return target
 
 
+ASSET_CACHE_CONTROL = {"Cache-Control": "public, max-age=86400"}
+"""The caching of a vendored file (the maps' and the docs' assets)."""
+
+
 def media_type(path: Path) -> str:
     """The Content-Type of a vendored file (text types in UTF-8)."""
     types = {

@@ -47,10 +47,16 @@ maps_app = typer.Typer(
 )
 
 
+_FLAGS: dict[tuple[type[MapOptions], str], str] = {}
+"""(options, field) -> the flag that sets it, for errors about the field."""
+
+
 def flag(options: type[MapOptions], name: str, *declarations: str) -> Any:
     """The ``typer.Option`` of one field of a map's options: its help, bounds and (for a
     ``Literal``) choices come from the field, as the HTTP query parameter's do."""
     from annotated_types import Ge, Le
+
+    _FLAGS[options, name] = declarations[-1] if declarations else "--" + name.replace("_", "-")
 
     field = options.model_fields[name]
     low: Any = next((m.ge for m in field.metadata if isinstance(m, Ge)), None)
@@ -245,7 +251,9 @@ def _options(model: type[Options], **values: Any) -> Options:
         return model(**values)
     except ValidationError as exc:
         error = exc.errors()[0]
-        fail(f"--{'-'.join(map(str, error['loc']))}: {error['msg']} (got {error.get('input')!r})")
+        field = str(error["loc"][0])
+        name = _FLAGS.get((model, field), "--" + field.replace("_", "-"))
+        fail(f"{name}: {error['msg']} (got {error.get('input')!r})")
 
 
 def _engine() -> Any:

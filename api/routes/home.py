@@ -13,6 +13,8 @@ from html import escape
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse
 
+from api.deps import root_path
+
 router = APIRouter(tags=["health"])
 
 LINKS: tuple[tuple[str, tuple[tuple[str, str, str], ...]], ...] = (
@@ -116,5 +118,4 @@ staff views need a token (Authorization: Bearer …)</footer>
 )
 async def home(request: Request) -> HTMLResponse:
     """Links to the API docs, the maps, the generations, readiness and Open311 discovery."""
-    root = str(request.scope.get("root_path", "")).rstrip("/")
-    return HTMLResponse(front_page(root, request.app.version))
+    return HTMLResponse(front_page(root_path(request), request.app.version))

@@ -38,7 +38,7 @@ from api.ratelimit import RATE_LIMIT_RESPONSE
 from api.schemas.common import ErrorResponse, json_error
 from api.security_headers import CSP, page_policy
 from geo.errors import NotFoundError
-from maps.offline import asset_file, media_type
+from maps.offline import ASSET_CACHE_CONTROL, asset_file, media_type
 from maps.options import DensityOptions, HotspotOptions, PocketParkOptions
 from routing.access import Principal
 
@@ -365,7 +365,7 @@ async def asset(path: Annotated[str, Path(max_length=200)]) -> FileResponse:
     file = asset_file(path)
     if file is None:
         raise NotFoundError(f"no map asset {path!r}", path=path)
-    return FileResponse(file, media_type=media_type(file), headers={"Cache-Control": "public, max-age=86400"})
+    return FileResponse(file, media_type=media_type(file), headers=ASSET_CACHE_CONTROL)
 
 
 @router.get(
