@@ -36,7 +36,9 @@ def content_digest(engine: Engine, generation_id: int) -> str:
 
     Read through the driver, bypassing the geometry type, so no polygon is decoded.
     """
-    postgres = engine.dialect.name == "postgresql"
+    from store.engine import is_postgis
+
+    postgres = is_postgis(engine)
     with engine.connect() as conn:
         return _digest(
             conn.exec_driver_sql(

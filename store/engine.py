@@ -286,9 +286,7 @@ def database_problem(engine: Engine, exc: DBAPIError) -> DatabaseUnavailableErro
     original = exc.orig if exc.orig is not None else exc
     said = " ".join(str(original).split()) or type(original).__name__
     state = str(getattr(original, "sqlstate", "") or "")
-    from sqlalchemy import make_url
-
-    where = make_url(engine.url).render_as_string(hide_password=True)
+    where = engine.url.render_as_string(hide_password=True)
     haystack = f"{state} {said}".lower()
     fix = next(
         (fix for needles, fix in _FIXES if any(n.lower() in haystack for n in needles)),
