@@ -18,7 +18,14 @@ $(STAMP): pyproject.toml
 	rm -f $(VENV)/.installed-*
 	touch $@
 
+# The checkout's bytecode, as pip writes it for installed packages: where
+# PYTHONDONTWRITEBYTECODE is set (CI is such a place) every siji process would
+# otherwise compile its ~40 modules again (45 ms of a fresh `siji lookup-batch`).
+# Up-to-date files are skipped; a stale one is only recompiled in memory, never used.
+PACKAGES := geo boundaries greenspace batch store routing maps api siji
+
 install: $(STAMP)
+	@$(BIN)/python -m compileall -q -j 0 $(PACKAGES) > /dev/null
 
 run: install
 	$(BIN)/siji serve

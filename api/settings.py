@@ -11,6 +11,7 @@ from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from boundaries.index_cache import default_root
+from geo.index import DEFAULT_SNAP_DISTANCE_M, MAX_SNAP_DISTANCE_M
 from store.engine import DEFAULT_DATABASE_URL
 
 if TYPE_CHECKING:
@@ -45,7 +46,7 @@ class Settings(BaseSettings):
     load_bundled: bool = Field(
         default=True, description="Import the bundled Tai'an set on first start when no generation exists."
     )
-    snap_distance_m: float = Field(default=50.0, ge=0, le=10_000)
+    snap_distance_m: float = Field(default=DEFAULT_SNAP_DISTANCE_M, ge=0, le=MAX_SNAP_DISTANCE_M)
     max_upload_bytes: int = Field(default=512 * 1024 * 1024, ge=1024, description="Cap on a bulk upload.")
     max_json_bytes: int = Field(
         default=8 * 1024 * 1024, ge=1024, description="Cap on any other request body."

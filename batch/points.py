@@ -16,6 +16,8 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import shapely
 
+from batch.arrays import float_values, objects, scalar, strings
+from batch.arrays import numbers as numeric_array
 from geo.errors import InvalidInputError
 
 if TYPE_CHECKING:
@@ -32,6 +34,11 @@ DEFAULT_XY_PAIRS: tuple[tuple[str, str], ...] = (
 )
 # A finite decimal number, as pyarrow's string->float64 cast reads it.
 _NUMBER = r"^[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?$"
+# pyarrow.compute makes a scalar of a plain Python value with pa.scalar, which imports
+# pandas (0.2 s of a fresh siji lookup-batch); these are made without it (batch.arrays).
+_TRUE = scalar(True, pa.bool_())
+_FALSE = scalar(False, pa.bool_())
+
 _SHOWN_CHARS = 60  # long values are cut in messages so one bad row cannot bloat the output
 # shapely type ids 0..7, then the name for id -1 (missing geometry).
 _TYPE_NAMES = np.array(
@@ -186,7 +193,9 @@ def coordinates_from_columns(table: pa.Table, x_col: str, y_col: str) -> Coordin
     # Not null_handling="skip": in pyarrow 26 it drops the rows where both are null.
     both = pc.and_(x_problem.is_valid(), y_problem.is_valid())
     problems = pc.if_else(
-        both, pc.binary_join_element_wise(x_problem, y_problem, "; "), pc.coalesce(x_problem, y_problem)
+        both,
+        pc.binary_join_element_wise(x_problem, y_problem, _text("; ")),
+        pc.coalesce(x_problem, y_problem),
     )
     bad = valid_mask(x_problem) | valid_mask(y_problem)
     return _coordinates(x, y, problems, bad)
@@ -228,7 +237,7 @@ def parse_numbers(values: pa.ChunkedArray | pa.Array, name: str) -> tuple[NDArra
             column=name,
             type=str(kind),
         )
-    return numbers.to_numpy(zero_copy_only=False).astype(np.float64, copy=False), problems
+    return float_values(numbers), problems
 
 
 def _parse_text(text: pa.Array, name: str) -> tuple[pa.Array, pa.Array]:
@@ -238,26 +247,30 @@ def _parse_text(text: pa.Array, name: str) -> tuple[pa.Array, pa.Array]:
         numbers = pc.cast(trimmed, pa.float64())
     except pa.ArrowInvalid:
         # The cast fails as a whole on one bad value, so find the numbers first.
-        is_number = pc.fill_null(pc.match_substring_regex(trimmed, _NUMBER), True)
-        numbers = pc.cast(pc.if_else(is_number, trimmed, pa.scalar("nan")), pa.float64())
+        is_number = pc.fill_null(pc.match_substring_regex(trimmed, _NUMBER), _TRUE)
+        numbers = pc.cast(pc.if_else(is_number, trimmed, scalar("nan", pa.string())), pa.float64())
     # The cast also takes "nan", "inf" and "1e400", which the regex refuses or overflows:
     # calling every non-finite value "not a number" makes both paths agree, so a row's
     # message never depends on the other rows of its chunk.
-    bad_number = pc.invert(pc.fill_null(pc.is_finite(numbers), True))
-    empty = pc.fill_null(pc.equal(trimmed, ""), False)
+    bad_number = pc.invert(pc.fill_null(pc.is_finite(numbers), _TRUE))
+    empty = pc.fill_null(pc.equal(trimmed, _text("")), _FALSE)
     shown = pc.utf8_slice_codeunits(text, 0, _SHOWN_CHARS)
     problems = pc.case_when(
         pc.make_struct(text.is_null(), empty, bad_number),
-        pa.scalar(f"{name} is missing (null)"),
-        pc.binary_join_element_wise(f"{name}='", shown, "' is empty", ""),
-        pc.binary_join_element_wise(f"{name}='", shown, "' is not a number", ""),
+        _text(f"{name} is missing (null)"),
+        pc.binary_join_element_wise(_text(f"{name}='"), shown, _text("' is empty"), _text("")),
+        pc.binary_join_element_wise(_text(f"{name}='"), shown, _text("' is not a number"), _text("")),
     )
-    numbers = pc.if_else(pc.is_valid(problems), pa.scalar(np.nan), numbers)
+    numbers = pc.if_else(pc.is_valid(problems), scalar(np.nan, pa.float64()), numbers)
     return numbers, problems
 
 
+def _text(value: str) -> pa.Scalar:
+    return scalar(value, pa.string())
+
+
 def _where(mask: pa.Array, message: str) -> pa.Array:
-    return pc.if_else(mask, pa.scalar(message), pa.scalar(None, pa.string()))
+    return pc.if_else(mask, _text(message), scalar(None, pa.string()))
 
 
 def coordinates_from_wkb(values: pa.ChunkedArray | pa.Array) -> Coordinates:
@@ -287,9 +300,7 @@ def coordinates_from_wkb(values: pa.ChunkedArray | pa.Array) -> Coordinates:
     problems[~present] = "geometry is missing (null)"
     bad[~present] = True
     if len(slow):
-        geometry = shapely.from_wkb(
-            array.take(pa.array(slow)).to_numpy(zero_copy_only=False), on_invalid="ignore"
-        )
+        geometry = shapely.from_wkb(objects(array.take(numeric_array(slow))), on_invalid="ignore")
         other = coordinates_from_geometry(geometry, undecodable=shapely.is_missing(geometry))
         x[slow], y[slow], problems[slow], bad[slow] = other.x, other.y, other.problems, other.bad
     return Coordinates(x, y, problems, bad)
@@ -385,8 +396,8 @@ def coordinates_from_geoarrow_points(
     array = values.combine_chunks() if isinstance(values, pa.ChunkedArray) else values
     if isinstance(array.type, pa.ExtensionType):
         array = array.storage
-    x = pc.struct_field(array, [0]).to_numpy(zero_copy_only=False).astype(np.float64)
-    y = pc.struct_field(array, [1]).to_numpy(zero_copy_only=False).astype(np.float64)
+    x = float_values(pc.struct_field(array, [0]))
+    y = float_values(pc.struct_field(array, [1]))
     missing = ~valid_mask(array)
     x[missing] = np.nan
     y[missing] = np.nan
@@ -436,20 +447,21 @@ def _type_names(type_ids: NDArray[np.integer]) -> NDArray[np.object_]:
 def _cut(text: NDArray[np.object_]) -> NDArray[np.object_]:
     if len(text) == 0:
         return text
-    cut = pc.utf8_slice_codeunits(pa.array(text, type=pa.string()), 0, _SHOWN_CHARS)
-    long = pc.greater(pc.utf8_length(pa.array(text, type=pa.string())), _SHOWN_CHARS)
-    return _objects(pc.if_else(long, pc.binary_join_element_wise(cut, "...", ""), cut))
+    values = strings(text)
+    cut = pc.utf8_slice_codeunits(values, 0, _SHOWN_CHARS)
+    long = pc.greater(pc.utf8_length(values), scalar(_SHOWN_CHARS, pa.int64()))
+    return _objects(pc.if_else(long, pc.binary_join_element_wise(cut, _text("..."), _text("")), cut))
 
 
 def _join(*parts: str | NDArray[np.object_]) -> NDArray[np.object_]:
-    arrays = [p if isinstance(p, str) else pa.array(p, type=pa.string()) for p in parts]
+    arrays = [_text(p) if isinstance(p, str) else strings(p) for p in parts]
     if not any(isinstance(a, pa.Array) and len(a) for a in arrays):
         return np.empty(0, dtype=object)
-    return _objects(pc.binary_join_element_wise(*arrays, ""))
+    return _objects(pc.binary_join_element_wise(*arrays, _text("")))
 
 
 def _objects(array: pa.Array) -> NDArray[np.object_]:
-    return np.asarray(array.to_numpy(zero_copy_only=False), dtype=object)
+    return objects(array)
 
 
 def _coordinates(

@@ -29,6 +29,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from batch.arrays import numbers, sparse_strings, strings
 from batch.formats import DEFAULT_CHUNK_ROWS, detect_format
 from batch.points import point_wkb
 from batch.readers import PointChunk, PointReader, SourceInfo
@@ -280,30 +281,36 @@ def result_columns(result: LookupResult, errors: NDArray[np.object_] | None = No
     (['C', None], ['ok', 'outside'])
     """
     units = result.units
-    codes = pa.array(units.codes.tolist(), type=pa.string())
-    names = pa.array(units.names.tolist(), type=pa.string())
+    codes = strings(units.codes.tolist())
+    names = strings(units.names.tolist())
     out: dict[str, pa.Array] = {}
     for rank, key in enumerate(LEVEL_KEYS):
         rows = result.unit_rows[:, rank]
-        picks = pa.array(rows, mask=rows < 0)  # -1 (no unit) becomes null
+        picks = numbers(rows, mask=rows < 0)  # -1 (no unit) becomes null
         out[f"{key}_code"] = codes.take(picks)
         out[f"{key}_name"] = names.take(picks)
-    out["status"] = pa.array(STATUSES, type=pa.string()).take(pa.array(result.status))
-    # from_pandas: NaN (no snap) becomes null, written empty in CSV rather than "nan".
-    out["distance_m"] = pa.array(np.round(result.distance_m, 2), type=pa.float64(), from_pandas=True)
+    out["status"] = strings(STATUSES).take(numbers(result.status))
+    # NaN (no snap) becomes null, written empty in CSV rather than "nan".
+    distance = np.round(result.distance_m, 2)
+    out["distance_m"] = numbers(distance, mask=np.isnan(distance))
     out["candidates"] = _candidates(result, codes)
     if errors is None:
         errors = result.errors if result.errors is not None else np.full(len(result), None, dtype=object)
-    out["error"] = pa.array(errors, type=pa.string(), from_pandas=True)
+    out["error"] = sparse_strings(errors)
     return out
 
 
 def _candidates(result: LookupResult, codes: pa.Array) -> pa.Array:
     """Candidate codes joined by ';' (null without candidates), without a loop over rows."""
-    offsets = pa.array(result.candidate_offsets, type=pa.int64())
-    lists = pa.LargeListArray.from_arrays(offsets, codes.take(pa.array(result.candidate_rows)))
-    joined = pc.binary_join(lists, ";")
-    return pc.if_else(pc.greater(pc.list_value_length(lists), 0), joined, pa.scalar(None, pa.string()))
+    offsets = np.asarray(result.candidate_offsets, dtype=np.int64)
+    lists = pa.LargeListArray.from_arrays(numbers(offsets), codes.take(numbers(result.candidate_rows)))
+    joined = pc.binary_join(lists, strings([";"])[0])  # pa.scalar would import pandas
+    none = np.diff(offsets) == 0
+    if not none.any():
+        return joined
+    return pc.if_else(
+        numbers(none.view(np.uint8)).cast(pa.bool_()), pa.nulls(len(joined), pa.string()), joined
+    )
 
 
 def output_geometry(chunk: PointChunk, fmt: str) -> pa.BinaryArray | None:

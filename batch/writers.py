@@ -31,6 +31,7 @@ import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 import shapely
 
+from batch.arrays import objects, strings
 from batch.errors import explain, io_errors
 from batch.formats import RECORDS, detect_format
 from batch.points import (
@@ -235,10 +236,10 @@ class _CsvSink(Sink):
         if geometry is not None:
             if isinstance(geometry, pa.Array | pa.ChunkedArray):
                 # Undecodable WKB (kept as read, its row marked invalid) is written empty.
-                wkb = binary_storage(geometry).to_numpy(zero_copy_only=False)
+                wkb = objects(binary_storage(geometry))
                 geometry = shapely.from_wkb(wkb, on_invalid="ignore")
             wkt = shapely.to_wkt(geometry, rounding_precision=-1)  # full precision, no rounding
-            table = self._with_geometry(table, pa.array(wkt, type=pa.string()))
+            table = self._with_geometry(table, strings(wkt))
         table = _csv_safe(table)
         if self._writer is None:
             self._writer = pacsv.CSVWriter(self._file, table.schema)
@@ -263,7 +264,7 @@ def _csv_safe(table: pa.Table) -> pa.Table:
                 None if v is None else json.dumps(v, default=_json_default, ensure_ascii=False)
                 for v in table.column(i).to_pylist()
             ]
-            table = table.set_column(i, field.name, pa.array(values, type=pa.string()))
+            table = table.set_column(i, field.name, strings(values))
     return table
 
 

@@ -38,8 +38,9 @@ if TYPE_CHECKING:
 
     from geo.index import JurisdictionIndex
 
-FORMAT = 2
-"""Layout version of an entry; a change makes every older entry a miss."""
+FORMAT = 3
+"""Layout version of an entry; a change makes every older entry a miss (3: the snap
+plane's origin is rounded to 1e-9 degrees, see :func:`geo.snap.snap_projection`)."""
 
 logger = logging.getLogger("siji.boundaries")
 

@@ -51,6 +51,8 @@ if TYPE_CHECKING:
 STATUSES: tuple[str, ...] = ("ok", "boundary", "gap", "snapped", "outside", "invalid")
 OK, BOUNDARY, GAP, SNAPPED, OUTSIDE, INVALID = range(len(STATUSES))
 DEFAULT_SNAP_DISTANCE_M = 50.0
+MAX_SNAP_DISTANCE_M = 10_000.0
+"""The largest snap distance a setting may ask for (``SIJI_SNAP_DISTANCE_M``)."""
 # Finest raster cell per level rank, in degrees (powers of two).  Communities are
 # small and numerous, so their raster is finest; coarser levels are asked only about
 # points that finer levels leave uncovered.

@@ -77,9 +77,25 @@ def snap_projection(bounds: Sequence[float]) -> str:
     >>> snap_projection((116.0, 35.5, 118.0, 36.5))
     '+proj=tmerc +lat_0=36.0 +lon_0=117.0 +k=1 +x_0=0 +y_0=0 +ellps=WGS84 +units=m +no_defs'
     """
-    lon0 = (float(bounds[0]) + float(bounds[2])) / 2
-    lat0 = (float(bounds[1]) + float(bounds[3])) / 2
+    # Rounded to 1e-9 degrees (0.1 mm): PROJ keeps 15 significant digits of a
+    # parameter, so an origin such as -73.94999999999999 would be read as -73.95 by
+    # one path and not another (1e-9 m apart); a short origin reads the same everywhere.
+    lon0 = round((float(bounds[0]) + float(bounds[2])) / 2, 9)
+    lat0 = round((float(bounds[1]) + float(bounds[3])) / 2, 9)
     return f"+proj=tmerc +lat_0={lat0!r} +lon_0={lon0!r} +k=1 +x_0=0 +y_0=0 +ellps=WGS84 +units=m +no_defs"
+
+
+def snap_pipeline(projection: str) -> str:
+    """The PROJ pipeline from WGS84 degrees (longitude first) to ``projection``'s plane.
+
+    Examples
+    --------
+    >>> snap_pipeline(snap_projection((116.0, 35.5, 118.0, 36.5)))  # doctest: +NORMALIZE_WHITESPACE
+    '+proj=pipeline +step +proj=unitconvert +xy_in=deg +xy_out=rad +step +proj=tmerc +lat_0=36.0 +lon_0=117.0
+     +k=1 +x_0=0 +y_0=0 +ellps=WGS84 +units=m'
+    """
+    plane = " ".join(term for term in projection.split() if term != "+no_defs")
+    return f"+proj=pipeline +step +proj=unitconvert +xy_in=deg +xy_out=rad +step {plane}"
 
 
 def polygon_segments(
@@ -336,7 +352,10 @@ class Snapper:
         from pyproj import Transformer
 
         self.projection = projection
-        self._transformer = Transformer.from_crs("EPSG:4326", projection, always_xy=True)
+        # The pipeline that from_crs("EPSG:4326", projection) resolves to, given directly:
+        # the same numbers (tests/geo/test_snap.py), in 0.2 ms instead of the 16-18 ms that
+        # from_crs spends in PROJ's database (a fresh siji lookup that snaps pays it).
+        self._transformer = Transformer.from_pipeline(snap_pipeline(projection))
         self.rows = rows
         self.owner = owner
         sx, sy = self.project(start[:, 0], start[:, 1])

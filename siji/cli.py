@@ -18,8 +18,7 @@ import typer
 from typer.core import TyperGroup
 from typer.models import TyperInfo
 
-from geo.errors import counted
-from siji.console import byte_progress, domain_errors, err, fail, out, print_json, show_tracebacks
+from siji.console import byte_progress, domain_errors, fail, print_json, show_tracebacks
 
 GROUPS: dict[str, tuple[str, str]] = {
     "boundaries": ("siji.boundaries_cli", "app"),
@@ -161,7 +160,7 @@ def lookup_batch(
     """Add city/district/subdistrict/community codes and names to every row of a file."""
     import codecs
 
-    from batch.run import lookup_file
+    from siji.batch_command import lookup_with_progress, print_summary
 
     try:
         encoding = codecs.lookup(encoding).name
@@ -183,11 +182,11 @@ def lookup_batch(
             generation, index = service.index(at.date() if at else None)
             if engine is Engine.postgis:
                 index = _postgis_index(service, generation.id, index)
-        with byte_progress(f"lookup {input_path.name}") as progress:
-            if dask is not None:
-                from batch.distributed import lookup_file_dask
-                from store.generations import load_frame
+        if dask is not None:
+            from batch.distributed import lookup_file_dask
+            from store.generations import load_frame
 
+            with byte_progress(f"lookup {input_path.name}") as progress:
                 summary = lookup_file_dask(
                     input_path,
                     output_path,
@@ -201,30 +200,19 @@ def lookup_batch(
                     snap_distance_m=index.snap_distance_m,
                     progress=progress,
                 )
-            else:
-                summary = lookup_file(
-                    index,
-                    input_path,
-                    output_path,
-                    x_col=x_col,
-                    y_col=y_col,
-                    crs=crs,
-                    chunk_rows=chunk_rows,
-                    progress=progress,
-                    encoding=encoding,
-                    by_date=by_date,
-                )
-    counts = ", ".join(f"{n:,} {status}" for status, n in summary.counts_by_status.items() if n)
-    rate = summary.rows / summary.seconds if summary.seconds else float("inf")
-    out.print(
-        f"{counted(summary.rows, 'row')} → {output_path} ({counts}) in {summary.seconds:.1f} s, "
-        f"{rate:,.0f} rows/s"
-    )
-    for row, reason in summary.invalid_rows[:20]:
-        err.print(f"row {row}: {reason}", highlight=False)
-    if len(summary.invalid_rows) > 20:
-        more = counted(len(summary.invalid_rows) - 20, "more invalid row")
-        err.print(f"... {more}, see the 'error' column")
+        else:
+            summary = lookup_with_progress(
+                index,
+                input_path,
+                output_path,
+                x_col=x_col,
+                y_col=y_col,
+                crs=crs,
+                chunk_rows=chunk_rows,
+                encoding=encoding,
+                by_date=by_date,
+            )
+    print_summary(summary, output_path)
 
 
 @app.command()

@@ -6,7 +6,6 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any, NoReturn
 
-import typer
 from rich.console import Console, ConsoleDimensions
 from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeElapsedColumn
 
@@ -52,9 +51,16 @@ err = WholeConsole(stderr=True, soft_wrap=True)
 
 def fail(error: SijiError | str, code: int = 2) -> NoReturn:
     """Print an error on stderr and exit with ``code``."""
+    import typer  # here: the fast start (siji.launch) prints errors without typer
+
+    raise typer.Exit(report_error(error, code))
+
+
+def report_error(error: SijiError | str, code: int = 2) -> int:
+    """Print an error on stderr as every command does; return ``code`` (the exit status)."""
     message = error.message if isinstance(error, SijiError) else error
     err.print(f"[bold red]error:[/] {message}", highlight=False)
-    raise typer.Exit(code)
+    return code
 
 
 _TRACEBACKS = {"shown": False}

@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 from pyproj import Transformer
 from shapely.geometry import box
 
-from geo.snap import Edges, snap_projection
+from geo.snap import Edges, snap_pipeline, snap_projection
 from tests.common import GAP_UNITS, LEAF_CODES, UNITS, build_index
 
 
@@ -79,6 +79,19 @@ def test_snap_projection_is_the_index_rule():
     index = build_index(UNITS)
     assert index.snap_projection == snap_projection(index.bounds)
     assert index._outside.snapper.projection == index.snap_projection
+
+
+@pytest.mark.parametrize("bounds", [(116.3, 35.6, 117.98, 36.5), (-74.3, 40.4, -73.6, 41.0), (0, -1, 2, 1)])
+def test_snap_pipeline_projects_as_the_crs_transformation(bounds):
+    """The snapper's pipeline gives the numbers of from_crs("EPSG:4326", projection),
+    to the last bit, over and well beyond the set's bounding box."""
+    projection = snap_projection(bounds)
+    rng = np.random.default_rng(5)
+    lon = rng.uniform(bounds[0] - 2, bounds[2] + 2, 10_000)
+    lat = rng.uniform(bounds[1] - 2, bounds[3] + 2, 10_000)
+    expected = Transformer.from_crs("EPSG:4326", projection, always_xy=True).transform(lon, lat)
+    got = Transformer.from_pipeline(snap_pipeline(projection)).transform(lon, lat)
+    np.testing.assert_array_equal(got, expected)
 
 
 @pytest.mark.parametrize(
