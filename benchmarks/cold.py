@@ -1,10 +1,12 @@
 """Fresh processes, timed whole (interpreter start, imports, database, index, answer)
 against what a user would run instead with geopandas.
 
-* ``siji lookup 117.13 36.19`` (and a point outside the city, and one 20 m outside
-  its western edge that snaps) against a script that imports geopandas, reads the
+* ``siji lookup 117.13 36.19`` against a script that imports geopandas, reads the
   community layer exported by ``siji boundaries export`` (GeoPackage) and sjoins one
-  point; each answer is checked against the documented command's
+  point; a point outside the city and one 20 m outside its western edge (which
+  snaps) against the script that asks the same question, whether a community lies
+  within 50 m (``sjoin_nearest`` in the point's UTM zone), and the first script too;
+  each answer is checked against the documented command's
   (``python -m siji.cli lookup``, which never takes the fast start of
   :mod:`siji.launch`);
 * ``siji lookup-batch`` of the spread mix (GeoParquet in, GeoParquet out) against a
@@ -46,6 +48,7 @@ POINTS = {
     "20 m outside the city's edge (snapped)": ("116.45136312853805", "35.82176265750175"),
 }
 """The ``siji lookup`` points: the issue's, one far outside, one near the edge."""
+ISSUE_POINT = "117.13 36.19"
 
 _ONE_POINT = """
 import sys
@@ -54,6 +57,18 @@ from shapely.geometry import Point
 communities = gpd.read_file(sys.argv[1])
 point = gpd.GeoDataFrame(geometry=[Point(117.13, 36.19)], crs=4326)
 print(gpd.sjoin(point, communities, predicate="within")[["code", "name"]].to_dict("records"))
+"""
+_SNAP_ONE_POINT = """
+import sys
+import geopandas as gpd
+from shapely.geometry import Point
+communities = gpd.read_file(sys.argv[1])
+point = gpd.GeoDataFrame(geometry=[Point(float(sys.argv[2]), float(sys.argv[3]))], crs=4326)
+plane = point.estimate_utm_crs()
+found = gpd.sjoin_nearest(
+    point.to_crs(plane), communities.to_crs(plane), how="left", max_distance=50, distance_col="distance_m"
+)
+print(found[["code", "name", "distance_m"]].to_dict("records"))
 """
 _MANY_POINTS = """
 import sys
@@ -147,6 +162,7 @@ def run(work: Workload, repeats: int = 3) -> Section:
             cwd=workdir, env=env, check=True, capture_output=True, timeout=600,
         )  # fmt: skip
         (workdir / "one.py").write_text(_ONE_POINT)
+        (workdir / "snap_one.py").write_text(_SNAP_ONE_POINT)
         (workdir / "many.py").write_text(_MANY_POINTS)
         points = workdir / "spread.parquet"
         gpd.GeoDataFrame(geometry=gpd.points_from_xy(work.sx, work.sy), crs=4326).to_parquet(points)
@@ -157,6 +173,13 @@ def run(work: Workload, repeats: int = 3) -> Section:
         mismatches = [label for label, point in POINTS.items() if not _same_answer(point, workdir, env)]
         figures |= {
             "lookup alternative": _timed([*python, "one.py", str(communities)], workdir, env, repeats),
+            **{
+                f"snapping alternative {label}": _timed(
+                    [*python, "snap_one.py", str(communities), *point], workdir, env, repeats
+                )
+                for label, point in POINTS.items()
+                if label != ISSUE_POINT
+            },
             "batch": _timed(
                 [*siji, "lookup-batch", str(points), str(workdir / "out.parquet")], workdir, env, repeats
             ),
@@ -176,15 +199,26 @@ def run(work: Workload, repeats: int = 3) -> Section:
     n = work.n
     alternative = figures["lookup alternative"]
     lookup_x = {label: alternative / figures[label] for label in POINTS}
+    # A point outside the city is answered by whether a unit lies within 50 m: the same
+    # question in geopandas is sjoin_nearest in a metric CRS.
+    snap_x = {
+        label: figures[f"snapping alternative {label}"] / figures[label]
+        for label in POINTS
+        if label != ISSUE_POINT
+    }
     batch_x = figures["batch alternative"] / figures["batch"]
     rows = [
         Row("cold", f"siji lookup, {label} (fresh process)", figures[label], "s",
-            ratio=f"{lookup_x[label]:.1f}x faster than geopandas")
+            ratio=(f"{lookup_x[label]:.1f}x faster than the sjoin script" if label == ISSUE_POINT else
+                   f"{snap_x[label]:.1f}x faster than the sjoin_nearest script"),
+            note="" if label == ISSUE_POINT else f"{lookup_x[label]:.1f}x the sjoin script")
         for label in POINTS
     ]  # fmt: skip
     rows += [
         Row("cold", "python: import geopandas, read the community GeoPackage, sjoin 1 point",
             alternative, "s"),
+        *(Row("cold", f"python: the same, sjoin_nearest within 50 m in UTM, {label}",
+              figures[f"snapping alternative {label}"], "s") for label in snap_x),
         Row("cold", f"siji lookup-batch, {n:,} spread points, GeoParquet -> GeoParquet (fresh process)",
             figures["batch"], "s", ratio=f"{batch_x:.1f}x faster than geopandas"),
         Row("cold", f"python: geopandas read + sjoin + write, the same {n:,} points",
@@ -192,14 +226,16 @@ def run(work: Workload, repeats: int = 3) -> Section:
         Row("cold", "siji serve: start to /readyz 200, second start", serve_s, "s"),
     ]  # fmt: skip
     cores = os.cpu_count()
-    issue, *others = POINTS
+    issue, others = ISSUE_POINT, list(snap_x)
     targets = [
         Target("cold siji lookup >= 3x the geopandas one-point script", f">= {RATIO_TARGET:.0f}x",
                f"{figures[issue]:.2f} s vs {alternative:.2f} s ({lookup_x[issue]:.1f}x)",
                lookup_x[issue] >= RATIO_TARGET),
-        Target("cold siji lookup outside and near the edge >= 3x the same script", f">= {RATIO_TARGET:.0f}x",
-               "; ".join(f"{label}: {figures[label]:.2f} s ({lookup_x[label]:.1f}x)" for label in others),
-               all(lookup_x[label] >= RATIO_TARGET for label in others)),
+        Target("cold siji lookup outside and near the edge >= 3x the geopandas script that snaps",
+               f">= {RATIO_TARGET:.0f}x",
+               "; ".join(f"{label}: {figures[label]:.2f} s ({snap_x[label]:.1f}x; {lookup_x[label]:.1f}x the "
+                         "sjoin script)" for label in others),
+               all(snap_x[label] >= RATIO_TARGET for label in others)),
         Target("cold siji lookup and lookup-batch answer as the documented commands", "0 mismatches",
                f"{len(mismatches)} mismatches" + (f" ({', '.join(mismatches)})" if mismatches else ""),
                not mismatches),

@@ -49,6 +49,11 @@ class LazyGroups(TyperGroup):
                 rich_markup_mode=app.rich_markup_mode,
                 suggest_commands=app.suggest_commands,
             )
+        elif found is None:
+            # No such command: typer suggests a close name from self.commands, which
+            # holds a group once it is loaded, so load them all (on this error only).
+            for name in GROUPS:
+                self.get_command(ctx, name)
         return found
 
 
@@ -170,14 +175,15 @@ def lookup_batch(
         fail("--date-col answers rows in this process; leave out --dask and --engine postgis")
     with domain_errors():
         from batch.dated import dated_lookup
-        from siji.sources import cached_boundaries
+        from siji.sources import Settings, boundary_service, cached_boundaries
 
+        settings = Settings()  # read once, whichever way the index comes
         plain = at is None and date_col is None and engine is Engine.memory and dask is None
-        cached = cached_boundaries(snap_m) if plain else None
+        cached = cached_boundaries(snap_m, settings) if plain else None
         if cached is not None:  # today's generation, its index from the cache
             by_date, index = None, cached[1]
         else:
-            service = _service(snap_m)
+            service = boundary_service(snap_distance_m=snap_m, settings=settings)
             by_date = dated_lookup(service, date_col, at.date() if at else None)
             generation, index = service.index(at.date() if at else None)
             if engine is Engine.postgis:

@@ -165,3 +165,13 @@ def test_lookup_batch_on_a_dask_cluster_matches_the_single_process_run(tmp_path:
         )
     assert remote.exit_code == 0, remote.output
     assert (tmp_path / "dask.csv").read_bytes() == (tmp_path / "local.csv").read_bytes()
+
+
+@pytest.mark.parametrize(
+    ("typo", "suggested"),
+    [("bounderies", "'boundaries'"), ("lookupbatch", "'lookup-batch'"), ("webhook", "'webhooks'")],
+)
+def test_a_mistyped_command_or_group_gets_a_suggestion(typo: str, suggested: str) -> None:
+    result = runner.invoke(app, [typo])
+    assert result.exit_code == 2
+    assert f"No such command '{typo}'. Did you mean {suggested}" in result.output
