@@ -378,18 +378,17 @@ class Snapper:
 
         px, py = self.project(lon, lat)
         points = shapely.points(px, py)
-        # Which points have an edge within reach first: a bounding-box search and a
-        # distance test, about half the cost of a nearest search for points with none.
-        within = np.unique(self.tree.query(points, predicate="dwithin", distance=max_distance_m)[0])
-        (point, segment), distance = self.tree.query_nearest(
-            points[within], max_distance=max_distance_m, return_distance=True, all_matches=True
-        )
-        point = within[point]
-        if len(point) == 0:
-            return point, np.empty(0, dtype=np.int32), distance
-        # all_matches lists every edge at the least distance: keep the lowest row.
+        # Every edge within reach of each point (a bounding-box search and a distance
+        # test), then the distances of those pairs: the nearest within reach is among
+        # them: half the time of a query_nearest over the points with any (9.9 ->
+        # 4.5 ms for the 4,109 points of the 1M spread mix that reach the snapper).
+        point, segment = self.tree.query(points, predicate="dwithin", distance=max_distance_m)
+        distance = shapely.distance(points[point], self.tree.geometries[segment])
+        near = distance <= max_distance_m  # as query_nearest's max_distance (dwithin may round)
+        point, segment, distance = point[near], segment[near], distance[near]
+        # The least distance per point; on a tie (a shared vertex), the lowest row.
         leaf = self.owner[segment]
-        order = np.lexsort((leaf, point))
+        order = np.lexsort((leaf, distance, point))
         point, leaf, distance = point[order], leaf[order], distance[order]
         first = np.ones(len(point), dtype=bool)
         first[1:] = point[1:] != point[:-1]
