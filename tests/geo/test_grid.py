@@ -347,11 +347,15 @@ def test_value_at_agrees_with_query(grid):
         assert grid.exact_covering(float(x[i]), float(y[i])) == covering.tolist()
 
 
-def test_exact_tests_of_one_grid_never_run_in_two_threads_at_once(monkeypatch: pytest.MonkeyPatch) -> None:
+@pytest.mark.parametrize("spares", [0, 1], ids=["no spare", "a spare copy"])
+def test_no_two_threads_test_the_same_prepared_polygons_at_once(
+    monkeypatch: pytest.MonkeyPatch, spares: int
+) -> None:
     """Prepared polygons are not thread-safe (GEOS builds their point locators on first
-    use): a batch over several threads, or a batch beside single lookups, must test one
-    grid's polygons one thread at a time.  A 1M-point batch over two threads, loaded
-    from the index cache, aborted the process in 2 runs of 5 before."""
+    use): a batch over several threads, or a batch beside single lookups, must test a
+    polygon object in one thread at a time (a 1M-point batch over two threads, loaded
+    from the index cache, aborted the process in 2 runs of 5 when they did).  Big
+    batches may test side by side, each on its own copy."""
     import threading
     import time
     from concurrent.futures import ThreadPoolExecutor
@@ -359,23 +363,28 @@ def test_exact_tests_of_one_grid_never_run_in_two_threads_at_once(monkeypatch: p
     import geo.grid
 
     grid = LevelGrid(GEOMS, finest_cell=1 / 64, refine=1)  # coarse: most points need a test
-    active, most = [0], [0]
+    in_use: list[set[int]] = []
+    overlaps, most = [0], [0]
     counting = threading.Lock()
     original = shapely.intersects_xy
 
-    def watched(*args, **kwargs):  # type: ignore[no-untyped-def]
+    def watched(geometries, *args, **kwargs):  # type: ignore[no-untyped-def]
+        mine = {id(g) for g in np.atleast_1d(geometries)}
         with counting:
-            active[0] += 1
-            most[0] = max(most[0], active[0])
+            overlaps[0] += sum(bool(mine & other) for other in in_use)
+            in_use.append(mine)
+            most[0] = max(most[0], len(in_use))
         time.sleep(0.002)  # widen the window two threads would share
         try:
-            return original(*args, **kwargs)
+            return original(geometries, *args, **kwargs)
         finally:
             with counting:
-                active[0] -= 1
+                in_use.remove(mine)
 
     monkeypatch.setattr(shapely, "intersects_xy", watched)
     monkeypatch.setattr(geo.grid, "_TESTS_PER_HOLD", 64)  # many holds per batch
+    monkeypatch.setattr(geo.grid, "SPARE_AFTER_TESTS", 100)  # every batch here may take a spare
+    monkeypatch.setattr(geo.grid, "MAX_SPARES", spares)
     rng = np.random.default_rng(3)
     minx, miny, maxx, maxy = shapely.total_bounds(GEOMS)
     vertices = all_vertices()
@@ -391,5 +400,33 @@ def test_exact_tests_of_one_grid_never_run_in_two_threads_at_once(monkeypatch: p
 
     with ThreadPoolExecutor(4) as pool:
         list(pool.map(lambda i: (batch if i % 2 else singles)(i), range(8)))
-    assert most[0] == 1
+    assert overlaps[0] == 0
+    assert most[0] <= 1 + spares
     assert_query_matches_covers(grid, GEOMS, x, y)  # and the answers are still exact
+
+
+@pytest.mark.parametrize("spares", [0, 1], ids=["no spare: it waits", "a spare: it goes on"])
+def test_a_big_batch_tests_on_a_spare_while_the_polygons_are_in_use(
+    monkeypatch: pytest.MonkeyPatch, spares: int
+) -> None:
+    import threading
+
+    import geo.grid
+
+    monkeypatch.setattr(geo.grid, "SPARE_AFTER_TESTS", 100)
+    monkeypatch.setattr(geo.grid, "MAX_SPARES", spares)
+    grid = LevelGrid(GEOMS, finest_cell=1 / 64, refine=1)
+    rng = np.random.default_rng(4)
+    minx, miny, maxx, maxy = shapely.total_bounds(GEOMS)
+    x, y = rng.uniform(minx, maxx, 3000), rng.uniform(miny, maxy, 3000)
+    expected = grid.query(x, y)
+    answers: list[object] = []
+    with grid._testing:  # another thread testing the polygons themselves
+        batch = threading.Thread(target=lambda: answers.append(grid.query(x, y)))
+        batch.start()
+        batch.join(timeout=0.5 if spares == 0 else 30)
+        assert batch.is_alive() is (spares == 0)
+    batch.join(timeout=30)
+    assert grid._spares_made == spares
+    for got, want in zip(answers[0], expected, strict=True):  # type: ignore[call-overload]
+        np.testing.assert_array_equal(got, want)
