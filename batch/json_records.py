@@ -48,9 +48,16 @@ def _null() -> pa.Scalar:
 
 
 def _bytes_of(column: pa.Array) -> NDArray[np.uint8]:
-    """The data buffer of a string array (all of it, also for a slice: a superset)."""
-    data = column.buffers()[2]
-    return np.frombuffer(data, dtype=np.uint8) if data is not None else np.empty(0, dtype=np.uint8)
+    """The bytes of a string array's values: of a slice, its own values only (a slice
+    shares its chunk's buffer; scanning all of it for each of a chunk's slices made
+    rendering JSON 8x the scanning it needs)."""
+    _, offsets_buffer, data = column.buffers()
+    if data is None or offsets_buffer is None or len(column) == 0:
+        return np.empty(0, dtype=np.uint8)
+    kind = np.int64 if pa.types.is_large_string(column.type) else np.int32
+    offsets = np.frombuffer(offsets_buffer, dtype=kind)
+    start, end = int(offsets[column.offset]), int(offsets[column.offset + len(column)])
+    return np.frombuffer(data, dtype=np.uint8)[start:end]
 
 
 def _text(column: pa.Array) -> tuple[pa.Array | str, bool]:

@@ -270,7 +270,9 @@ def switch_section(outcome: SwitchOver, bound_s: float) -> Section:
             outcome.switch_s,
             ratio=f"bound {bound_s:.0f} s ({ACTIVE_TTL_S:g} s re-read + index build)",
             note=f"commit {outcome.commit_s:.1f} s; {outcome.requests:,} requests, {failed} failed; "
-            f"answers by generation {dict(outcome.generations)}",
+            f"answers by generation {dict(outcome.generations)}"
+            # 0: the servers had switched while the import command was still finishing.
+            + ("; every answer after the command returned was the new one's" if not outcome.switch_s else ""),
         )
     ]
     targets = [
