@@ -186,9 +186,13 @@ def _snap_srid(conn: Connection, projection: str) -> int:
     first = zlib.crc32(projection.encode()) % _SNAP_SRIDS
     for step in range(_SNAP_SRIDS):
         srid = SNAP_SRID_BASE + (first + step) % _SNAP_SRIDS
-        held = conn.execute(text("SELECT proj4text FROM spatial_ref_sys WHERE srid = :srid"), {"srid": srid})
-        if held.scalar() == projection:  # registered before: no privilege needed to use it
+        held = conn.execute(
+            text("SELECT proj4text FROM spatial_ref_sys WHERE srid = :srid"), {"srid": srid}
+        ).scalar()
+        if held == projection:  # registered before: no privilege needed to use it
             return srid
+        if held is not None:  # another plane's: try the next SRID, without writing
+            continue
         try:
             conn.execute(
                 text(
@@ -200,11 +204,15 @@ def _snap_srid(conn: Connection, projection: str) -> int:
         except ProgrammingError as exc:
             if getattr(exc.orig, "sqlstate", None) != "42501":
                 raise
+            url = conn.engine.url
+            role = url.username or "<the role siji connects as>"
             raise DatabaseUnavailableError(
-                "the database role may not register siji's snap plane in spatial_ref_sys (a table of the "
-                "postgis extension, owned by the superuser who created it); as that superuser, once: "
-                "GRANT INSERT ON spatial_ref_sys TO <role>; or use --engine memory",
+                f"the database role {role!r} may not register siji's snap plane in spatial_ref_sys of "
+                f"database {url.database!r} (a table of the postgis extension, owned by the superuser who "
+                f"created it); as that superuser, once: GRANT INSERT ON spatial_ref_sys TO {role}; "
+                "or use --engine memory",
                 table="spatial_ref_sys",
+                role=role,
             ) from exc
         held = conn.execute(text("SELECT proj4text FROM spatial_ref_sys WHERE srid = :srid"), {"srid": srid})
         if held.scalar() == projection:

@@ -130,7 +130,9 @@ def test_a_role_that_is_not_a_superuser_runs_the_service_once_postgis_exists(
     # more grant by the superuser, named in one line until it is given.
     (tmp_path / "in.csv").write_text("lon,lat\n117.13,36.19\n", encoding="utf-8")
     batch = ("lookup-batch", "--engine", "postgis", "in.csv", "out.csv")
-    _assert_one_line(_siji(tmp_path, {"SIJI_DATABASE_URL": url}, *batch), "GRANT INSERT ON spatial_ref_sys")
+    _assert_one_line(
+        _siji(tmp_path, {"SIJI_DATABASE_URL": url}, *batch), f"GRANT INSERT ON spatial_ref_sys TO {role};"
+    )
     with _admin(postgis_server, database).connect() as connection:
         connection.execute(text(f'GRANT INSERT ON spatial_ref_sys TO "{role}"'))
     ran = _siji(tmp_path, {"SIJI_DATABASE_URL": url}, *batch)
