@@ -42,6 +42,18 @@ def numbers(values: NDArray[np.number], mask: NDArray[np.bool_] | None = None) -
     )
 
 
+def booleans(values: NDArray[np.bool_]) -> pa.Array:
+    """An Arrow boolean array of ``values`` (no nulls).
+
+    Examples
+    --------
+    >>> booleans(np.array([True, False, True])).to_pylist()
+    [True, False, True]
+    """
+    bits = pa.py_buffer(np.packbits(np.asarray(values, dtype=bool), bitorder="little"))
+    return pa.Array.from_buffers(pa.bool_(), len(values), [None, bits])
+
+
 def strings(values: Sequence[str | None] | NDArray[np.object_]) -> pa.Array:
     """An Arrow string array of ``values`` (None is null).
 
@@ -52,9 +64,9 @@ def strings(values: Sequence[str | None] | NDArray[np.object_]) -> pa.Array:
     >>> strings(np.full(3, None, dtype=object)).null_count
     3
     """
-    items = list(values)
-    missing = np.fromiter((item is None for item in items), dtype=bool, count=len(items))
-    encoded = [b"" if item is None else item.encode() for item in items]
+    items = np.asarray(values, dtype=object)
+    missing = np.equal(items, np.array(None, dtype=object))
+    encoded = [b"" if item is None else item.encode() for item in items.tolist()]
     offsets = np.zeros(len(encoded) + 1, dtype=np.int32)
     np.cumsum(np.fromiter(map(len, encoded), dtype=np.int64, count=len(encoded)), out=offsets[1:])
     mask = missing if missing.any() else None
@@ -98,8 +110,7 @@ def scalar(value: str | float | bool | None, kind: pa.DataType) -> pa.Scalar:
     if pa.types.is_string(kind) and isinstance(value, str):
         return strings([value])[0]
     if pa.types.is_boolean(kind):
-        bits = pa.py_buffer(np.packbits(np.array([bool(value)]), bitorder="little"))
-        return pa.Array.from_buffers(pa.bool_(), 1, [None, bits])[0]
+        return booleans(np.array([bool(value)]))[0]
     if pa.types.is_float64(kind) and isinstance(value, float):
         return numbers(np.array([value], dtype=np.float64))[0]
     if pa.types.is_int64(kind) and isinstance(value, int):

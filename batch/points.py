@@ -450,24 +450,20 @@ def _cut(text: NDArray[np.object_]) -> NDArray[np.object_]:
     values = strings(text)
     cut = pc.utf8_slice_codeunits(values, 0, _SHOWN_CHARS)
     long = pc.greater(pc.utf8_length(values), scalar(_SHOWN_CHARS, pa.int64()))
-    return _objects(pc.if_else(long, pc.binary_join_element_wise(cut, _text("..."), _text("")), cut))
+    return objects(pc.if_else(long, pc.binary_join_element_wise(cut, _text("..."), _text("")), cut))
 
 
 def _join(*parts: str | NDArray[np.object_]) -> NDArray[np.object_]:
     arrays = [_text(p) if isinstance(p, str) else strings(p) for p in parts]
     if not any(isinstance(a, pa.Array) and len(a) for a in arrays):
         return np.empty(0, dtype=object)
-    return _objects(pc.binary_join_element_wise(*arrays, _text("")))
-
-
-def _objects(array: pa.Array) -> NDArray[np.object_]:
-    return objects(array)
+    return objects(pc.binary_join_element_wise(*arrays, _text("")))
 
 
 def _coordinates(
     x: NDArray[np.float64], y: NDArray[np.float64], problems: pa.Array, bad: NDArray[np.bool_]
 ) -> Coordinates:
-    problem_array = _objects(problems)
+    problem_array = objects(problems)
     x = np.where(bad, np.nan, x)
     y = np.where(bad, np.nan, y)
     return Coordinates(x, y, problem_array, bad)

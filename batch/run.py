@@ -29,7 +29,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from batch.arrays import numbers, sparse_strings, strings
+from batch.arrays import booleans, numbers, scalar, sparse_strings, strings
 from batch.formats import DEFAULT_CHUNK_ROWS, detect_format
 from batch.points import point_wkb
 from batch.readers import PointChunk, PointReader, SourceInfo
@@ -281,8 +281,8 @@ def result_columns(result: LookupResult, errors: NDArray[np.object_] | None = No
     (['C', None], ['ok', 'outside'])
     """
     units = result.units
-    codes = strings(units.codes.tolist())
-    names = strings(units.names.tolist())
+    codes = strings(units.codes)
+    names = strings(units.names)
     out: dict[str, pa.Array] = {}
     for rank, key in enumerate(LEVEL_KEYS):
         rows = result.unit_rows[:, rank]
@@ -304,13 +304,11 @@ def _candidates(result: LookupResult, codes: pa.Array) -> pa.Array:
     """Candidate codes joined by ';' (null without candidates), without a loop over rows."""
     offsets = np.asarray(result.candidate_offsets, dtype=np.int64)
     lists = pa.LargeListArray.from_arrays(numbers(offsets), codes.take(numbers(result.candidate_rows)))
-    joined = pc.binary_join(lists, strings([";"])[0])  # pa.scalar would import pandas
+    joined = pc.binary_join(lists, scalar(";", pa.string()))
     none = np.diff(offsets) == 0
     if not none.any():
         return joined
-    return pc.if_else(
-        numbers(none.view(np.uint8)).cast(pa.bool_()), pa.nulls(len(joined), pa.string()), joined
-    )
+    return pc.if_else(booleans(none), pa.nulls(len(joined), pa.string()), joined)
 
 
 def output_geometry(chunk: PointChunk, fmt: str) -> pa.BinaryArray | None:

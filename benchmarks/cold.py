@@ -49,7 +49,7 @@ POINTS = {
     "20 m outside the city's edge (snapped)": ("116.45136312853805", "35.82176265750175"),
 }
 """The ``siji lookup`` points: the issue's, one far outside, one near the edge."""
-ISSUE_POINT = "117.13 36.19"
+ISSUE_POINT = next(iter(POINTS))
 
 _ONE_POINT = """
 import sys

@@ -14,13 +14,19 @@ from geo.errors import counted
 from siji.console import byte_progress, err, out
 
 if TYPE_CHECKING:
+    from contextlib import AbstractContextManager
     from pathlib import Path
 
-    from batch.run import BatchSummary
+    from batch.run import BatchSummary, ProgressCallback
     from geo.index import Locator
 
 SHOWN_INVALID_ROWS = 20
 """Invalid rows listed after the summary; the rest are counted (the file has them all)."""
+
+
+def progress_for(input_path: Path) -> AbstractContextManager[ProgressCallback]:
+    """The progress bar of a lookup of ``input_path`` (wherever the lookup runs)."""
+    return byte_progress(f"lookup {input_path.name}")
 
 
 def lookup_with_progress(index: Locator, input_path: Path, output_path: Path, **options: Any) -> BatchSummary:
@@ -28,7 +34,7 @@ def lookup_with_progress(index: Locator, input_path: Path, output_path: Path, **
     progress bar on stderr; ``options`` are ``lookup_file``'s."""
     from batch.run import lookup_file
 
-    with byte_progress(f"lookup {input_path.name}") as progress:
+    with progress_for(input_path) as progress:
         return lookup_file(index, input_path, output_path, progress=progress, **options)
 
 

@@ -18,7 +18,7 @@ import typer
 from typer.core import TyperGroup
 from typer.models import TyperInfo
 
-from siji.console import byte_progress, domain_errors, fail, print_json, show_tracebacks
+from siji.console import domain_errors, fail, print_json, show_tracebacks
 
 GROUPS: dict[str, tuple[str, str]] = {
     "boundaries": ("siji.boundaries_cli", "app"),
@@ -165,7 +165,7 @@ def lookup_batch(
     """Add city/district/subdistrict/community codes and names to every row of a file."""
     import codecs
 
-    from siji.batch_command import lookup_with_progress, print_summary
+    from siji.batch_command import lookup_with_progress, print_summary, progress_for
 
     try:
         encoding = codecs.lookup(encoding).name
@@ -192,7 +192,7 @@ def lookup_batch(
             from batch.distributed import lookup_file_dask
             from store.generations import load_frame
 
-            with byte_progress(f"lookup {input_path.name}") as progress:
+            with progress_for(input_path) as progress:
                 summary = lookup_file_dask(
                     input_path,
                     output_path,
