@@ -10,25 +10,20 @@ from __future__ import annotations
 
 import os
 import shutil
-import socket
 import subprocess
 import tempfile
 from pathlib import Path
 
+from benchmarks.http import free_port
+
 PG_BIN = Path(os.environ.get("SIJI_PG_BIN", "/usr/lib/postgresql/15/bin"))
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 class ThrowawayPostgres:
     """Start with :meth:`start`, get :attr:`url`, stop with :meth:`stop`."""
 
     def __init__(self) -> None:
-        self.port = _free_port()
+        self.port = free_port()
         self.root = Path(tempfile.mkdtemp(prefix="siji-pg-"))
         self.data = self.root / "data"
         self.url = f"postgresql+psycopg://postgres@127.0.0.1:{self.port}/siji_test"
